@@ -1,0 +1,2 @@
+//! Adapters implementing formlead-core's ports.
+#![forbid(unsafe_code)]

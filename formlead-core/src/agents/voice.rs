@@ -1,0 +1,172 @@
+//! The company's voice: a TOML profile the DraftWriter follows.
+
+use serde::{Deserialize, Serialize};
+
+/// Overall register of the reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Tone {
+    #[default]
+    Friendly,
+    Formal,
+    Concise,
+}
+
+/// How replies sound. Placeholders in `greeting`: `{first_name}`, `{company}`.
+///
+/// ```toml
+/// tone = "friendly"
+/// greeting = "Hi {first_name},"
+/// sign_off = "Best regards,"
+/// signature = "Alex Morgan\nAcme Sales"
+/// company_name = "Acme"
+/// max_words = 180
+/// avoid_phrases = ["synergy", "circle back"]
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VoiceProfile {
+    pub tone: Tone,
+    pub greeting: String,
+    pub sign_off: String,
+    pub signature: String,
+    /// Our company, as named in subjects and the opener.
+    pub company_name: String,
+    /// Upper bound on the words of the plain-text body.
+    pub max_words: usize,
+    /// Phrases that must never appear (case-insensitive).
+    pub avoid_phrases: Vec<String>,
+}
+
+impl Default for VoiceProfile {
+    fn default() -> Self {
+        Self {
+            tone: Tone::Friendly,
+            greeting: "Hi {first_name},".into(),
+            sign_off: "Best regards,".into(),
+            signature: "The formlead team".into(),
+            company_name: "our team".into(),
+            max_words: 180,
+            avoid_phrases: Vec::new(),
+        }
+    }
+}
+
+/// A profile that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VoiceError {
+    #[error("voice profile is not valid TOML: {0}")]
+    Parse(String),
+    #[error("voice profile: {0}")]
+    Invalid(String),
+}
+
+const MIN_WORDS: usize = 40;
+
+impl VoiceProfile {
+    /// Parses and validates a TOML profile. Missing keys take defaults.
+    ///
+    /// # Errors
+    /// [`VoiceError`] for bad TOML, unknown keys or invalid values.
+    pub fn from_toml(text: &str) -> Result<Self, VoiceError> {
+        let profile: Self = toml::from_str(text).map_err(|e| VoiceError::Parse(e.to_string()))?;
+        profile.validate()?;
+        Ok(profile)
+    }
+
+    /// # Errors
+    /// [`VoiceError::Invalid`] naming the offending key.
+    pub fn validate(&self) -> Result<(), VoiceError> {
+        if self.max_words < MIN_WORDS {
+            return Err(VoiceError::Invalid(format!(
+                "max_words must be at least {MIN_WORDS}"
+            )));
+        }
+        for (key, value) in [("greeting", &self.greeting), ("sign_off", &self.sign_off)] {
+            if value.trim().is_empty() {
+                return Err(VoiceError::Invalid(format!("{key} must not be empty")));
+            }
+            let stripped = value.replace("{first_name}", "").replace("{company}", "");
+            if stripped.contains('{') || stripped.contains('}') {
+                return Err(VoiceError::Invalid(format!(
+                    "{key} has an unknown placeholder (known: {{first_name}}, {{company}})"
+                )));
+            }
+        }
+        for phrase in &self.avoid_phrases {
+            if phrase.trim().is_empty() {
+                return Err(VoiceError::Invalid(
+                    "avoid_phrases has an empty entry".into(),
+                ));
+            }
+            let lower = phrase.to_lowercase();
+            for (key, value) in [
+                ("greeting", &self.greeting),
+                ("sign_off", &self.sign_off),
+                ("signature", &self.signature),
+            ] {
+                if value.to_lowercase().contains(&lower) {
+                    return Err(VoiceError::Invalid(format!(
+                        "{key} contains the avoided phrase \"{phrase}\""
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `text` contains an avoided phrase.
+    pub fn has_avoided_phrase(&self, text: &str) -> bool {
+        let lower = text.to_lowercase();
+        self.avoid_phrases
+            .iter()
+            .any(|p| lower.contains(&p.to_lowercase()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_full_profile() {
+        let p = VoiceProfile::from_toml(
+            r#"
+tone = "formal"
+greeting = "Dear {first_name},"
+sign_off = "Kind regards,"
+signature = "Alex"
+company_name = "Acme"
+max_words = 120
+avoid_phrases = ["synergy"]
+"#,
+        )
+        .unwrap();
+        assert_eq!(p.tone, Tone::Formal);
+        assert_eq!(p.max_words, 120);
+        assert!(p.has_avoided_phrase("Great SYNERGY here"));
+    }
+
+    #[test]
+    fn defaults_fill_missing_keys() {
+        let p = VoiceProfile::from_toml("company_name = \"Acme\"").unwrap();
+        assert_eq!(p.greeting, "Hi {first_name},");
+        assert_eq!(p.company_name, "Acme");
+    }
+
+    #[test]
+    fn rejects_bad_profiles() {
+        for bad in [
+            "tone = \"shouty\"",
+            "unknown_key = 1",
+            "max_words = 5",
+            "greeting = \"Hi {name},\"",
+            "sign_off = \"  \"",
+            "avoid_phrases = [\"best\"]\nsign_off = \"Best,\"",
+            "max_words = \"many\"",
+        ] {
+            assert!(VoiceProfile::from_toml(bad).is_err(), "accepted {bad}");
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! Audit events and recorded workflow errors.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::ids::{AuditId, ErrorId, WorkflowId};
+use super::str_enum::str_enum;
+use super::workflow::StepName;
+
+/// Something worth an audit record: a policy decision, the send mode at
+/// start-up, an operator's approval, a send.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub id: AuditId,
+    pub workflow_id: Option<WorkflowId>,
+    /// `system`, `worker`, or `operator:<name>`.
+    pub actor: String,
+    /// Dotted action name, e.g. `send_policy.decision`, `draft.approved`.
+    pub action: String,
+    /// Structured details (never secrets, never whole form payloads).
+    pub detail: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+impl AuditEvent {
+    pub fn new(
+        workflow_id: Option<WorkflowId>,
+        actor: impl Into<String>,
+        action: impl Into<String>,
+        detail: serde_json::Value,
+        created_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id: AuditId::new(),
+            workflow_id,
+            actor: actor.into(),
+            action: action.into(),
+            detail,
+            created_at,
+        }
+    }
+}
+
+str_enum! {
+    /// How a failure is handled.
+    pub enum ErrorKind: "error kind" {
+        /// Retry later.
+        Transient => "transient",
+        /// Retrying cannot help: dead-letter.
+        Permanent => "permanent",
+    }
+}
+
+/// One failed attempt of a workflow (table `workflow_errors`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowError {
+    pub id: ErrorId,
+    pub workflow_id: WorkflowId,
+    pub attempt: u32,
+    pub step: Option<StepName>,
+    pub kind: ErrorKind,
+    pub message: String,
+    /// When the next attempt was scheduled, if one was.
+    pub retry_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}

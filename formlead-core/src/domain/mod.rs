@@ -1,0 +1,23 @@
+//! Domain types. Constructors validate; invalid input is an error value.
+
+mod audit;
+mod draft;
+mod email;
+mod ids;
+mod prospect;
+mod str_enum;
+mod submission;
+mod task;
+mod workflow;
+
+pub use audit::{AuditEvent, ErrorKind, WorkflowError};
+pub use draft::{DraftEmail, DraftStatus};
+pub use email::{EmailAddress, InvalidEmail};
+pub use ids::{AuditId, DraftId, ErrorId, SubmissionId, TaskId, WorkflowId};
+pub use prospect::Prospect;
+pub use str_enum::UnknownVariant;
+pub use submission::{
+    FormSubmission, FormsApiSubmission, FormsApiValue, SubmissionError, SubmissionSource,
+};
+pub use task::{CrmTask, TaskPriority, TaskType};
+pub use workflow::{StepName, StepRecord, StepStatus, Workflow, WorkflowStatus, WorkflowSummary};

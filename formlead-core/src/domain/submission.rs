@@ -1,0 +1,497 @@
+//! A form submission as it arrived, parsed from either webhook body shape or
+//! from HubSpot's forms API.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::ids::SubmissionId;
+
+/// Where a submission came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubmissionSource {
+    /// `POST /api/webhooks/hubspot/forms`.
+    Webhook,
+    /// Pulled from the forms submissions API by `formlead reconcile`.
+    FormsApi,
+}
+
+impl SubmissionSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Webhook => "webhook",
+            Self::FormsApi => "forms_api",
+        }
+    }
+
+    /// Inverse of [`Self::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "webhook" => Some(Self::Webhook),
+            "forms_api" => Some(Self::FormsApi),
+            _ => None,
+        }
+    }
+}
+
+/// A rejected submission body. `field()` names the offending field for the
+/// webhook's `{"error": …, "field": …}` answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SubmissionError {
+    #[error("body is not valid JSON: {0}")]
+    InvalidJson(String),
+    #[error("body must be a JSON object")]
+    NotAnObject,
+    #[error("missing required field '{0}'")]
+    MissingField(&'static str),
+    #[error("field '{field}' is invalid: {reason}")]
+    InvalidField {
+        field: &'static str,
+        reason: &'static str,
+    },
+}
+
+impl SubmissionError {
+    /// The field the error is about, if any.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            Self::MissingField(f) => Some(f),
+            Self::InvalidField { field, .. } => Some(field),
+            Self::InvalidJson(_) | Self::NotAnObject => None,
+        }
+    }
+}
+
+/// Maximum number of characters kept from one field value.
+pub const MAX_FIELD_CHARS: usize = 10_000;
+/// Maximum number of fields kept from one submission.
+pub const MAX_FIELDS: usize = 200;
+
+/// A form submission: HubSpot's metadata, the fields by property name and the
+/// raw payload exactly as received.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FormSubmission {
+    pub id: SubmissionId,
+    /// HubSpot's `formSubmissionId` (or `conversionId`); the dedupe key. When
+    /// a body carries none, a digest of the raw body stands in, so an exact
+    /// redelivery is still recognised.
+    pub form_submission_id: String,
+    pub portal_id: Option<u64>,
+    pub form_id: Option<String>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub page_url: Option<String>,
+    /// Field values by HubSpot property name (lower-cased).
+    pub fields: BTreeMap<String, String>,
+    /// The body verbatim (webhook) or the API record re-serialised (reconcile).
+    pub raw_payload: String,
+    pub source: SubmissionSource,
+    pub received_at: DateTime<Utc>,
+}
+
+/// Keys of the flat shape that are metadata, not form fields.
+const META_KEYS: &[&str] = &[
+    "formsubmissionid",
+    "conversionid",
+    "portalid",
+    "formid",
+    "submittedat",
+    "pageurl",
+    "fields",
+    "values",
+    "properties",
+];
+
+impl FormSubmission {
+    /// Parses a webhook body: the contract's `{"fields": [{name, value}]}`
+    /// shape, or a flat object of HubSpot property names (a workflow's
+    /// "Send a webhook" action with a customised body), or an object with a
+    /// `properties` map. `email` must be present and non-empty.
+    ///
+    /// # Errors
+    /// [`SubmissionError`] for invalid JSON, a non-object body, a missing
+    /// email or malformed metadata.
+    pub fn from_webhook_body(
+        raw: &[u8],
+        received_at: DateTime<Utc>,
+    ) -> Result<Self, SubmissionError> {
+        let text = std::str::from_utf8(raw)
+            .map_err(|_| SubmissionError::InvalidJson("body is not UTF-8".into()))?;
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| SubmissionError::InvalidJson(e.to_string()))?;
+        let Value::Object(obj) = value else {
+            return Err(SubmissionError::NotAnObject);
+        };
+
+        let mut fields = BTreeMap::new();
+        for key in ["fields", "values"] {
+            if let Some(list) = get_ci(&obj, key) {
+                collect_name_value_list(list, &mut fields, key)?;
+            }
+        }
+        if let Some(props) = get_ci(&obj, "properties") {
+            let Value::Object(props) = props else {
+                return Err(SubmissionError::InvalidField {
+                    field: "properties",
+                    reason: "must be an object",
+                });
+            };
+            for (k, v) in props {
+                // Either `{"email": "a@b"}` or `{"email": {"value": "a@b"}}`.
+                let v = v.get("value").unwrap_or(v);
+                insert_field(&mut fields, k, v);
+            }
+        }
+        for (k, v) in &obj {
+            if !META_KEYS.contains(&k.to_ascii_lowercase().as_str()) {
+                insert_field(&mut fields, k, v);
+            }
+        }
+
+        let form_submission_id =
+            match get_ci(&obj, "formSubmissionId").or_else(|| get_ci(&obj, "conversionId")) {
+                Some(v) => scalar_text(v)
+                    .filter(|s| !s.trim().is_empty())
+                    .map(|s| s.trim().to_owned())
+                    .ok_or(SubmissionError::InvalidField {
+                        field: "formSubmissionId",
+                        reason: "must be a non-empty string or number",
+                    })?,
+                None => format!("body-sha256:{}", hex::encode(Sha256::digest(raw))),
+            };
+        if form_submission_id.chars().count() > 200 {
+            return Err(SubmissionError::InvalidField {
+                field: "formSubmissionId",
+                reason: "longer than 200 characters",
+            });
+        }
+
+        let portal_id = match get_ci(&obj, "portalId") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(parse_u64(v).ok_or(SubmissionError::InvalidField {
+                field: "portalId",
+                reason: "must be a positive integer",
+            })?),
+        };
+        let submitted_at = match get_ci(&obj, "submittedAt") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(parse_timestamp(v).ok_or(SubmissionError::InvalidField {
+                field: "submittedAt",
+                reason: "must be milliseconds since the Unix epoch or an RFC 3339 time",
+            })?),
+        };
+        let form_id = get_ci(&obj, "formId").and_then(scalar_text);
+        let page_url = get_ci(&obj, "pageUrl").and_then(scalar_text);
+
+        let submission = Self {
+            id: SubmissionId::new(),
+            form_submission_id,
+            portal_id,
+            form_id,
+            submitted_at,
+            page_url,
+            fields,
+            raw_payload: text.to_owned(),
+            source: SubmissionSource::Webhook,
+            received_at,
+        };
+        submission.require_email()?;
+        Ok(submission)
+    }
+
+    /// Builds a submission from one record of HubSpot's forms submissions API
+    /// (`GET /form-integrations/v1/submissions/forms/{guid}`).
+    ///
+    /// # Errors
+    /// [`SubmissionError::MissingField`] when the record has no email.
+    pub fn from_forms_api(
+        record: &FormsApiSubmission,
+        form_id: &str,
+        received_at: DateTime<Utc>,
+    ) -> Result<Self, SubmissionError> {
+        let mut fields = BTreeMap::new();
+        for nv in &record.values {
+            insert_field(&mut fields, &nv.name, &nv.value);
+        }
+        let raw_payload = serde_json::to_string(record)
+            .map_err(|e| SubmissionError::InvalidJson(e.to_string()))?;
+        let submission = Self {
+            id: SubmissionId::new(),
+            form_submission_id: record.conversion_id.clone(),
+            portal_id: None,
+            form_id: Some(form_id.to_owned()),
+            submitted_at: Utc.timestamp_millis_opt(record.submitted_at).single(),
+            page_url: record.page_url.clone(),
+            fields,
+            raw_payload,
+            source: SubmissionSource::FormsApi,
+            received_at,
+        };
+        submission.require_email()?;
+        Ok(submission)
+    }
+
+    /// The submitted email, trimmed and lower-cased but not yet validated
+    /// (validation is workflow step 1).
+    pub fn email(&self) -> &str {
+        self.fields.get("email").map_or("", String::as_str)
+    }
+
+    /// A field by property name.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).map(String::as_str)
+    }
+
+    fn require_email(&self) -> Result<(), SubmissionError> {
+        if self.email().is_empty() {
+            Err(SubmissionError::MissingField("email"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// One record of the forms submissions API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FormsApiSubmission {
+    pub conversion_id: String,
+    pub submitted_at: i64,
+    #[serde(default)]
+    pub values: Vec<FormsApiValue>,
+    #[serde(default)]
+    pub page_url: Option<String>,
+}
+
+/// A `{name, value}` pair of the forms API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormsApiValue {
+    pub name: String,
+    #[serde(default)]
+    pub value: Value,
+}
+
+fn get_ci<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    obj.get(key).or_else(|| {
+        obj.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
+}
+
+fn collect_name_value_list(
+    list: &Value,
+    fields: &mut BTreeMap<String, String>,
+    key: &'static str,
+) -> Result<(), SubmissionError> {
+    let Value::Array(items) = list else {
+        return Err(SubmissionError::InvalidField {
+            field: key,
+            reason: "must be a list of {name, value} objects",
+        });
+    };
+    for item in items {
+        let name =
+            item.get("name")
+                .and_then(Value::as_str)
+                .ok_or(SubmissionError::InvalidField {
+                    field: key,
+                    reason: "every entry needs a string 'name'",
+                })?;
+        insert_field(fields, name, item.get("value").unwrap_or(&Value::Null));
+    }
+    Ok(())
+}
+
+fn insert_field(fields: &mut BTreeMap<String, String>, name: &str, value: &Value) {
+    if fields.len() >= MAX_FIELDS {
+        return;
+    }
+    let name = name.trim().to_lowercase();
+    if name.is_empty() {
+        return;
+    }
+    let Some(text) = scalar_text(value) else {
+        return;
+    };
+    let mut text: String = text.chars().take(MAX_FIELD_CHARS).collect();
+    if name == "email" {
+        text = text.trim().to_lowercase();
+    }
+    // Multi-value fields (checkboxes) arrive as repeated names: keep them all.
+    fields
+        .entry(name)
+        .and_modify(|existing: &mut String| {
+            if !text.is_empty() && existing != &text {
+                existing.push_str(";");
+                existing.push_str(&text);
+            }
+        })
+        .or_insert(text);
+}
+
+fn scalar_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Array(items) => {
+            let parts: Vec<String> = items.iter().filter_map(scalar_text).collect();
+            (!parts.is_empty()).then(|| parts.join(";"))
+        }
+        Value::Null | Value::Object(_) => None,
+    }
+}
+
+fn parse_u64(value: &Value) -> Option<u64> {
+    match value {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn parse_timestamp(value: &Value) -> Option<DateTime<Utc>> {
+    let millis = match value {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        Value::String(s) => match s.trim().parse::<i64>() {
+            Ok(ms) => Some(ms),
+            Err(_) => {
+                return DateTime::parse_from_rfc3339(s.trim())
+                    .ok()
+                    .map(|d| d.with_timezone(&Utc));
+            }
+        },
+        _ => None,
+    }?;
+    Utc.timestamp_millis_opt(millis).single()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        Utc.timestamp_millis_opt(1_769_162_460_000).unwrap()
+    }
+
+    const CONTRACT_BODY: &str = r#"{"portalId": 12345, "formId": "abc-123", "formSubmissionId": "uuid-here",
+ "submittedAt": 1769162400000, "pageUrl": "https://example.com/contact",
+ "fields": [{"name": "email", "value": "prospect@example.com"},
+            {"name": "firstname", "value": "John"},
+            {"name": "lastname", "value": "Doe"},
+            {"name": "company", "value": "Acme"},
+            {"name": "message", "value": "We need ..."}]}"#;
+
+    #[test]
+    fn parses_the_contract_shape() {
+        let s = FormSubmission::from_webhook_body(CONTRACT_BODY.as_bytes(), now()).unwrap();
+        assert_eq!(s.form_submission_id, "uuid-here");
+        assert_eq!(s.portal_id, Some(12345));
+        assert_eq!(s.form_id.as_deref(), Some("abc-123"));
+        assert_eq!(
+            s.submitted_at.unwrap().timestamp_millis(),
+            1_769_162_400_000
+        );
+        assert_eq!(s.page_url.as_deref(), Some("https://example.com/contact"));
+        assert_eq!(s.email(), "prospect@example.com");
+        assert_eq!(s.field("firstname"), Some("John"));
+        assert_eq!(s.field("message"), Some("We need ..."));
+        assert_eq!(s.raw_payload, CONTRACT_BODY);
+        assert_eq!(s.source, SubmissionSource::Webhook);
+    }
+
+    #[test]
+    fn parses_the_flat_shape() {
+        let body = br#"{"formSubmissionId": 991, "email": " Jane@Example.org ", "firstname": "Jane", "company": "Initech", "numemployees": 50}"#;
+        let s = FormSubmission::from_webhook_body(body, now()).unwrap();
+        assert_eq!(s.form_submission_id, "991");
+        assert_eq!(s.email(), "jane@example.org");
+        assert_eq!(s.field("company"), Some("Initech"));
+        assert_eq!(s.field("numemployees"), Some("50"));
+        assert!(s.field("formsubmissionid").is_none());
+    }
+
+    #[test]
+    fn parses_a_properties_map() {
+        let body = br#"{"formSubmissionId":"x","properties":{"email":{"value":"a@b.co"},"firstname":"Al"}}"#;
+        let s = FormSubmission::from_webhook_body(body, now()).unwrap();
+        assert_eq!(s.email(), "a@b.co");
+        assert_eq!(s.field("firstname"), Some("Al"));
+    }
+
+    #[test]
+    fn derives_a_stable_id_when_none_is_sent() {
+        let body = br#"{"email":"a@b.co"}"#;
+        let a = FormSubmission::from_webhook_body(body, now()).unwrap();
+        let b = FormSubmission::from_webhook_body(body, now()).unwrap();
+        assert!(a.form_submission_id.starts_with("body-sha256:"));
+        assert_eq!(a.form_submission_id, b.form_submission_id);
+    }
+
+    #[test]
+    fn rejects_bad_bodies_with_the_field_named() {
+        let cases: &[(&[u8], Option<&str>)] = &[
+            (b"{not json", None),
+            (b"[1,2]", None),
+            (b"\xff\xfe", None),
+            (br#"{"formSubmissionId":"x"}"#, Some("email")),
+            (br#"{"formSubmissionId":"x","email":"   "}"#, Some("email")),
+            (
+                br#"{"fields":[{"name":"email","value":null}]}"#,
+                Some("email"),
+            ),
+            (br#"{"fields":{"email":"a@b.co"}}"#, Some("fields")),
+            (br#"{"fields":[{"value":"a@b.co"}]}"#, Some("fields")),
+            (br#"{"email":"a@b.co","portalId":"abc"}"#, Some("portalId")),
+            (
+                br#"{"email":"a@b.co","submittedAt":"yesterday"}"#,
+                Some("submittedAt"),
+            ),
+            (
+                br#"{"email":"a@b.co","formSubmissionId":""}"#,
+                Some("formSubmissionId"),
+            ),
+        ];
+        for (body, field) in cases {
+            let err = FormSubmission::from_webhook_body(body, now()).unwrap_err();
+            assert_eq!(
+                err.field(),
+                *field,
+                "{err} for {}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn accepts_an_invalid_email_for_step_one_to_judge() {
+        let s = FormSubmission::from_webhook_body(br#"{"email":"not-an-email"}"#, now()).unwrap();
+        assert_eq!(s.email(), "not-an-email");
+    }
+
+    #[test]
+    fn parses_forms_api_records() {
+        let record: FormsApiSubmission = serde_json::from_str(
+            r#"{"conversionId":"c-1","submittedAt":1769162400000,"pageUrl":"https://x.io/p",
+                "values":[{"name":"email","value":"Z@X.IO"},{"name":"firstname","value":"Zoë"}]}"#,
+        )
+        .unwrap();
+        let s = FormSubmission::from_forms_api(&record, "guid", now()).unwrap();
+        assert_eq!(s.form_submission_id, "c-1");
+        assert_eq!(s.email(), "z@x.io");
+        assert_eq!(s.field("firstname"), Some("Zoë"));
+        assert_eq!(s.source, SubmissionSource::FormsApi);
+    }
+
+    #[test]
+    fn keeps_repeated_checkbox_values() {
+        let body = br#"{"email":"a@b.co","fields":[{"name":"interest","value":"a"},{"name":"interest","value":"b"}]}"#;
+        let s = FormSubmission::from_webhook_body(body, now()).unwrap();
+        assert_eq!(s.field("interest"), Some("a;b"));
+    }
+}

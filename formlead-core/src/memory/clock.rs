@@ -1,0 +1,32 @@
+//! `ManualClock`: time that only moves when a test says so.
+
+use std::sync::Mutex;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::faults::lock;
+use crate::ports::Clock;
+
+/// A [`Clock`] set and advanced by hand.
+#[derive(Debug)]
+pub struct ManualClock(Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    pub fn new(now: DateTime<Utc>) -> Self {
+        Self(Mutex::new(now))
+    }
+
+    pub fn set(&self, now: DateTime<Utc>) {
+        *lock(&self.0) = now;
+    }
+
+    pub fn advance(&self, by: Duration) {
+        *lock(&self.0) += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *lock(&self.0)
+    }
+}

@@ -1,0 +1,637 @@
+//! `MemoryStore`: the whole [`Store`] in memory. For tests, examples and
+//! embedding where durability does not matter.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::faults::{Faults, lock};
+use crate::domain::{
+    AuditEvent, CrmTask, DraftEmail, DraftId, DraftStatus, FormSubmission, StepName, StepRecord,
+    SubmissionId, Workflow, WorkflowError, WorkflowId, WorkflowStatus, WorkflowSummary,
+};
+use crate::ports::{
+    Accepted, Page, PastSubmission, ProspectHistory, Queue, StartAttempt, Store, StoreError,
+    WorkflowFilter, WorkflowJob, WorkflowStats,
+};
+
+#[derive(Debug, Clone)]
+struct WorkflowRow {
+    workflow: Workflow,
+    lease_owner: Option<String>,
+    lease_until: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    submissions: HashMap<SubmissionId, FormSubmission>,
+    by_form_id: HashMap<String, Accepted>,
+    workflows: HashMap<WorkflowId, WorkflowRow>,
+    /// Workflow ids in creation order.
+    order: Vec<WorkflowId>,
+    steps: HashMap<(WorkflowId, StepName), StepRecord>,
+    drafts: Vec<DraftEmail>,
+    tasks: Vec<CrmTask>,
+    errors: Vec<WorkflowError>,
+    audit: Vec<AuditEvent>,
+}
+
+/// In-memory [`Store`]. Jobs go to the given [`Queue`]. Fault injection:
+/// operations are named after the trait methods; `save_step:<step>:<status>`
+/// targets one checkpoint, and `accept_submission:after_insert` fails an
+/// accept after its rows were written (they are rolled back).
+pub struct MemoryStore {
+    state: Mutex<State>,
+    queue: Arc<dyn Queue>,
+    faults: Faults,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore").finish_non_exhaustive()
+    }
+}
+
+fn not_found(what: &'static str, id: impl ToString) -> StoreError {
+    StoreError::not_found(what, id)
+}
+
+impl MemoryStore {
+    pub fn new(queue: Arc<dyn Queue>) -> Self {
+        Self {
+            state: Mutex::new(State::default()),
+            queue,
+            faults: Faults::default(),
+        }
+    }
+
+    /// Fault injection and call counts.
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// Number of stored submissions (for tests).
+    pub fn submission_count(&self) -> usize {
+        lock(&self.state).submissions.len()
+    }
+
+    /// All drafts (for tests).
+    pub fn all_drafts(&self) -> Vec<DraftEmail> {
+        lock(&self.state).drafts.clone()
+    }
+
+    /// All tasks (for tests).
+    pub fn all_tasks(&self) -> Vec<CrmTask> {
+        lock(&self.state).tasks.clone()
+    }
+
+    async fn enqueue(&self, id: WorkflowId, delay: Duration) -> Result<(), StoreError> {
+        self.queue
+            .enqueue(WorkflowJob { workflow_id: id }, delay)
+            .await
+            .map_err(|e| StoreError::transient(format!("enqueue failed: {e}")))
+    }
+
+    fn with_row<T>(
+        &self,
+        id: WorkflowId,
+        f: impl FnOnce(&mut WorkflowRow) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut s = lock(&self.state);
+        let row = s
+            .workflows
+            .get_mut(&id)
+            .ok_or_else(|| not_found("workflow", id))?;
+        f(row)
+    }
+}
+
+fn check_owner(row: &WorkflowRow, owner: &str) -> Result<(), StoreError> {
+    if row.lease_owner.as_deref() == Some(owner) {
+        Ok(())
+    } else {
+        Err(StoreError::LeaseLost(row.workflow.id))
+    }
+}
+
+fn release(row: &mut WorkflowRow) {
+    row.lease_owner = None;
+    row.lease_until = None;
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn accept_submission(&self, submission: &FormSubmission) -> Result<Accepted, StoreError> {
+        self.faults
+            .before::<StoreError>("accept_submission")
+            .await?;
+        let accepted = {
+            let mut s = lock(&self.state);
+            if let Some(existing) = s.by_form_id.get(&submission.form_submission_id) {
+                return Err(StoreError::Duplicate {
+                    existing: *existing,
+                });
+            }
+            let workflow_id = WorkflowId::new();
+            let accepted = Accepted {
+                submission_id: submission.id,
+                workflow_id,
+            };
+            s.submissions.insert(submission.id, submission.clone());
+            s.by_form_id
+                .insert(submission.form_submission_id.clone(), accepted);
+            let now = submission.received_at;
+            s.workflows.insert(
+                workflow_id,
+                WorkflowRow {
+                    workflow: Workflow {
+                        id: workflow_id,
+                        submission_id: submission.id,
+                        status: WorkflowStatus::Triggered,
+                        prospect_email: submission.email().to_owned(),
+                        attempts: 0,
+                        created_at: now,
+                        updated_at: now,
+                        started_at: None,
+                        completed_at: None,
+                        next_retry_at: None,
+                        last_error: None,
+                    },
+                    lease_owner: None,
+                    lease_until: None,
+                },
+            );
+            s.order.push(workflow_id);
+            accepted
+        };
+        let rollback = |this: &Self| {
+            let mut s = lock(&this.state);
+            s.submissions.remove(&accepted.submission_id);
+            s.by_form_id.remove(&submission.form_submission_id);
+            s.workflows.remove(&accepted.workflow_id);
+            s.order.retain(|id| *id != accepted.workflow_id);
+        };
+        if let Err(e) = self
+            .faults
+            .before::<StoreError>("accept_submission:after_insert")
+            .await
+        {
+            rollback(self);
+            return Err(e);
+        }
+        if let Err(e) = self.enqueue(accepted.workflow_id, Duration::ZERO).await {
+            rollback(self);
+            return Err(e);
+        }
+        Ok(accepted)
+    }
+
+    async fn find_submission(
+        &self,
+        form_submission_id: &str,
+    ) -> Result<Option<Accepted>, StoreError> {
+        Ok(lock(&self.state)
+            .by_form_id
+            .get(form_submission_id)
+            .copied())
+    }
+
+    async fn get_submission(&self, id: SubmissionId) -> Result<Option<FormSubmission>, StoreError> {
+        self.faults.before::<StoreError>("get_submission").await?;
+        Ok(lock(&self.state).submissions.get(&id).cloned())
+    }
+
+    async fn get_workflow(&self, id: WorkflowId) -> Result<Option<Workflow>, StoreError> {
+        Ok(lock(&self.state)
+            .workflows
+            .get(&id)
+            .map(|r| r.workflow.clone()))
+    }
+
+    async fn list_workflows(
+        &self,
+        filter: &WorkflowFilter,
+    ) -> Result<Page<WorkflowSummary>, StoreError> {
+        let s = lock(&self.state);
+        let needle = filter.email_needle();
+        let matching: Vec<&Workflow> = s
+            .order
+            .iter()
+            .rev()
+            .filter_map(|id| s.workflows.get(id).map(|r| &r.workflow))
+            .filter(|w| filter.status.is_none_or(|st| w.status == st))
+            .filter(|w| {
+                needle
+                    .as_deref()
+                    .is_none_or(|n| w.prospect_email.contains(n))
+            })
+            .collect();
+        Ok(Page {
+            total: matching.len() as u64,
+            items: matching
+                .into_iter()
+                .skip(filter.offset as usize)
+                .take(filter.clamped_limit() as usize)
+                .map(WorkflowSummary::from)
+                .collect(),
+        })
+    }
+
+    async fn start_attempt(
+        &self,
+        id: WorkflowId,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<StartAttempt, StoreError> {
+        self.faults.before::<StoreError>("start_attempt").await?;
+        self.with_row(id, |row| {
+            let w = &mut row.workflow;
+            if w.status.is_terminal() {
+                return Ok(StartAttempt::NotRunnable(w.status));
+            }
+            if let (Some(holder), Some(until)) = (&row.lease_owner, row.lease_until) {
+                if holder != owner && until > now {
+                    return Ok(StartAttempt::Busy { until });
+                }
+            }
+            w.status = WorkflowStatus::Processing;
+            w.attempts += 1;
+            w.started_at.get_or_insert(now);
+            w.next_retry_at = None;
+            w.updated_at = now;
+            row.lease_owner = Some(owner.to_owned());
+            row.lease_until =
+                Some(now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX));
+            Ok(StartAttempt::Started(w.clone()))
+        })
+    }
+
+    async fn renew_lease(
+        &self,
+        id: WorkflowId,
+        owner: &str,
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.faults.before::<StoreError>("renew_lease").await?;
+        self.with_row(id, |row| {
+            check_owner(row, owner)?;
+            row.lease_until = Some(until);
+            Ok(())
+        })
+    }
+
+    async fn finish_workflow(
+        &self,
+        id: WorkflowId,
+        owner: &str,
+        status: WorkflowStatus,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.faults.before::<StoreError>("finish_workflow").await?;
+        self.with_row(id, |row| {
+            check_owner(row, owner)?;
+            row.workflow.status = status;
+            row.workflow.completed_at = Some(now);
+            row.workflow.updated_at = now;
+            row.workflow.last_error = None;
+            release(row);
+            Ok(())
+        })
+    }
+
+    async fn schedule_retry(
+        &self,
+        id: WorkflowId,
+        owner: &str,
+        error: &WorkflowError,
+        retry_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.faults.before::<StoreError>("schedule_retry").await?;
+        self.with_row(id, |row| {
+            check_owner(row, owner)?;
+            row.workflow.status = WorkflowStatus::Retrying;
+            row.workflow.next_retry_at = Some(retry_at);
+            row.workflow.last_error = Some(error.message.clone());
+            row.workflow.updated_at = error.created_at;
+            release(row);
+            Ok(())
+        })?;
+        lock(&self.state).errors.push(error.clone());
+        let delay = (retry_at - error.created_at).to_std().unwrap_or_default();
+        self.enqueue(id, delay).await
+    }
+
+    async fn fail_workflow(
+        &self,
+        id: WorkflowId,
+        owner: &str,
+        error: &WorkflowError,
+    ) -> Result<(), StoreError> {
+        self.faults.before::<StoreError>("fail_workflow").await?;
+        self.with_row(id, |row| {
+            check_owner(row, owner)?;
+            row.workflow.status = WorkflowStatus::Failed;
+            row.workflow.completed_at = Some(error.created_at);
+            row.workflow.next_retry_at = None;
+            row.workflow.last_error = Some(error.message.clone());
+            row.workflow.updated_at = error.created_at;
+            release(row);
+            Ok(())
+        })?;
+        lock(&self.state).errors.push(error.clone());
+        Ok(())
+    }
+
+    async fn requeue_workflow(
+        &self,
+        id: WorkflowId,
+        now: DateTime<Utc>,
+    ) -> Result<Workflow, StoreError> {
+        let workflow = self.with_row(id, |row| {
+            if row.workflow.status != WorkflowStatus::Failed {
+                return Err(StoreError::Conflict(format!(
+                    "workflow {id} is {}; only failed workflows can be retried",
+                    row.workflow.status
+                )));
+            }
+            row.workflow.status = WorkflowStatus::Retrying;
+            row.workflow.attempts = 0;
+            row.workflow.completed_at = None;
+            row.workflow.next_retry_at = Some(now);
+            row.workflow.updated_at = now;
+            Ok(row.workflow.clone())
+        })?;
+        self.enqueue(id, Duration::ZERO).await?;
+        Ok(workflow)
+    }
+
+    async fn recover_orphans(&self, now: DateTime<Utc>) -> Result<Vec<WorkflowId>, StoreError> {
+        let ids: Vec<WorkflowId> = {
+            let mut s = lock(&self.state);
+            s.workflows
+                .values_mut()
+                .filter(|r| {
+                    r.workflow.status == WorkflowStatus::Processing
+                        && r.lease_until.is_some_and(|u| u < now)
+                })
+                .map(|r| {
+                    r.workflow.status = WorkflowStatus::Retrying;
+                    r.workflow.next_retry_at = Some(now);
+                    r.workflow.updated_at = now;
+                    release(r);
+                    r.workflow.id
+                })
+                .collect()
+        };
+        for id in &ids {
+            self.enqueue(*id, Duration::ZERO).await?;
+        }
+        Ok(ids)
+    }
+
+    async fn transition_workflow(
+        &self,
+        id: WorkflowId,
+        from: WorkflowStatus,
+        to: WorkflowStatus,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.with_row(id, |row| {
+            if row.workflow.status != from {
+                return Ok(false);
+            }
+            row.workflow.status = to;
+            row.workflow.updated_at = now;
+            if to.is_terminal() {
+                row.workflow.completed_at = Some(now);
+            }
+            Ok(true)
+        })
+    }
+
+    async fn save_step(&self, record: &StepRecord) -> Result<(), StoreError> {
+        self.faults.before::<StoreError>("save_step").await?;
+        let op = format!("save_step:{}:{}", record.step, record.status);
+        self.faults.before::<StoreError>(&op).await?;
+        let mut s = lock(&self.state);
+        if !s.workflows.contains_key(&record.workflow_id) {
+            return Err(not_found("workflow", record.workflow_id));
+        }
+        s.steps
+            .insert((record.workflow_id, record.step), record.clone());
+        Ok(())
+    }
+
+    async fn list_steps(&self, id: WorkflowId) -> Result<Vec<StepRecord>, StoreError> {
+        let s = lock(&self.state);
+        Ok(StepName::ALL
+            .iter()
+            .filter_map(|step| s.steps.get(&(id, *step)).cloned())
+            .collect())
+    }
+
+    async fn insert_draft(&self, draft: &DraftEmail) -> Result<(), StoreError> {
+        self.faults.before::<StoreError>("insert_draft").await?;
+        let mut s = lock(&self.state);
+        if !s.workflows.contains_key(&draft.workflow_id) {
+            return Err(not_found("workflow", draft.workflow_id));
+        }
+        if s.drafts.iter().any(|d| d.id == draft.id) {
+            return Err(StoreError::Conflict(format!("draft {} exists", draft.id)));
+        }
+        s.drafts.push(draft.clone());
+        Ok(())
+    }
+
+    async fn update_draft(
+        &self,
+        draft: &DraftEmail,
+        expected: DraftStatus,
+    ) -> Result<bool, StoreError> {
+        self.faults.before::<StoreError>("update_draft").await?;
+        let mut s = lock(&self.state);
+        let stored = s
+            .drafts
+            .iter_mut()
+            .find(|d| d.id == draft.id)
+            .ok_or_else(|| not_found("draft", draft.id))?;
+        if stored.status != expected {
+            return Ok(false);
+        }
+        *stored = draft.clone();
+        Ok(true)
+    }
+
+    async fn get_draft(&self, id: DraftId) -> Result<Option<DraftEmail>, StoreError> {
+        Ok(lock(&self.state)
+            .drafts
+            .iter()
+            .find(|d| d.id == id)
+            .cloned())
+    }
+
+    async fn drafts_for_workflow(&self, id: WorkflowId) -> Result<Vec<DraftEmail>, StoreError> {
+        Ok(lock(&self.state)
+            .drafts
+            .iter()
+            .filter(|d| d.workflow_id == id)
+            .cloned()
+            .collect())
+    }
+
+    async fn list_drafts(
+        &self,
+        status: Option<DraftStatus>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Page<DraftEmail>, StoreError> {
+        let s = lock(&self.state);
+        let matching: Vec<&DraftEmail> = s
+            .drafts
+            .iter()
+            .rev()
+            .filter(|d| status.is_none_or(|st| d.status == st))
+            .collect();
+        Ok(Page {
+            total: matching.len() as u64,
+            items: matching
+                .into_iter()
+                .skip(offset as usize)
+                .take(limit.clamp(1, WorkflowFilter::MAX_LIMIT) as usize)
+                .cloned()
+                .collect(),
+        })
+    }
+
+    async fn insert_task(&self, task: &CrmTask) -> Result<(), StoreError> {
+        self.faults.before::<StoreError>("insert_task").await?;
+        let mut s = lock(&self.state);
+        if !s.workflows.contains_key(&task.workflow_id) {
+            return Err(not_found("workflow", task.workflow_id));
+        }
+        s.tasks.push(task.clone());
+        Ok(())
+    }
+
+    async fn tasks_for_workflow(&self, id: WorkflowId) -> Result<Vec<CrmTask>, StoreError> {
+        Ok(lock(&self.state)
+            .tasks
+            .iter()
+            .filter(|t| t.workflow_id == id)
+            .cloned()
+            .collect())
+    }
+
+    async fn errors_for_workflow(&self, id: WorkflowId) -> Result<Vec<WorkflowError>, StoreError> {
+        Ok(lock(&self.state)
+            .errors
+            .iter()
+            .filter(|e| e.workflow_id == id)
+            .cloned()
+            .collect())
+    }
+
+    async fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        self.faults.before::<StoreError>("record_audit").await?;
+        lock(&self.state).audit.push(event.clone());
+        Ok(())
+    }
+
+    async fn audit_for_workflow(&self, id: WorkflowId) -> Result<Vec<AuditEvent>, StoreError> {
+        Ok(lock(&self.state)
+            .audit
+            .iter()
+            .filter(|e| e.workflow_id == Some(id))
+            .cloned()
+            .collect())
+    }
+
+    async fn prospect_history(
+        &self,
+        email: &str,
+        exclude: WorkflowId,
+    ) -> Result<ProspectHistory, StoreError> {
+        self.faults.before::<StoreError>("prospect_history").await?;
+        let s = lock(&self.state);
+        let earlier: Vec<&Workflow> = s
+            .order
+            .iter()
+            .rev()
+            .filter(|id| **id != exclude)
+            .filter_map(|id| s.workflows.get(id).map(|r| &r.workflow))
+            .filter(|w| w.prospect_email == email)
+            .collect();
+        let ids: Vec<WorkflowId> = earlier.iter().map(|w| w.id).collect();
+        Ok(ProspectHistory {
+            submissions: earlier
+                .iter()
+                .filter_map(|w| {
+                    s.submissions
+                        .get(&w.submission_id)
+                        .map(|sub| PastSubmission {
+                            workflow_id: w.id,
+                            received_at: sub.received_at,
+                            message: sub.field("message").map(str::to_owned),
+                        })
+                })
+                .collect(),
+            drafts: s
+                .drafts
+                .iter()
+                .rev()
+                .filter(|d| ids.contains(&d.workflow_id))
+                .cloned()
+                .collect(),
+            tasks: s
+                .tasks
+                .iter()
+                .rev()
+                .filter(|t| ids.contains(&t.workflow_id))
+                .cloned()
+                .collect(),
+        })
+    }
+
+    async fn stats(&self, since: DateTime<Utc>) -> Result<WorkflowStats, StoreError> {
+        let s = lock(&self.state);
+        let mut by_status: HashMap<WorkflowStatus, u64> = HashMap::new();
+        let mut created_since = 0;
+        for row in s.workflows.values() {
+            *by_status.entry(row.workflow.status).or_default() += 1;
+            if row.workflow.created_at >= since {
+                created_since += 1;
+            }
+        }
+        let draft_latencies_ms = s
+            .drafts
+            .iter()
+            .filter(|d| d.created_at >= since)
+            .filter_map(|d| {
+                s.workflows
+                    .get(&d.workflow_id)
+                    .map(|r| (d.created_at - r.workflow.created_at).num_milliseconds())
+            })
+            .collect();
+        let mut by_status: Vec<(WorkflowStatus, u64)> = by_status.into_iter().collect();
+        by_status.sort();
+        Ok(WorkflowStats {
+            created_since,
+            by_status,
+            drafts_pending: s
+                .drafts
+                .iter()
+                .filter(|d| d.status == DraftStatus::PendingApproval)
+                .count() as u64,
+            draft_latencies_ms,
+        })
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.faults.before::<StoreError>("ping").await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,382 @@
+//! Operator actions (approve, reject, retry), sending, and the workflow
+//! detail view.
+
+use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
+
+use super::checkpoint::{permanent, port_failure, store_failure};
+use super::engine::{Engine, StepFailure};
+use crate::domain::{
+    AuditEvent, CrmTask, DraftEmail, DraftId, DraftStatus, EmailAddress, FormSubmission, StepName,
+    StepRecord, Workflow, WorkflowError, WorkflowId, WorkflowStatus,
+};
+use crate::ports::{Approval, MailError, SendMode, SendRefusal, SendRequest, StoreError};
+
+/// Longest reject reason kept (characters).
+pub const MAX_REASON_CHARS: usize = 1_000;
+
+/// Why an operator action did not happen.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ActionError {
+    #[error("{what} {id} not found")]
+    NotFound { what: &'static str, id: String },
+    /// The action does not fit the current state (e.g. approve after reject).
+    #[error("{0}")]
+    Conflict(String),
+    /// The send policy refused the send (the draft stays approved).
+    #[error("send refused by policy: {0}")]
+    Refused(SendRefusal),
+    /// The mail service failed; approving again retries the send safely.
+    #[error("send failed: {message}")]
+    SendFailed { message: String, transient: bool },
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for ActionError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound { what, id } => Self::NotFound { what, id },
+            StoreError::Conflict(msg) => Self::Conflict(msg),
+            other => Self::Store(other),
+        }
+    }
+}
+
+/// Why a send did not happen.
+#[derive(Debug)]
+pub(crate) enum SendFailure {
+    Refused(SendRefusal),
+    Failed(StepFailure),
+}
+
+/// Everything about one workflow, for the dashboard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowDetail {
+    pub workflow: Workflow,
+    pub submission: Option<FormSubmission>,
+    pub steps: Vec<StepRecord>,
+    pub drafts: Vec<DraftEmail>,
+    pub tasks: Vec<CrmTask>,
+    pub errors: Vec<WorkflowError>,
+    pub audit: Vec<crate::domain::AuditEvent>,
+}
+
+impl Engine {
+    /// Sends a stored draft, after the policy's final check. Idempotent: the
+    /// mail adapter recognises an earlier send of the same `Message-ID`.
+    pub(crate) async fn send_draft(
+        &self,
+        draft: DraftEmail,
+        approval: &Approval,
+        actor: &str,
+    ) -> Result<DraftEmail, SendFailure> {
+        let step = StepName::Finalize;
+        let store = &self.ports.store;
+        let now = self.ports.clock.now();
+        let recipient = EmailAddress::parse(&draft.to_email)
+            .map_err(|e| SendFailure::Failed(permanent(step, e.to_string())))?;
+        if let Err(refusal) = self.ports.policy.authorize_send(&recipient, approval).await {
+            self.audit(
+                Some(draft.workflow_id),
+                actor,
+                "send.refused",
+                serde_json::json!({
+                    "draft_id": draft.id, "recipient": recipient.as_str(), "reason": refusal.reason,
+                }),
+            )
+            .await
+            .map_err(|e| SendFailure::Failed(store_failure(Some(step))(e)))?;
+            warn!(draft_id = %draft.id, reason = %refusal.reason, "send refused by policy");
+            return Err(SendFailure::Refused(refusal));
+        }
+        let external = draft
+            .external_id
+            .clone()
+            .ok_or_else(|| SendFailure::Failed(permanent(step, "the draft has no mailbox id")))?;
+        let request = SendRequest {
+            draft_id: external,
+            message_id: draft.message_id.clone(),
+            to: recipient.clone(),
+            approval: approval.clone(),
+        };
+        let sent = match self.ports.mail.send_draft(&request).await {
+            Ok(sent) => sent,
+            Err(MailError::Refused(r)) => {
+                self.audit(Some(draft.workflow_id), actor, "send.refused", serde_json::json!({
+                    "draft_id": draft.id, "recipient": recipient.as_str(), "reason": r.reason, "by": "mail adapter",
+                }))
+                .await
+                .map_err(|e| SendFailure::Failed(store_failure(Some(step))(e)))?;
+                return Err(SendFailure::Refused(r));
+            }
+            Err(e) => return Err(SendFailure::Failed(port_failure(step)(e))),
+        };
+        let previous = draft.status;
+        let mut updated = draft;
+        updated.status = DraftStatus::Sent;
+        updated.sent_message_id = Some(sent.message_id.clone());
+        updated.sent_at = Some(now);
+        updated.updated_at = now;
+        if updated.decided_by.is_none() {
+            updated.decided_by = Some(actor.to_owned());
+            updated.decided_at = Some(now);
+        }
+        let stored = store
+            .update_draft(&updated, previous)
+            .await
+            .map_err(|e| SendFailure::Failed(store_failure(Some(step))(e)))?;
+        if !stored {
+            // Someone else recorded the send meanwhile; the stored row wins.
+            if let Ok(Some(current)) = store.get_draft(updated.id).await {
+                updated = current;
+            }
+        }
+        self.audit(
+            Some(updated.workflow_id),
+            actor,
+            "draft.sent",
+            serde_json::json!({
+                "draft_id": updated.id, "recipient": recipient.as_str(),
+                "message_id": sent.message_id, "already_sent": sent.already_sent,
+            }),
+        )
+        .await
+        .map_err(|e| SendFailure::Failed(store_failure(Some(step))(e)))?;
+        info!(draft_id = %updated.id, already_sent = sent.already_sent, "draft sent");
+        Ok(updated)
+    }
+
+    /// An operator approves a draft. In draft-only mode the draft is marked
+    /// `approved` (the operator sends it from the mailbox); where the gates
+    /// allow sending, it is sent. Approving twice is harmless; approving a
+    /// rejected draft is a conflict.
+    ///
+    /// # Errors
+    /// [`ActionError`].
+    pub async fn approve_draft(
+        &self,
+        id: DraftId,
+        operator: &str,
+    ) -> Result<DraftEmail, ActionError> {
+        let store = &self.ports.store;
+        let actor = operator_actor(operator);
+        let draft = store
+            .get_draft(id)
+            .await?
+            .ok_or_else(|| ActionError::NotFound {
+                what: "draft",
+                id: id.to_string(),
+            })?;
+        let draft = match draft.status {
+            DraftStatus::Rejected => {
+                return Err(ActionError::Conflict(format!(
+                    "draft {id} was rejected and cannot be approved"
+                )));
+            }
+            DraftStatus::Sent => return Ok(draft),
+            DraftStatus::Approved => draft,
+            DraftStatus::PendingApproval => {
+                let now = self.ports.clock.now();
+                let mut approved = draft;
+                approved.status = DraftStatus::Approved;
+                approved.decided_by = Some(actor.clone());
+                approved.decided_at = Some(now);
+                approved.updated_at = now;
+                if !store
+                    .update_draft(&approved, DraftStatus::PendingApproval)
+                    .await?
+                {
+                    return Err(ActionError::Conflict(format!(
+                        "draft {id} changed meanwhile; reload and try again"
+                    )));
+                }
+                self.audit(
+                    Some(approved.workflow_id),
+                    &actor,
+                    "draft.approved",
+                    serde_json::json!({"draft_id": id}),
+                )
+                .await?;
+                store
+                    .transition_workflow(
+                        approved.workflow_id,
+                        WorkflowStatus::AwaitingApproval,
+                        WorkflowStatus::Completed,
+                        now,
+                    )
+                    .await?;
+                approved
+            }
+        };
+
+        let recipient = EmailAddress::parse(&draft.to_email)
+            .map_err(|e| ActionError::Conflict(e.to_string()))?;
+        let decision = self.ports.policy.decide(&recipient).await;
+        self.audit(Some(draft.workflow_id), &actor, "send_policy.decision", serde_json::json!({
+            "draft_id": id, "mode": decision.mode.as_str(), "reason": decision.reason, "recipient": recipient.as_str(),
+        }))
+        .await?;
+        if decision.mode == SendMode::DraftOnly {
+            return Ok(draft);
+        }
+        match self
+            .send_draft(draft, &Approval::Operator(operator.to_owned()), &actor)
+            .await
+        {
+            Ok(sent) => Ok(sent),
+            Err(SendFailure::Refused(r)) => Err(ActionError::Refused(r)),
+            Err(SendFailure::Failed(f)) => Err(ActionError::SendFailed {
+                transient: matches!(f.kind, super::engine::FailureKind::Transient { .. }),
+                message: f.message,
+            }),
+        }
+    }
+
+    /// An operator rejects a draft, with a reason. Rejecting twice is
+    /// harmless; rejecting an approved or sent draft is a conflict.
+    ///
+    /// # Errors
+    /// [`ActionError`].
+    pub async fn reject_draft(
+        &self,
+        id: DraftId,
+        operator: &str,
+        reason: &str,
+    ) -> Result<DraftEmail, ActionError> {
+        let store = &self.ports.store;
+        let actor = operator_actor(operator);
+        let draft = store
+            .get_draft(id)
+            .await?
+            .ok_or_else(|| ActionError::NotFound {
+                what: "draft",
+                id: id.to_string(),
+            })?;
+        match draft.status {
+            DraftStatus::Rejected => Ok(draft),
+            DraftStatus::Approved | DraftStatus::Sent => Err(ActionError::Conflict(format!(
+                "draft {id} is already {} and cannot be rejected",
+                draft.status
+            ))),
+            DraftStatus::PendingApproval => {
+                let now = self.ports.clock.now();
+                let reason: String = reason.trim().chars().take(MAX_REASON_CHARS).collect();
+                let mut rejected = draft;
+                rejected.status = DraftStatus::Rejected;
+                rejected.decided_by = Some(actor.clone());
+                rejected.decided_at = Some(now);
+                rejected.reject_reason = Some(if reason.is_empty() {
+                    "no reason given".into()
+                } else {
+                    reason
+                });
+                rejected.updated_at = now;
+                if !store
+                    .update_draft(&rejected, DraftStatus::PendingApproval)
+                    .await?
+                {
+                    return Err(ActionError::Conflict(format!(
+                        "draft {id} changed meanwhile; reload and try again"
+                    )));
+                }
+                self.audit(
+                    Some(rejected.workflow_id),
+                    &actor,
+                    "draft.rejected",
+                    serde_json::json!({
+                        "draft_id": id, "reason": rejected.reject_reason,
+                    }),
+                )
+                .await?;
+                store
+                    .transition_workflow(
+                        rejected.workflow_id,
+                        WorkflowStatus::AwaitingApproval,
+                        WorkflowStatus::Completed,
+                        now,
+                    )
+                    .await?;
+                Ok(rejected)
+            }
+        }
+    }
+
+    /// An operator re-runs a failed workflow; it resumes after its last
+    /// completed step with a fresh attempt budget.
+    ///
+    /// # Errors
+    /// [`ActionError::Conflict`] unless the workflow is `failed`.
+    pub async fn retry_workflow(
+        &self,
+        id: WorkflowId,
+        operator: &str,
+    ) -> Result<Workflow, ActionError> {
+        let actor = operator_actor(operator);
+        let workflow = self
+            .ports
+            .store
+            .requeue_workflow(id, self.ports.clock.now())
+            .await?;
+        self.audit(Some(id), &actor, "workflow.retried", serde_json::json!({}))
+            .await?;
+        info!(workflow_id = %id, %actor, "workflow re-queued by operator");
+        Ok(workflow)
+    }
+
+    /// Everything about one workflow, or `None` when it does not exist.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn workflow_detail(
+        &self,
+        id: WorkflowId,
+    ) -> Result<Option<WorkflowDetail>, StoreError> {
+        let store = &self.ports.store;
+        let Some(workflow) = store.get_workflow(id).await? else {
+            return Ok(None);
+        };
+        let (submission, steps, drafts, tasks, errors, audit) = futures_util::try_join!(
+            store.get_submission(workflow.submission_id),
+            store.list_steps(id),
+            store.drafts_for_workflow(id),
+            store.tasks_for_workflow(id),
+            store.errors_for_workflow(id),
+            store.audit_for_workflow(id),
+        )?;
+        Ok(Some(WorkflowDetail {
+            workflow,
+            submission,
+            steps,
+            drafts,
+            tasks,
+            errors,
+            audit,
+        }))
+    }
+
+    pub(crate) async fn audit(
+        &self,
+        workflow_id: Option<WorkflowId>,
+        actor: &str,
+        action: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let event = AuditEvent::new(workflow_id, actor, action, detail, self.ports.clock.now());
+        self.ports.store.record_audit(&event).await
+    }
+}
+
+fn operator_actor(operator: &str) -> String {
+    let name: String = operator
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(100)
+        .collect();
+    format!(
+        "operator:{}",
+        if name.is_empty() { "unknown" } else { &name }
+    )
+}

@@ -1,0 +1,149 @@
+//! Running one step under a checkpoint: skip it when a completed record
+//! exists, otherwise record `running`, run, and record the outcome.
+
+use std::collections::HashMap;
+use std::fmt::Display;
+use std::future::Future;
+use std::time::Instant;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tracing::{debug, info, warn};
+
+use super::engine::{Engine, FailureKind, StepFailure};
+use crate::domain::{StepName, StepRecord, StepStatus, Workflow};
+use crate::ports::{Classify, Retry, StoreError};
+
+/// Checkpoints of a workflow by step.
+pub(crate) type Checkpoints = HashMap<StepName, StepRecord>;
+
+/// Converts a port error into a classified step failure.
+pub(crate) fn port_failure<E: Classify + Display>(step: StepName) -> impl Fn(E) -> StepFailure {
+    move |e| StepFailure {
+        step: Some(step),
+        kind: match e.retry() {
+            Retry::Later { after } => FailureKind::Transient { retry_after: after },
+            Retry::Never => FailureKind::Permanent,
+        },
+        message: e.to_string(),
+    }
+}
+
+/// A store failure during `step` (a lost lease is reported as such).
+pub(crate) fn store_failure(step: Option<StepName>) -> impl Fn(StoreError) -> StepFailure {
+    move |e| match &e {
+        StoreError::LeaseLost(_) => StepFailure {
+            step,
+            kind: FailureKind::LeaseLost,
+            message: e.to_string(),
+        },
+        _ => StepFailure {
+            step,
+            kind: match e.retry() {
+                Retry::Later { after } => FailureKind::Transient { retry_after: after },
+                Retry::Never => FailureKind::Permanent,
+            },
+            message: format!("store: {e}"),
+        },
+    }
+}
+
+pub(crate) fn permanent(step: StepName, message: impl Into<String>) -> StepFailure {
+    StepFailure {
+        step: Some(step),
+        kind: FailureKind::Permanent,
+        message: message.into(),
+    }
+}
+
+/// What a step produced: its value (checkpointed) and a one-line summary.
+pub(crate) type StepResult<T> = Result<(T, String), StepFailure>;
+
+impl Engine {
+    /// Runs `step` unless `done` holds its completed checkpoint, in which
+    /// case the stored output is returned. `run` receives whether an earlier
+    /// attempt started this step (so a side effect may already exist).
+    pub(crate) async fn checkpointed<T, F, Fut>(
+        &self,
+        workflow: &Workflow,
+        step: StepName,
+        done: &Checkpoints,
+        run: F,
+    ) -> Result<T, StepFailure>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce(bool) -> Fut,
+        Fut: Future<Output = StepResult<T>>,
+    {
+        let prior = done.get(&step);
+        if let Some(record) = prior.filter(|r| r.status == StepStatus::Completed) {
+            match record.output.clone().map(serde_json::from_value::<T>) {
+                Some(Ok(value)) => {
+                    debug!(step = %step, "step already completed; resuming after it");
+                    return Ok(value);
+                }
+                _ => warn!(step = %step, "completed checkpoint unreadable; running the step again"),
+            }
+        }
+        let previously_attempted = prior.is_some();
+        let store = &self.ports.store;
+        let mut record = StepRecord {
+            workflow_id: workflow.id,
+            step,
+            status: StepStatus::Running,
+            attempt: workflow.attempts,
+            started_at: self.ports.clock.now(),
+            finished_at: None,
+            summary: None,
+            output: None,
+            error: None,
+        };
+        store
+            .save_step(&record)
+            .await
+            .map_err(store_failure(Some(step)))?;
+        let timer = Instant::now();
+        let result = run(previously_attempted).await;
+        record.finished_at = Some(self.ports.clock.now());
+        let elapsed = timer.elapsed();
+        match result {
+            Ok((value, summary)) => {
+                record.status = StepStatus::Completed;
+                record.output = Some(
+                    serde_json::to_value(&value)
+                        .map_err(|e| permanent(step, format!("cannot checkpoint output: {e}")))?,
+                );
+                info!(step = %step, duration_ms = elapsed.as_millis() as u64, summary = %summary, "step completed");
+                record.summary = Some(summary);
+                store
+                    .save_step(&record)
+                    .await
+                    .map_err(store_failure(Some(step)))?;
+                self.observer
+                    .step_finished(workflow.id, step, elapsed, true);
+                Ok(value)
+            }
+            Err(failure) => {
+                record.status = StepStatus::Failed;
+                record.error = Some(failure.message.clone());
+                if let Err(e) = store.save_step(&record).await {
+                    warn!(step = %step, error = %e, "could not checkpoint a failed step");
+                }
+                self.observer
+                    .step_finished(workflow.id, step, elapsed, false);
+                Err(failure)
+            }
+        }
+    }
+
+    /// Extends this worker's lease before the next step.
+    pub(crate) async fn renew_lease(&self, workflow: &Workflow) -> Result<(), StepFailure> {
+        let until = self.ports.clock.now()
+            + chrono::Duration::from_std(self.config.lease).unwrap_or(chrono::Duration::MAX);
+        self.ports
+            .store
+            .renew_lease(workflow.id, &self.config.worker_id, until)
+            .await
+            .map_err(store_failure(None))
+    }
+}

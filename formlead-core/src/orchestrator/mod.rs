@@ -1,0 +1,13 @@
+//! The orchestrator: the 13 steps, checkpoints, retries and operator actions.
+
+mod actions;
+mod checkpoint;
+mod engine;
+mod observer;
+mod retry;
+mod steps;
+
+pub use actions::{ActionError, MAX_REASON_CHARS, WorkflowDetail};
+pub use engine::{AcceptOutcome, Engine, EngineConfig, Ports, ProcessOutcome};
+pub use observer::{EngineObserver, NoopObserver};
+pub use retry::RetryPolicy;

@@ -1,0 +1,23 @@
+//! Hooks for metrics and logs: the server counts and times through these.
+
+use std::time::Duration;
+
+use crate::domain::{StepName, WorkflowId};
+
+use super::engine::ProcessOutcome;
+
+/// Receives engine events. All methods default to doing nothing.
+pub trait EngineObserver: Send + Sync {
+    /// A step finished (successfully or not) after `elapsed`.
+    fn step_finished(&self, _workflow: WorkflowId, _step: StepName, _elapsed: Duration, _ok: bool) {
+    }
+
+    /// A job was processed.
+    fn job_finished(&self, _workflow: WorkflowId, _outcome: &ProcessOutcome) {}
+}
+
+/// The do-nothing observer.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoopObserver;
+
+impl EngineObserver for NoopObserver {}

@@ -1,0 +1,47 @@
+//! The sender's calendar (Google Calendar in production).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::error::{BoxError, port_error_common};
+
+/// A busy interval, `[start, end)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BusyBlock {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+/// A calendar failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CalendarError {
+    #[error("calendar temporarily unavailable: {source}")]
+    Transient {
+        retry_after: Option<std::time::Duration>,
+        #[source]
+        source: BoxError,
+    },
+    #[error("calendar rejected the request: {source}")]
+    Permanent {
+        #[source]
+        source: BoxError,
+    },
+}
+port_error_common!(CalendarError);
+
+/// Free/busy lookups.
+#[cfg_attr(any(test, feature = "test-util"), mockall::automock)]
+#[async_trait]
+pub trait CalendarPort: Send + Sync {
+    /// Busy blocks overlapping `[from, to)`.
+    ///
+    /// # Errors
+    /// [`CalendarError`].
+    async fn busy(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<BusyBlock>, CalendarError>;
+}

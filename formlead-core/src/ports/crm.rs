@@ -1,0 +1,126 @@
+//! The CRM (HubSpot in production).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::error::{BoxError, port_error_common};
+use crate::domain::{EmailAddress, Prospect, TaskPriority, TaskType};
+
+/// A CRM contact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    pub id: String,
+    pub email: String,
+    /// The contact's owner, who gets the follow-up task.
+    pub owner_id: Option<String>,
+}
+
+/// A follow-up task to create, associated with a contact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewTask {
+    /// Stable per workflow; written into the task so a retry can find it.
+    pub idempotency_key: String,
+    pub contact_id: String,
+    pub subject: String,
+    pub body: String,
+    pub due_at: DateTime<Utc>,
+    pub priority: TaskPriority,
+    pub task_type: TaskType,
+    pub owner_id: Option<String>,
+}
+
+/// A timeline note to create, associated with a contact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewNote {
+    /// Stable per workflow; written into the note so a retry can find it.
+    pub idempotency_key: String,
+    pub contact_id: String,
+    pub body: String,
+    pub timestamp: DateTime<Utc>,
+}
+
+/// A note read back for LongMemory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrmNote {
+    pub id: String,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A CRM failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CrmError {
+    #[error("CRM temporarily unavailable: {source}")]
+    Transient {
+        retry_after: Option<std::time::Duration>,
+        #[source]
+        source: BoxError,
+    },
+    #[error("CRM rejected the request: {source}")]
+    Permanent {
+        #[source]
+        source: BoxError,
+    },
+}
+port_error_common!(CrmError);
+
+/// Contacts, tasks and notes in the CRM.
+///
+/// Creating methods receive an `idempotency_key`; the `find_*` methods look
+/// an earlier creation up by it, which the orchestrator does before creating
+/// again when an earlier attempt of the step may already have succeeded.
+#[cfg_attr(any(test, feature = "test-util"), mockall::automock)]
+#[async_trait]
+pub trait CrmPort: Send + Sync {
+    /// The contact with this email, if any.
+    ///
+    /// # Errors
+    /// [`CrmError`]: transient for rate limits, outages and timeouts.
+    async fn find_contact(&self, email: &EmailAddress) -> Result<Option<Contact>, CrmError>;
+
+    /// Creates a contact; if it already exists, returns the existing one.
+    ///
+    /// # Errors
+    /// [`CrmError`].
+    async fn create_contact(&self, prospect: &Prospect) -> Result<Contact, CrmError>;
+
+    /// Creates a task and returns its CRM id.
+    ///
+    /// # Errors
+    /// [`CrmError`].
+    async fn create_task(&self, task: &NewTask) -> Result<String, CrmError>;
+
+    /// The id of a task created earlier with this idempotency key.
+    ///
+    /// # Errors
+    /// [`CrmError`].
+    async fn find_task(
+        &self,
+        contact_id: &str,
+        idempotency_key: &str,
+    ) -> Result<Option<String>, CrmError>;
+
+    /// Creates a note and returns its CRM id.
+    ///
+    /// # Errors
+    /// [`CrmError`].
+    async fn create_note(&self, note: &NewNote) -> Result<String, CrmError>;
+
+    /// The id of a note created earlier with this idempotency key.
+    ///
+    /// # Errors
+    /// [`CrmError`].
+    async fn find_note(
+        &self,
+        contact_id: &str,
+        idempotency_key: &str,
+    ) -> Result<Option<String>, CrmError>;
+
+    /// The most recent notes on a contact, newest first.
+    ///
+    /// # Errors
+    /// [`CrmError`].
+    async fn recent_notes(&self, contact_id: &str, limit: usize) -> Result<Vec<CrmNote>, CrmError>;
+}

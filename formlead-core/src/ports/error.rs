@@ -1,0 +1,83 @@
+//! What every port error has in common: it says whether a retry can help.
+
+use std::time::Duration;
+
+/// The boxed cause inside a port error.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// How the caller should react to a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Try again later; `after` is the vendor's retry-after, when it gave one.
+    Later { after: Option<Duration> },
+    /// Retrying cannot help.
+    Never,
+}
+
+/// Implemented by every port error.
+pub trait Classify {
+    fn retry(&self) -> Retry;
+
+    fn is_transient(&self) -> bool {
+        matches!(self.retry(), Retry::Later { .. })
+    }
+}
+
+/// Builds an error of a port from a classification (used by fault
+/// injection in the in-memory adapters).
+pub trait FromRetry: Sized {
+    fn from_retry(retry: Retry, message: String) -> Self;
+}
+
+/// Adds `transient`, `transient_after` and `permanent` constructors and the
+/// [`Classify`] impl to an error enum with `Transient { retry_after, source }`
+/// and `Permanent { source }` variants. Other variants are permanent unless
+/// listed after `transient:`.
+macro_rules! port_error_common {
+    ($name:ident $(, transient: $($tvariant:pat),+)?) => {
+        impl $name {
+            /// A failure worth retrying later.
+            pub fn transient(source: impl Into<$crate::ports::BoxError>) -> Self {
+                Self::Transient { retry_after: None, source: source.into() }
+            }
+
+            /// A failure worth retrying after `after` (the vendor's retry-after).
+            pub fn transient_after(
+                source: impl Into<$crate::ports::BoxError>,
+                after: std::time::Duration,
+            ) -> Self {
+                Self::Transient { retry_after: Some(after), source: source.into() }
+            }
+
+            /// A failure that retrying cannot fix.
+            pub fn permanent(source: impl Into<$crate::ports::BoxError>) -> Self {
+                Self::Permanent { source: source.into() }
+            }
+        }
+
+        impl $crate::ports::FromRetry for $name {
+            fn from_retry(retry: $crate::ports::Retry, message: String) -> Self {
+                match retry {
+                    $crate::ports::Retry::Later { after: Some(d) } => Self::transient_after(message, d),
+                    $crate::ports::Retry::Later { after: None } => Self::transient(message),
+                    $crate::ports::Retry::Never => Self::permanent(message),
+                }
+            }
+        }
+
+        impl $crate::ports::Classify for $name {
+            fn retry(&self) -> $crate::ports::Retry {
+                match self {
+                    Self::Transient { retry_after, .. } => {
+                        $crate::ports::Retry::Later { after: *retry_after }
+                    }
+                    $($($tvariant => $crate::ports::Retry::Later { after: None },)+)?
+                    #[allow(unreachable_patterns)]
+                    _ => $crate::ports::Retry::Never,
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use port_error_common;

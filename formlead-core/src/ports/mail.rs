@@ -1,0 +1,128 @@
+//! The mailbox (Gmail in production).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::error::{BoxError, port_error_common};
+use super::policy::{Approval, SendRefusal};
+use crate::domain::EmailAddress;
+
+/// An earlier thread with the prospect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailThread {
+    /// The mail system's thread id.
+    pub thread_id: String,
+    pub subject: String,
+    /// RFC 5322 `Message-ID` of the latest message (for `In-Reply-To`).
+    pub last_message_id: Option<String>,
+    pub last_message_at: DateTime<Utc>,
+    pub message_count: u32,
+    pub snippet: String,
+    /// Whether the latest message came from the prospect (awaiting our reply).
+    pub last_from_prospect: bool,
+}
+
+/// The thread a draft replies in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyTo {
+    pub thread_id: String,
+    /// `Message-ID` of the message replied to (`In-Reply-To`, `References`).
+    pub message_id: String,
+}
+
+/// A message to put in the drafts folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutgoingMail {
+    pub to: EmailAddress,
+    pub to_name: Option<String>,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: String,
+    /// The `Message-ID` header, generated from the workflow id; the
+    /// idempotency key of both draft creation and sending.
+    pub message_id: String,
+    pub reply_to: Option<ReplyTo>,
+}
+
+/// A draft that exists in the mailbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DraftRef {
+    pub draft_id: String,
+    pub thread_id: Option<String>,
+}
+
+/// A request to send an existing draft.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendRequest {
+    pub draft_id: String,
+    pub message_id: String,
+    pub to: EmailAddress,
+    /// Who asked; adapters re-check the send policy with it.
+    pub approval: Approval,
+}
+
+/// A message that went out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentRef {
+    /// The mail system's message id.
+    pub message_id: String,
+    /// `true` when an earlier attempt had already sent it.
+    pub already_sent: bool,
+}
+
+/// A mailbox failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MailError {
+    /// The send policy refused the send (never retried).
+    #[error("send refused by policy: {0}")]
+    Refused(#[from] SendRefusal),
+    #[error("mail service temporarily unavailable: {source}")]
+    Transient {
+        retry_after: Option<std::time::Duration>,
+        #[source]
+        source: BoxError,
+    },
+    #[error("mail service rejected the request: {source}")]
+    Permanent {
+        #[source]
+        source: BoxError,
+    },
+}
+port_error_common!(MailError);
+
+/// Threads, drafts and sends.
+#[cfg_attr(any(test, feature = "test-util"), mockall::automock)]
+#[async_trait]
+pub trait MailPort: Send + Sync {
+    /// Recent threads with this address, newest first.
+    ///
+    /// # Errors
+    /// [`MailError`].
+    async fn threads_with(
+        &self,
+        email: &EmailAddress,
+        limit: usize,
+    ) -> Result<Vec<MailThread>, MailError>;
+
+    /// Creates a draft (a reply in `reply_to`'s thread when given).
+    ///
+    /// # Errors
+    /// [`MailError`].
+    async fn create_draft(&self, mail: &OutgoingMail) -> Result<DraftRef, MailError>;
+
+    /// The draft carrying this `Message-ID`, if an earlier attempt made it.
+    ///
+    /// # Errors
+    /// [`MailError`].
+    async fn find_draft(&self, message_id: &str) -> Result<Option<DraftRef>, MailError>;
+
+    /// Sends a draft. Implementations must check the send policy first and
+    /// must not send twice: when a message with `message_id` already went
+    /// out, they return it with `already_sent: true`.
+    ///
+    /// # Errors
+    /// [`MailError::Refused`] when the policy says no; otherwise [`MailError`].
+    async fn send_draft(&self, request: &SendRequest) -> Result<SentRef, MailError>;
+}

@@ -1,0 +1,46 @@
+//! Ports: the async traits the engine talks to. Adapters implement them;
+//! every one is usable as `Arc<dyn …>` and mockable (`Mock*` types under the
+//! `test-util` feature).
+
+mod assets;
+mod calendar;
+mod clock;
+mod crm;
+mod error;
+mod mail;
+mod policy;
+mod queue;
+mod store;
+
+pub use assets::{Asset, AssetError, AssetPort};
+pub use calendar::{BusyBlock, CalendarError, CalendarPort};
+pub use clock::{Clock, SystemClock};
+pub use crm::{Contact, CrmError, CrmNote, CrmPort, NewNote, NewTask};
+pub(crate) use error::port_error_common;
+pub use error::{BoxError, Classify, FromRetry, Retry};
+pub use mail::{
+    DraftRef, MailError, MailPort, MailThread, OutgoingMail, ReplyTo, SendRequest, SentRef,
+};
+pub use policy::{Approval, FlagPolicy, SendDecision, SendMode, SendRefusal};
+pub use queue::{Queue, QueueError, WorkflowJob};
+pub use store::{
+    Accepted, Page, PastSubmission, ProspectHistory, StartAttempt, Store, StoreError,
+    WorkflowFilter, WorkflowStats,
+};
+
+#[cfg(any(test, feature = "test-util"))]
+pub use assets::MockAssetPort;
+#[cfg(any(test, feature = "test-util"))]
+pub use calendar::MockCalendarPort;
+#[cfg(any(test, feature = "test-util"))]
+pub use clock::MockClock;
+#[cfg(any(test, feature = "test-util"))]
+pub use crm::MockCrmPort;
+#[cfg(any(test, feature = "test-util"))]
+pub use mail::MockMailPort;
+#[cfg(any(test, feature = "test-util"))]
+pub use policy::MockFlagPolicy;
+#[cfg(any(test, feature = "test-util"))]
+pub use queue::MockQueue;
+#[cfg(any(test, feature = "test-util"))]
+pub use store::MockStore;

@@ -1,0 +1,53 @@
+//! The job queue that drives workers.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::error::{BoxError, port_error_common};
+use crate::domain::WorkflowId;
+
+/// The one kind of job: run (or resume) a workflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct WorkflowJob {
+    pub workflow_id: WorkflowId,
+}
+
+/// A queue failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueueError {
+    #[error("queue temporarily unavailable: {source}")]
+    Transient {
+        retry_after: Option<Duration>,
+        #[source]
+        source: BoxError,
+    },
+    #[error("queue rejected the job: {source}")]
+    Permanent {
+        #[source]
+        source: BoxError,
+    },
+}
+port_error_common!(QueueError);
+
+/// Puts workflow jobs on the queue workers take them from.
+///
+/// Jobs are delivered at least once; the orchestrator makes re-delivery
+/// harmless (checkpoints, leases, idempotent side effects).
+#[cfg_attr(any(test, feature = "test-util"), mockall::automock)]
+#[async_trait]
+pub trait Queue: Send + Sync {
+    /// Enqueues `job` to run no earlier than `delay` from now.
+    ///
+    /// # Errors
+    /// [`QueueError`].
+    async fn enqueue(&self, job: WorkflowJob, delay: Duration) -> Result<(), QueueError>;
+
+    /// Jobs waiting (due or scheduled), for metrics.
+    ///
+    /// # Errors
+    /// [`QueueError`].
+    async fn depth(&self) -> Result<u64, QueueError>;
+}
