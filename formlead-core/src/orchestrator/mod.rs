@@ -11,3 +11,6 @@ pub use actions::{ActionError, MAX_REASON_CHARS, WorkflowDetail};
 pub use engine::{AcceptOutcome, Engine, EngineConfig, Ports, ProcessOutcome};
 pub use observer::{EngineObserver, NoopObserver};
 pub use retry::RetryPolicy;
+
+#[cfg(test)]
+mod tests;
