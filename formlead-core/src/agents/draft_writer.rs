@@ -411,11 +411,10 @@ fn topic_of(message: Option<&str>) -> Option<String> {
         "good afternoon",
     ] {
         if lower.starts_with(salutation) {
-            if let Some((head, tail)) = rest.split_once([',', '!', '\n']) {
-                if head.split_whitespace().count() <= 3 {
+            if let Some((head, tail)) = rest.split_once([',', '!', '\n'])
+                && head.split_whitespace().count() <= 3 {
                     rest = tail.trim_start();
                 }
-            }
             break;
         }
     }

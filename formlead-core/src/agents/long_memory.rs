@@ -45,7 +45,7 @@ impl LongMemory {
             .collect();
         let pending_tasks = history.tasks.iter().filter(|t| t.due_at > now).count();
         let mut sorted_notes: Vec<&CrmNote> = notes.iter().collect();
-        sorted_notes.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        sorted_notes.sort_by_key(|n| std::cmp::Reverse(n.created_at));
         let notes: Vec<String> = sorted_notes
             .iter()
             .take(3)

@@ -51,7 +51,7 @@ impl Default for ThreadReader {
 impl ThreadReader {
     pub fn read(&self, threads: &[MailThread], now: DateTime<Utc>) -> ThreadInsight {
         let mut sorted: Vec<&MailThread> = threads.iter().collect();
-        sorted.sort_by(|a, b| b.last_message_at.cmp(&a.last_message_at));
+        sorted.sort_by_key(|t| std::cmp::Reverse(t.last_message_at));
 
         let chosen = sorted
             .iter()

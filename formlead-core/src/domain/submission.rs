@@ -327,7 +327,7 @@ fn insert_field(fields: &mut BTreeMap<String, String>, name: &str, value: &Value
         .entry(name)
         .and_modify(|existing: &mut String| {
             if !text.is_empty() && existing != &text {
-                existing.push_str(";");
+                existing.push(';');
                 existing.push_str(&text);
             }
         })

@@ -176,7 +176,7 @@ impl CrmPort for SandboxCrm {
                     }),
             )
             .collect();
-        notes.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        notes.sort_by_key(|n| std::cmp::Reverse(n.created_at));
         notes.truncate(limit);
         Ok(notes)
     }

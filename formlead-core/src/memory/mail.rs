@@ -79,7 +79,7 @@ impl MailPort for SandboxMail {
             .get(email.as_str())
             .cloned()
             .unwrap_or_default();
-        threads.sort_by(|a, b| b.last_message_at.cmp(&a.last_message_at));
+        threads.sort_by_key(|t| std::cmp::Reverse(t.last_message_at));
         threads.truncate(limit);
         Ok(threads)
     }

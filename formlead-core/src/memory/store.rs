@@ -253,11 +253,10 @@ impl Store for MemoryStore {
             if w.status.is_terminal() {
                 return Ok(StartAttempt::NotRunnable(w.status));
             }
-            if let (Some(holder), Some(until)) = (&row.lease_owner, row.lease_until) {
-                if holder != owner && until > now {
+            if let (Some(holder), Some(until)) = (&row.lease_owner, row.lease_until)
+                && holder != owner && until > now {
                     return Ok(StartAttempt::Busy { until });
                 }
-            }
             w.status = WorkflowStatus::Processing;
             w.attempts += 1;
             w.started_at.get_or_insert(now);

@@ -465,12 +465,11 @@ impl Engine {
                 let step = StepName::LogCrmNote;
                 let key = format!("formlead:{}:note", wf.id);
                 let fail = port_failure(step);
-                if attempted {
-                    if let Some(id) = self.ports.crm.find_note(&contact.id, &key).await.map_err(&fail)? {
+                if attempted
+                    && let Some(id) = self.ports.crm.find_note(&contact.id, &key).await.map_err(&fail)? {
                         let s = format!("recovered note {id}");
                         return Ok((id, s));
                     }
-                }
                 let note = NewNote {
                     idempotency_key: key.clone(),
                     contact_id: contact.id.clone(),
