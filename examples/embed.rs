@@ -12,10 +12,14 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use formlead::core::agents::{TemplateWriter, VoiceProfile};
 use formlead::core::domain::{EmailAddress, FormSubmission, Prospect};
-use formlead::core::memory::{MemoryStore, RecordingQueue, SandboxCalendar, SandboxMail, StaticAssets};
+use formlead::core::memory::{
+    MemoryStore, RecordingQueue, SandboxCalendar, SandboxMail, StaticAssets,
+};
 use formlead::core::orchestrator::{AcceptOutcome, Engine, EngineConfig, Ports};
 use formlead::core::policy::{GatedPolicy, SendPolicyConfig};
-use formlead::core::ports::{Clock, Contact, CrmError, CrmNote, CrmPort, NewNote, NewTask, Store, SystemClock};
+use formlead::core::ports::{
+    Clock, Contact, CrmError, CrmNote, CrmPort, NewNote, NewTask, Store, SystemClock,
+};
 
 /// The in-house CRM: contacts by email, tasks and notes in lists.
 #[derive(Default)]
@@ -26,7 +30,10 @@ struct InHouseCrm {
 
 impl InHouseCrm {
     fn record(&self, line: String) -> usize {
-        let mut log = self.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut log = self
+            .log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         log.push(line);
         log.len()
     }
@@ -35,11 +42,20 @@ impl InHouseCrm {
 #[async_trait]
 impl CrmPort for InHouseCrm {
     async fn find_contact(&self, email: &EmailAddress) -> Result<Option<Contact>, CrmError> {
-        Ok(self.contacts.lock().map_err(|_| CrmError::permanent("lock poisoned"))?.get(email.as_str()).cloned())
+        Ok(self
+            .contacts
+            .lock()
+            .map_err(|_| CrmError::permanent("lock poisoned"))?
+            .get(email.as_str())
+            .cloned())
     }
 
     async fn create_contact(&self, prospect: &Prospect) -> Result<Contact, CrmError> {
-        let contact = Contact { id: format!("inhouse-{}", prospect.email), email: prospect.email.to_string(), owner_id: Some("sales-team".into()) };
+        let contact = Contact {
+            id: format!("inhouse-{}", prospect.email),
+            email: prospect.email.to_string(),
+            owner_id: Some("sales-team".into()),
+        };
         self.contacts
             .lock()
             .map_err(|_| CrmError::permanent("lock poisoned"))?
@@ -49,7 +65,11 @@ impl CrmPort for InHouseCrm {
     }
 
     async fn create_task(&self, task: &NewTask) -> Result<String, CrmError> {
-        let n = self.record(format!("task: {} (due {})", task.subject, task.due_at.format("%Y-%m-%d %H:%M")));
+        let n = self.record(format!(
+            "task: {} (due {})",
+            task.subject,
+            task.due_at.format("%Y-%m-%d %H:%M")
+        ));
         Ok(format!("task-{n}"))
     }
 
@@ -58,7 +78,10 @@ impl CrmPort for InHouseCrm {
     }
 
     async fn create_note(&self, note: &NewNote) -> Result<String, CrmError> {
-        let n = self.record(format!("note: {}", note.body.lines().next().unwrap_or_default()));
+        let n = self.record(format!(
+            "note: {}",
+            note.body.lines().next().unwrap_or_default()
+        ));
         Ok(format!("note-{n}"))
     }
 
@@ -66,7 +89,11 @@ impl CrmPort for InHouseCrm {
         Ok(None)
     }
 
-    async fn recent_notes(&self, _contact_id: &str, _limit: usize) -> Result<Vec<CrmNote>, CrmError> {
+    async fn recent_notes(
+        &self,
+        _contact_id: &str,
+        _limit: usize,
+    ) -> Result<Vec<CrmNote>, CrmError> {
         Ok(vec![])
     }
 }
@@ -103,20 +130,39 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let AcceptOutcome::Accepted(ids) = engine.accept(&submission).await? else {
         return Err("unexpected duplicate".into());
     };
-    println!("accepted submission {} as workflow {}", ids.submission_id, ids.workflow_id);
+    println!(
+        "accepted submission {} as workflow {}",
+        ids.submission_id, ids.workflow_id
+    );
 
     for job in queue.take_due() {
         let outcome = engine.process(job).await?;
         println!("processed: {}", outcome.label());
     }
 
-    let detail = engine.workflow_detail(ids.workflow_id).await?.ok_or("workflow vanished")?;
+    let detail = engine
+        .workflow_detail(ids.workflow_id)
+        .await?
+        .ok_or("workflow vanished")?;
     println!("\nsteps:");
     for step in &detail.steps {
-        println!("  {:>2}. {:<20} {}", step.step.number(), step.step.as_str(), step.summary.as_deref().unwrap_or(""));
+        println!(
+            "  {:>2}. {:<20} {}",
+            step.step.number(),
+            step.step.as_str(),
+            step.summary.as_deref().unwrap_or("")
+        );
     }
-    let draft = store.drafts_for_workflow(ids.workflow_id).await?.into_iter().next().ok_or("no draft")?;
-    println!("\ndraft to {} ({}):\nSubject: {}\n\n{}\n", draft.to_email, draft.status, draft.subject, draft.body_text);
+    let draft = store
+        .drafts_for_workflow(ids.workflow_id)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or("no draft")?;
+    println!(
+        "\ndraft to {} ({}):\nSubject: {}\n\n{}\n",
+        draft.to_email, draft.status, draft.subject, draft.body_text
+    );
     println!("in-house CRM received:");
     for line in crm.log.lock().map_err(|_| "lock poisoned")?.iter() {
         println!("  {line}");

@@ -1,2 +1,11 @@
-//! Adapters implementing formlead-core's ports.
+//! # formlead-adapters
+//!
+//! Implementations of formlead-core's ports, by technology:
+//!
+//! - [`memory`]: in-process queue and store; [`sandbox`]: local stand-ins for
+//!   the vendors; [`worker`]: the worker pool that drives the engine.
 #![forbid(unsafe_code)]
+
+pub mod memory;
+pub mod sandbox;
+pub mod worker;

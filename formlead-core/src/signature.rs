@@ -162,15 +162,17 @@ pub fn decode_v3_uri(uri: &str) -> String {
     let mut out = String::with_capacity(uri.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len()
-            && let (Some(hi), Some(lo)) = (hex_value(bytes[i + 1]), hex_value(bytes[i + 2])) {
-                let byte = hi * 16 + lo;
-                if let Some((_, c)) = DECODED.iter().find(|(b, _)| *b == byte) {
-                    out.push(*c);
-                    i += 3;
-                    continue;
-                }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(hi), Some(lo)) = (hex_value(bytes[i + 1]), hex_value(bytes[i + 2]))
+        {
+            let byte = hi * 16 + lo;
+            if let Some((_, c)) = DECODED.iter().find(|(b, _)| *b == byte) {
+                out.push(*c);
+                i += 3;
+                continue;
             }
+        }
         // Copy one whole UTF-8 character.
         let ch_len = uri[i..].chars().next().map_or(1, char::len_utf8);
         out.push_str(&uri[i..i + ch_len]);

@@ -48,9 +48,10 @@ pub fn stem(word: &str) -> String {
     let word = word.as_str();
     for suffix in SUFFIXES {
         if let Some(base) = word.strip_suffix(suffix)
-            && base.chars().count() >= 4 {
-                return base.to_owned();
-            }
+            && base.chars().count() >= 4
+        {
+            return base.to_owned();
+        }
     }
     word.to_owned()
 }

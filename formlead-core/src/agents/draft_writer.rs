@@ -412,9 +412,10 @@ fn topic_of(message: Option<&str>) -> Option<String> {
     ] {
         if lower.starts_with(salutation) {
             if let Some((head, tail)) = rest.split_once([',', '!', '\n'])
-                && head.split_whitespace().count() <= 3 {
-                    rest = tail.trim_start();
-                }
+                && head.split_whitespace().count() <= 3
+            {
+                rest = tail.trim_start();
+            }
             break;
         }
     }

@@ -35,13 +35,14 @@ impl Prospect {
         let mut first_name = pick(&["firstname", "first_name", "fname"]).and_then(clean_name);
         let mut last_name = pick(&["lastname", "last_name", "lname"]).and_then(clean_name);
         if first_name.is_none()
-            && let Some(full) = pick(&["name", "fullname", "full_name"]).and_then(clean_name) {
-                let mut parts = full.splitn(2, ' ');
-                first_name = parts.next().map(str::to_owned);
-                if last_name.is_none() {
-                    last_name = parts.next().map(str::to_owned);
-                }
+            && let Some(full) = pick(&["name", "fullname", "full_name"]).and_then(clean_name)
+        {
+            let mut parts = full.splitn(2, ' ');
+            first_name = parts.next().map(str::to_owned);
+            if last_name.is_none() {
+                last_name = parts.next().map(str::to_owned);
             }
+        }
         let company = pick(&["company", "company_name", "organization", "organisation"])
             .and_then(|c| clean_line(c, MAX_COMPANY_CHARS));
         let message = pick(&[

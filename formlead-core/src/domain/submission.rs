@@ -488,6 +488,27 @@ mod tests {
         assert_eq!(s.source, SubmissionSource::FormsApi);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bodies_never_panic(body in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = FormSubmission::from_webhook_body(&body, now());
+        }
+
+        #[test]
+        fn arbitrary_field_values_never_panic(values in proptest::collection::vec(".*", 6), id in ".*") {
+            let names = ["email", "firstname", "lastname", "company", "message", "name"];
+            let fields: Vec<serde_json::Value> = names
+                .iter()
+                .zip(&values)
+                .map(|(n, v)| serde_json::json!({"name": n, "value": v}))
+                .collect();
+            let body = serde_json::json!({"formSubmissionId": id, "fields": fields}).to_string();
+            if let Ok(s) = FormSubmission::from_webhook_body(body.as_bytes(), now()) {
+                let _ = crate::domain::Prospect::from_submission(&s);
+            }
+        }
+    }
+
     #[test]
     fn keeps_repeated_checkbox_values() {
         let body = br#"{"email":"a@b.co","fields":[{"name":"interest","value":"a"},{"name":"interest","value":"b"}]}"#;

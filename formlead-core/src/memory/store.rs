@@ -254,9 +254,11 @@ impl Store for MemoryStore {
                 return Ok(StartAttempt::NotRunnable(w.status));
             }
             if let (Some(holder), Some(until)) = (&row.lease_owner, row.lease_until)
-                && holder != owner && until > now {
-                    return Ok(StartAttempt::Busy { until });
-                }
+                && holder != owner
+                && until > now
+            {
+                return Ok(StartAttempt::Busy { until });
+            }
             w.status = WorkflowStatus::Processing;
             w.attempts += 1;
             w.started_at.get_or_insert(now);

@@ -27,8 +27,16 @@ async fn assert_exactly_one_of_each(kit: &TestKit, wf: crate::domain::WorkflowId
     assert_eq!(kit.mail.drafts().len(), 1, "mail drafts");
     assert_eq!(kit.crm.tasks().len(), 1, "CRM tasks");
     assert_eq!(kit.crm.notes().len(), 1, "CRM notes");
-    assert_eq!(kit.store.drafts_for_workflow(wf).await.unwrap().len(), 1, "stored drafts");
-    assert_eq!(kit.store.tasks_for_workflow(wf).await.unwrap().len(), 1, "stored tasks");
+    assert_eq!(
+        kit.store.drafts_for_workflow(wf).await.unwrap().len(),
+        1,
+        "stored drafts"
+    );
+    assert_eq!(
+        kit.store.tasks_for_workflow(wf).await.unwrap().len(),
+        1,
+        "stored tasks"
+    );
 }
 
 async fn assert_all_steps_completed(kit: &TestKit, wf: crate::domain::WorkflowId) {
@@ -47,24 +55,42 @@ async fn happy_path_makes_one_draft_one_task_one_note() {
     let engine = kit.engine();
     let ids = kit.submit_lead(&engine, "f-1").await.unwrap();
     let outcomes = kit.run_due(&engine).await.unwrap();
-    assert_eq!(outcomes, vec![ProcessOutcome::Finished(WorkflowStatus::Completed)]);
+    assert_eq!(
+        outcomes,
+        vec![ProcessOutcome::Finished(WorkflowStatus::Completed)]
+    );
 
     assert_exactly_one_of_each(&kit, ids.workflow_id).await;
     assert_all_steps_completed(&kit, ids.workflow_id).await;
-    let wf = kit.store.get_workflow(ids.workflow_id).await.unwrap().unwrap();
+    let wf = kit
+        .store
+        .get_workflow(ids.workflow_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(wf.status, WorkflowStatus::Completed);
     assert_eq!(wf.attempts, 1);
     assert!(wf.completed_at.is_some());
 
-    let draft = &kit.store.drafts_for_workflow(ids.workflow_id).await.unwrap()[0];
+    let draft = &kit
+        .store
+        .drafts_for_workflow(ids.workflow_id)
+        .await
+        .unwrap()[0];
     assert_eq!(draft.status, DraftStatus::PendingApproval);
     assert_eq!(draft.to_email, "john.doe@acme.example");
-    assert_eq!(draft.message_id, format!("<formlead-{}@formlead.local>", ids.workflow_id));
+    assert_eq!(
+        draft.message_id,
+        format!("<formlead-{}@formlead.local>", ids.workflow_id)
+    );
     assert!(draft.body_text.starts_with("Hi John,"));
     assert!(kit.mail.sent().is_empty(), "draft-only never sends");
 
     let audit = kit.store.audit_for_workflow(ids.workflow_id).await.unwrap();
-    let decision = audit.iter().find(|e| e.action == "send_policy.decision").expect("decision audited");
+    let decision = audit
+        .iter()
+        .find(|e| e.action == "send_policy.decision")
+        .expect("decision audited");
     assert_eq!(decision.detail["mode"], "draft_only");
     assert!(audit.iter().any(|e| e.action == "workflow.finalized"));
 }
@@ -76,21 +102,46 @@ async fn failure_after_each_step_resumes_without_duplicates() {
     for &step in StepName::ALL {
         let kit = TestKit::new();
         let engine = kit.engine();
-        kit.store.faults().inject(&format!("save_step:{step}:completed"), Fault::Transient);
+        kit.store
+            .faults()
+            .inject(&format!("save_step:{step}:completed"), Fault::Transient);
         let ids = kit.submit_lead(&engine, "f-1").await.unwrap();
 
         let first = kit.run_due(&engine).await.unwrap();
-        assert!(matches!(first[..], [ProcessOutcome::RetryScheduled { attempt: 1, .. }]), "{step}: {first:?}");
-        let wf = kit.store.get_workflow(ids.workflow_id).await.unwrap().unwrap();
+        assert!(
+            matches!(
+                first[..],
+                [ProcessOutcome::RetryScheduled { attempt: 1, .. }]
+            ),
+            "{step}: {first:?}"
+        );
+        let wf = kit
+            .store
+            .get_workflow(ids.workflow_id)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(wf.status, WorkflowStatus::Retrying, "{step}");
-        assert_eq!(wf.next_retry_at, Some(kit.clock.now() + Span::seconds(60)), "{step}");
+        assert_eq!(
+            wf.next_retry_at,
+            Some(kit.clock.now() + Span::seconds(60)),
+            "{step}"
+        );
 
         kit.clock.advance(Span::seconds(61));
         let second = kit.run_due(&engine).await.unwrap();
-        assert_eq!(second, vec![ProcessOutcome::Finished(WorkflowStatus::Completed)], "{step}");
+        assert_eq!(
+            second,
+            vec![ProcessOutcome::Finished(WorkflowStatus::Completed)],
+            "{step}"
+        );
         assert_exactly_one_of_each(&kit, ids.workflow_id).await;
         assert_all_steps_completed(&kit, ids.workflow_id).await;
-        let errors = kit.store.errors_for_workflow(ids.workflow_id).await.unwrap();
+        let errors = kit
+            .store
+            .errors_for_workflow(ids.workflow_id)
+            .await
+            .unwrap();
         assert_eq!(errors.len(), 1, "{step}");
         assert_eq!(errors[0].step, Some(step), "{step}");
         assert_eq!(errors[0].kind, ErrorKind::Transient);
@@ -101,7 +152,12 @@ async fn failure_after_each_step_resumes_without_duplicates() {
 /// side effect up instead of repeating it.
 #[tokio::test]
 async fn lost_vendor_responses_do_not_duplicate_side_effects() {
-    for (faults, op) in [("crm", "create_contact"), ("mail", "create_draft"), ("crm", "create_task"), ("crm", "create_note")] {
+    for (faults, op) in [
+        ("crm", "create_contact"),
+        ("mail", "create_draft"),
+        ("crm", "create_task"),
+        ("crm", "create_note"),
+    ] {
         let kit = TestKit::new();
         let engine = kit.engine();
         match faults {
@@ -110,9 +166,16 @@ async fn lost_vendor_responses_do_not_duplicate_side_effects() {
         }
         let ids = kit.submit_lead(&engine, "f-1").await.unwrap();
         let first = kit.run_due(&engine).await.unwrap();
-        assert!(matches!(first[..], [ProcessOutcome::RetryScheduled { .. }]), "{op}: {first:?}");
+        assert!(
+            matches!(first[..], [ProcessOutcome::RetryScheduled { .. }]),
+            "{op}: {first:?}"
+        );
         kit.clock.advance(Span::minutes(2));
-        assert_eq!(kit.run_due(&engine).await.unwrap(), vec![ProcessOutcome::Finished(WorkflowStatus::Completed)], "{op}");
+        assert_eq!(
+            kit.run_due(&engine).await.unwrap(),
+            vec![ProcessOutcome::Finished(WorkflowStatus::Completed)],
+            "{op}"
+        );
         assert_exactly_one_of_each(&kit, ids.workflow_id).await;
         assert_eq!(kit.crm.contacts().len(), 1, "{op}");
     }
@@ -143,13 +206,22 @@ async fn a_failure_in_each_vendor_call_is_retried_to_completion() {
         let first = kit.run_due(&engine).await.unwrap();
         // The vendor's retry-after (300 s) beats the 60 s backoff.
         match &first[..] {
-            [ProcessOutcome::RetryScheduled { at, .. }] => assert_eq!(*at, kit.clock.now() + Span::seconds(300), "{op}"),
+            [ProcessOutcome::RetryScheduled { at, .. }] => {
+                assert_eq!(*at, kit.clock.now() + Span::seconds(300), "{op}")
+            }
             other => panic!("{op}: {other:?}"),
         }
         kit.clock.advance(Span::seconds(299));
-        assert!(kit.run_due(&engine).await.unwrap().is_empty(), "{op}: not before the retry time");
+        assert!(
+            kit.run_due(&engine).await.unwrap().is_empty(),
+            "{op}: not before the retry time"
+        );
         kit.clock.advance(Span::seconds(1));
-        assert_eq!(kit.run_due(&engine).await.unwrap(), vec![ProcessOutcome::Finished(WorkflowStatus::Completed)], "{op}");
+        assert_eq!(
+            kit.run_due(&engine).await.unwrap(),
+            vec![ProcessOutcome::Finished(WorkflowStatus::Completed)],
+            "{op}"
+        );
         assert_exactly_one_of_each(&kit, ids.workflow_id).await;
     }
 }
@@ -167,7 +239,11 @@ async fn resumed_runs_skip_completed_steps() {
     assert_eq!(kit.mail.faults().calls("threads_with"), 1);
     assert_eq!(kit.mail.faults().calls("create_draft"), 1);
     assert_eq!(kit.crm.faults().calls("create_task"), 2);
-    assert_eq!(kit.crm.faults().calls("find_task"), 1, "a retried side effect is looked up first");
+    assert_eq!(
+        kit.crm.faults().calls("find_task"),
+        1,
+        "a retried side effect is looked up first"
+    );
 }
 
 #[tokio::test]
@@ -177,15 +253,30 @@ async fn permanent_errors_dead_letter_with_the_error_stored() {
     kit.crm.faults().inject("create_task", Fault::Permanent);
     let ids = kit.submit_lead(&engine, "f-1").await.unwrap();
     let out = kit.run_due(&engine).await.unwrap();
-    assert!(matches!(&out[..], [ProcessOutcome::DeadLettered { attempt: 1, error }] if error.contains("injected permanent fault")), "{out:?}");
-    let wf = kit.store.get_workflow(ids.workflow_id).await.unwrap().unwrap();
+    assert!(
+        matches!(&out[..], [ProcessOutcome::DeadLettered { attempt: 1, error }] if error.contains("injected permanent fault")),
+        "{out:?}"
+    );
+    let wf = kit
+        .store
+        .get_workflow(ids.workflow_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(wf.status, WorkflowStatus::Failed);
     assert!(wf.last_error.unwrap().contains("create_task"));
-    let errors = kit.store.errors_for_workflow(ids.workflow_id).await.unwrap();
+    let errors = kit
+        .store
+        .errors_for_workflow(ids.workflow_id)
+        .await
+        .unwrap();
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].kind, ErrorKind::Permanent);
     assert_eq!(errors[0].step, Some(StepName::CreateCrmTask));
-    assert!(kit.queue.pending().is_empty(), "no retry for a permanent error");
+    assert!(
+        kit.queue.pending().is_empty(),
+        "no retry for a permanent error"
+    );
 }
 
 #[tokio::test]
@@ -193,12 +284,25 @@ async fn an_invalid_email_fails_step_one_permanently() {
     let kit = TestKit::new();
     let engine = kit.engine();
     let body = TestKit::body("f-bad", "not-an-email", "X", "Y", "hi");
-    let AcceptOutcome::Accepted(ids) = kit.submit(&engine, &body).await.unwrap() else { panic!() };
+    let AcceptOutcome::Accepted(ids) = kit.submit(&engine, &body).await.unwrap() else {
+        panic!()
+    };
     let out = kit.run_due(&engine).await.unwrap();
-    assert!(matches!(&out[..], [ProcessOutcome::DeadLettered { .. }]), "{out:?}");
-    let errors = kit.store.errors_for_workflow(ids.workflow_id).await.unwrap();
+    assert!(
+        matches!(&out[..], [ProcessOutcome::DeadLettered { .. }]),
+        "{out:?}"
+    );
+    let errors = kit
+        .store
+        .errors_for_workflow(ids.workflow_id)
+        .await
+        .unwrap();
     assert_eq!(errors[0].step, Some(StepName::ValidateSubmission));
-    assert!(errors[0].message.contains("invalid email"), "{}", errors[0].message);
+    assert!(
+        errors[0].message.contains("invalid email"),
+        "{}",
+        errors[0].message
+    );
     assert!(kit.crm.contacts().is_empty());
 }
 
@@ -212,27 +316,67 @@ async fn transient_failures_exhaust_retries_then_dead_letter() {
     kit.clock.advance(Span::seconds(60));
     outcomes.extend(kit.run_due(&engine).await.unwrap());
     kit.clock.advance(Span::seconds(119));
-    assert!(kit.run_due(&engine).await.unwrap().is_empty(), "second retry waits 2 × base");
+    assert!(
+        kit.run_due(&engine).await.unwrap().is_empty(),
+        "second retry waits 2 × base"
+    );
     kit.clock.advance(Span::seconds(1));
     outcomes.extend(kit.run_due(&engine).await.unwrap());
-    assert!(matches!(outcomes[..], [
-        ProcessOutcome::RetryScheduled { attempt: 1, .. },
-        ProcessOutcome::RetryScheduled { attempt: 2, .. },
-        ProcessOutcome::DeadLettered { attempt: 3, .. },
-    ]), "{outcomes:?}");
-    let errors = kit.store.errors_for_workflow(ids.workflow_id).await.unwrap();
-    assert_eq!(errors.iter().map(|e| e.attempt).collect::<Vec<_>>(), vec![1, 2, 3]);
+    assert!(
+        matches!(
+            outcomes[..],
+            [
+                ProcessOutcome::RetryScheduled { attempt: 1, .. },
+                ProcessOutcome::RetryScheduled { attempt: 2, .. },
+                ProcessOutcome::DeadLettered { attempt: 3, .. },
+            ]
+        ),
+        "{outcomes:?}"
+    );
+    let errors = kit
+        .store
+        .errors_for_workflow(ids.workflow_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        errors.iter().map(|e| e.attempt).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
     assert!(errors[2].message.contains("retries exhausted"));
-    assert_eq!(kit.store.get_workflow(ids.workflow_id).await.unwrap().unwrap().status, WorkflowStatus::Failed);
+    assert_eq!(
+        kit.store
+            .get_workflow(ids.workflow_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        WorkflowStatus::Failed
+    );
 
     // An operator retry resumes it to completion with a fresh budget.
-    let wf = engine.retry_workflow(ids.workflow_id, "alice").await.unwrap();
+    let wf = engine
+        .retry_workflow(ids.workflow_id, "alice")
+        .await
+        .unwrap();
     assert_eq!(wf.status, WorkflowStatus::Retrying);
-    assert_eq!(kit.run_due(&engine).await.unwrap(), vec![ProcessOutcome::Finished(WorkflowStatus::Completed)]);
+    assert_eq!(
+        kit.run_due(&engine).await.unwrap(),
+        vec![ProcessOutcome::Finished(WorkflowStatus::Completed)]
+    );
     assert_exactly_one_of_each(&kit, ids.workflow_id).await;
     let audit = kit.store.audit_for_workflow(ids.workflow_id).await.unwrap();
-    assert!(audit.iter().any(|e| e.action == "workflow.retried" && e.actor == "operator:alice"));
-    assert!(matches!(engine.retry_workflow(ids.workflow_id, "alice").await, Err(ActionError::Conflict(_))), "only failed workflows");
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "workflow.retried" && e.actor == "operator:alice")
+    );
+    assert!(
+        matches!(
+            engine.retry_workflow(ids.workflow_id, "alice").await,
+            Err(ActionError::Conflict(_))
+        ),
+        "only failed workflows"
+    );
 }
 
 #[tokio::test]
@@ -250,29 +394,42 @@ async fn read_steps_run_concurrently() {
     let elapsed = started.elapsed();
     // Sequential would be ≥ 400 ms; concurrent is ~100 ms plus overhead.
     assert!(elapsed >= delay, "{elapsed:?}");
-    assert!(elapsed < Duration::from_millis(300), "steps 3–6 did not overlap: {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_millis(300),
+        "steps 3–6 did not overlap: {elapsed:?}"
+    );
 }
 
 #[tokio::test]
 async fn replies_in_the_chosen_thread() {
     let kit = TestKit::new();
     let engine = kit.engine();
-    kit.mail.seed_thread("john.doe@acme.example", MailThread {
-        thread_id: "thread-7".into(),
-        subject: "Demo follow-up".into(),
-        last_message_id: Some("<orig@acme.example>".into()),
-        last_message_at: kit.clock.now() - Span::days(3),
-        message_count: 2,
-        snippet: "…".into(),
-        last_from_prospect: true,
-    });
+    kit.mail.seed_thread(
+        "john.doe@acme.example",
+        MailThread {
+            thread_id: "thread-7".into(),
+            subject: "Demo follow-up".into(),
+            last_message_id: Some("<orig@acme.example>".into()),
+            last_message_at: kit.clock.now() - Span::days(3),
+            message_count: 2,
+            snippet: "…".into(),
+            last_from_prospect: true,
+        },
+    );
     let ids = kit.submit_lead(&engine, "f-1").await.unwrap();
     kit.run_due(&engine).await.unwrap();
     let (_, mail) = &kit.mail.drafts()[0];
     assert_eq!(mail.subject, "Re: Demo follow-up");
     let reply = mail.reply_to.as_ref().unwrap();
-    assert_eq!((reply.thread_id.as_str(), reply.message_id.as_str()), ("thread-7", "<orig@acme.example>"));
-    let draft = &kit.store.drafts_for_workflow(ids.workflow_id).await.unwrap()[0];
+    assert_eq!(
+        (reply.thread_id.as_str(), reply.message_id.as_str()),
+        ("thread-7", "<orig@acme.example>")
+    );
+    let draft = &kit
+        .store
+        .drafts_for_workflow(ids.workflow_id)
+        .await
+        .unwrap()[0];
     assert_eq!(draft.thread_id.as_deref(), Some("thread-7"));
     assert_eq!(draft.in_reply_to.as_deref(), Some("<orig@acme.example>"));
 }
@@ -281,13 +438,26 @@ async fn replies_in_the_chosen_thread() {
 async fn auto_send_sends_exactly_once() {
     let kit = TestKit::with_policy(send_mode(true));
     let engine = kit.engine();
-    kit.store.faults().inject("save_step:finalize:completed", Fault::Transient);
+    kit.store
+        .faults()
+        .inject("save_step:finalize:completed", Fault::Transient);
     let ids = kit.submit_lead(&engine, "f-1").await.unwrap();
     kit.run_due(&engine).await.unwrap();
     kit.clock.advance(Span::minutes(2));
-    assert_eq!(kit.run_due(&engine).await.unwrap(), vec![ProcessOutcome::Finished(WorkflowStatus::Completed)]);
-    assert_eq!(kit.mail.sent().len(), 1, "the re-run finalize did not send again");
-    let draft = &kit.store.drafts_for_workflow(ids.workflow_id).await.unwrap()[0];
+    assert_eq!(
+        kit.run_due(&engine).await.unwrap(),
+        vec![ProcessOutcome::Finished(WorkflowStatus::Completed)]
+    );
+    assert_eq!(
+        kit.mail.sent().len(),
+        1,
+        "the re-run finalize did not send again"
+    );
+    let draft = &kit
+        .store
+        .drafts_for_workflow(ids.workflow_id)
+        .await
+        .unwrap()[0];
     assert_eq!(draft.status, DraftStatus::Sent);
     assert_eq!(draft.decided_by.as_deref(), Some("system"));
 }
@@ -297,9 +467,17 @@ async fn approval_flow_in_send_mode() {
     let kit = TestKit::with_policy(send_mode(false));
     let engine = kit.engine();
     let ids = kit.submit_lead(&engine, "f-1").await.unwrap();
-    assert_eq!(kit.run_due(&engine).await.unwrap(), vec![ProcessOutcome::Finished(WorkflowStatus::AwaitingApproval)]);
+    assert_eq!(
+        kit.run_due(&engine).await.unwrap(),
+        vec![ProcessOutcome::Finished(WorkflowStatus::AwaitingApproval)]
+    );
     assert!(kit.mail.sent().is_empty());
-    let draft_id = kit.store.drafts_for_workflow(ids.workflow_id).await.unwrap()[0].id;
+    let draft_id = kit
+        .store
+        .drafts_for_workflow(ids.workflow_id)
+        .await
+        .unwrap()[0]
+        .id;
 
     let sent = engine.approve_draft(draft_id, "alice").await.unwrap();
     assert_eq!(sent.status, DraftStatus::Sent);
@@ -307,10 +485,25 @@ async fn approval_flow_in_send_mode() {
     let again = engine.approve_draft(draft_id, "bob").await.unwrap();
     assert_eq!(again.status, DraftStatus::Sent);
     assert_eq!(kit.mail.sent().len(), 1, "approve twice sends once");
-    assert!(matches!(engine.reject_draft(draft_id, "bob", "no").await, Err(ActionError::Conflict(_))));
-    assert_eq!(kit.store.get_workflow(ids.workflow_id).await.unwrap().unwrap().status, WorkflowStatus::Completed);
+    assert!(matches!(
+        engine.reject_draft(draft_id, "bob", "no").await,
+        Err(ActionError::Conflict(_))
+    ));
+    assert_eq!(
+        kit.store
+            .get_workflow(ids.workflow_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        WorkflowStatus::Completed
+    );
     let audit = kit.store.audit_for_workflow(ids.workflow_id).await.unwrap();
-    assert!(audit.iter().any(|e| e.action == "draft.approved" && e.actor == "operator:alice"));
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "draft.approved" && e.actor == "operator:alice")
+    );
     assert!(audit.iter().any(|e| e.action == "draft.sent"));
 }
 
@@ -320,22 +513,53 @@ async fn approval_flow_in_draft_only_mode_and_rejection() {
     let engine = kit.engine();
     let a = kit.submit_lead(&engine, "f-1").await.unwrap();
     let body = TestKit::body("f-2", "ann@initech.example", "Ann", "Initech", "Pricing?");
-    let AcceptOutcome::Accepted(b) = kit.submit(&engine, &body).await.unwrap() else { panic!() };
+    let AcceptOutcome::Accepted(b) = kit.submit(&engine, &body).await.unwrap() else {
+        panic!()
+    };
     kit.run_due(&engine).await.unwrap();
     let draft_a = kit.store.drafts_for_workflow(a.workflow_id).await.unwrap()[0].id;
     let draft_b = kit.store.drafts_for_workflow(b.workflow_id).await.unwrap()[0].id;
 
     let approved = engine.approve_draft(draft_a, "alice").await.unwrap();
-    assert_eq!(approved.status, DraftStatus::Approved, "draft-only: approved, not sent");
-    assert_eq!(engine.approve_draft(draft_a, "alice").await.unwrap().status, DraftStatus::Approved);
+    assert_eq!(
+        approved.status,
+        DraftStatus::Approved,
+        "draft-only: approved, not sent"
+    );
+    assert_eq!(
+        engine.approve_draft(draft_a, "alice").await.unwrap().status,
+        DraftStatus::Approved
+    );
     assert!(kit.mail.sent().is_empty());
 
-    let rejected = engine.reject_draft(draft_b, "bob", "  wrong tone  ").await.unwrap();
+    let rejected = engine
+        .reject_draft(draft_b, "bob", "  wrong tone  ")
+        .await
+        .unwrap();
     assert_eq!(rejected.status, DraftStatus::Rejected);
     assert_eq!(rejected.reject_reason.as_deref(), Some("wrong tone"));
-    assert_eq!(engine.reject_draft(draft_b, "bob", "x").await.unwrap().status, DraftStatus::Rejected, "idempotent");
-    assert!(matches!(engine.approve_draft(draft_b, "alice").await, Err(ActionError::Conflict(_))), "approve after reject");
-    assert!(matches!(engine.approve_draft(crate::domain::DraftId::new(), "alice").await, Err(ActionError::NotFound { .. })));
+    assert_eq!(
+        engine
+            .reject_draft(draft_b, "bob", "x")
+            .await
+            .unwrap()
+            .status,
+        DraftStatus::Rejected,
+        "idempotent"
+    );
+    assert!(
+        matches!(
+            engine.approve_draft(draft_b, "alice").await,
+            Err(ActionError::Conflict(_))
+        ),
+        "approve after reject"
+    );
+    assert!(matches!(
+        engine
+            .approve_draft(crate::domain::DraftId::new(), "alice")
+            .await,
+        Err(ActionError::NotFound { .. })
+    ));
 }
 
 #[tokio::test]
@@ -346,14 +570,34 @@ async fn sends_outside_the_allowlist_are_refused_and_audited() {
     let engine = kit.engine();
     let ids = kit.submit_lead(&engine, "f-1").await.unwrap();
     // Not allowlisted: step 9 decides draft-only, so the workflow completes.
-    assert_eq!(kit.run_due(&engine).await.unwrap(), vec![ProcessOutcome::Finished(WorkflowStatus::Completed)]);
-    let draft = kit.store.drafts_for_workflow(ids.workflow_id).await.unwrap()[0].clone();
+    assert_eq!(
+        kit.run_due(&engine).await.unwrap(),
+        vec![ProcessOutcome::Finished(WorkflowStatus::Completed)]
+    );
+    let draft = kit
+        .store
+        .drafts_for_workflow(ids.workflow_id)
+        .await
+        .unwrap()[0]
+        .clone();
     // A direct send attempt is refused by the policy and by the mail adapter.
-    let refused = engine.send_draft(draft, &crate::ports::Approval::Operator("eve".into()), "operator:eve").await;
-    assert!(matches!(refused, Err(super::actions::SendFailure::Refused(ref r)) if r.reason.contains("not in SEND_EMAIL_ALLOWLIST")));
+    let refused = engine
+        .send_draft(
+            draft,
+            &crate::ports::Approval::Operator("eve".into()),
+            "operator:eve",
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(super::actions::SendFailure::Refused(ref r)) if r.reason.contains("not in SEND_EMAIL_ALLOWLIST"))
+    );
     assert!(kit.mail.sent().is_empty());
     let audit = kit.store.audit_for_workflow(ids.workflow_id).await.unwrap();
-    assert!(audit.iter().any(|e| e.action == "send.refused" && e.actor == "operator:eve"));
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "send.refused" && e.actor == "operator:eve")
+    );
 }
 
 #[tokio::test]
@@ -362,7 +606,10 @@ async fn duplicates_never_create_a_second_workflow() {
     let engine = kit.engine();
     let first = kit.submit_lead(&engine, "same").await.unwrap();
     let body = TestKit::body("same", "other@x.example", "Other", "X", "hi");
-    assert_eq!(kit.submit(&engine, &body).await.unwrap(), AcceptOutcome::Duplicate(first));
+    assert_eq!(
+        kit.submit(&engine, &body).await.unwrap(),
+        AcceptOutcome::Duplicate(first)
+    );
     assert_eq!(kit.store.submission_count(), 1);
     assert_eq!(kit.queue.pending().len(), 1);
 }
@@ -372,23 +619,60 @@ async fn a_held_lease_makes_other_workers_wait_and_orphans_are_recovered() {
     let kit = TestKit::new();
     let engine = kit.engine();
     let ids = kit.submit_lead(&engine, "f-1").await.unwrap();
-    let job = WorkflowJob { workflow_id: ids.workflow_id };
+    let job = WorkflowJob {
+        workflow_id: ids.workflow_id,
+    };
     let _ = kit.queue.take_due();
     // Another worker took it and died (never renews, never finishes).
     let now = kit.clock.now();
-    kit.store.start_attempt(ids.workflow_id, "dead-worker", now, Duration::from_secs(300)).await.unwrap();
+    kit.store
+        .start_attempt(
+            ids.workflow_id,
+            "dead-worker",
+            now,
+            Duration::from_secs(300),
+        )
+        .await
+        .unwrap();
     let out = engine.process(job).await.unwrap();
-    assert_eq!(out, ProcessOutcome::Busy { until: now + Span::seconds(300) });
-    assert_eq!(kit.queue.pending().len(), 1, "re-queued for when the lease ends");
+    assert_eq!(
+        out,
+        ProcessOutcome::Busy {
+            until: now + Span::seconds(300)
+        }
+    );
+    assert_eq!(
+        kit.queue.pending().len(),
+        1,
+        "re-queued for when the lease ends"
+    );
 
-    assert!(engine.recover_orphans().await.unwrap().is_empty(), "lease still valid");
+    assert!(
+        engine.recover_orphans().await.unwrap().is_empty(),
+        "lease still valid"
+    );
     kit.clock.advance(Span::seconds(301));
-    assert_eq!(engine.recover_orphans().await.unwrap(), vec![ids.workflow_id]);
+    assert_eq!(
+        engine.recover_orphans().await.unwrap(),
+        vec![ids.workflow_id]
+    );
     let outcomes = kit.run_due(&engine).await.unwrap();
-    assert!(outcomes.contains(&ProcessOutcome::Finished(WorkflowStatus::Completed)), "{outcomes:?}");
-    assert!(outcomes.iter().all(|o| matches!(o, ProcessOutcome::Finished(_) | ProcessOutcome::Skipped(_))));
+    assert!(
+        outcomes.contains(&ProcessOutcome::Finished(WorkflowStatus::Completed)),
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, ProcessOutcome::Finished(_) | ProcessOutcome::Skipped(_)))
+    );
     assert_exactly_one_of_each(&kit, ids.workflow_id).await;
-    let wf = kit.store.get_workflow(ids.workflow_id).await.unwrap().unwrap();
+    let wf = kit
+        .store
+        .get_workflow(ids.workflow_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(wf.attempts, 2);
 }
 
@@ -400,20 +684,46 @@ async fn a_worker_that_lost_its_lease_stops_without_touching_the_workflow() {
     let job = kit.queue.take_due()[0];
     // Steps 3–6 take a while; meanwhile the lease expires and a second
     // worker takes the workflow over.
-    kit.mail.faults().set_latency("threads_with", Duration::from_millis(200));
+    kit.mail
+        .faults()
+        .set_latency("threads_with", Duration::from_millis(200));
     let slow = tokio::spawn({
         let engine = engine.clone();
         async move { engine.process(job).await }
     });
     tokio::time::sleep(Duration::from_millis(50)).await;
     kit.clock.advance(Span::seconds(301));
-    let stolen = kit.store.start_attempt(ids.workflow_id, "worker-2", kit.clock.now(), Duration::from_secs(300)).await.unwrap();
+    let stolen = kit
+        .store
+        .start_attempt(
+            ids.workflow_id,
+            "worker-2",
+            kit.clock.now(),
+            Duration::from_secs(300),
+        )
+        .await
+        .unwrap();
     assert!(matches!(stolen, crate::ports::StartAttempt::Started(_)));
     assert_eq!(slow.await.unwrap().unwrap(), ProcessOutcome::LeaseLost);
-    let wf = kit.store.get_workflow(ids.workflow_id).await.unwrap().unwrap();
+    let wf = kit
+        .store
+        .get_workflow(ids.workflow_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(wf.status, WorkflowStatus::Processing, "left to worker-2");
-    assert!(kit.store.errors_for_workflow(ids.workflow_id).await.unwrap().is_empty(), "no error recorded");
-    assert!(kit.mail.drafts().is_empty(), "the slow worker created nothing after losing the lease");
+    assert!(
+        kit.store
+            .errors_for_workflow(ids.workflow_id)
+            .await
+            .unwrap()
+            .is_empty(),
+        "no error recorded"
+    );
+    assert!(
+        kit.mail.drafts().is_empty(),
+        "the slow worker created nothing after losing the lease"
+    );
 }
 
 #[tokio::test]
@@ -423,7 +733,10 @@ async fn store_outages_while_renewing_are_transient() {
     kit.submit_lead(&engine, "f-1").await.unwrap();
     kit.store.faults().inject("renew_lease", Fault::Transient);
     let out = kit.run_due(&engine).await.unwrap();
-    assert!(matches!(out[..], [ProcessOutcome::RetryScheduled { .. }]), "{out:?}");
+    assert!(
+        matches!(out[..], [ProcessOutcome::RetryScheduled { .. }]),
+        "{out:?}"
+    );
 }
 
 #[tokio::test]
@@ -432,10 +745,20 @@ async fn jobs_for_finished_or_missing_workflows_are_skipped() {
     let engine = kit.engine();
     let ids = kit.submit_lead(&engine, "f-1").await.unwrap();
     kit.run_due(&engine).await.unwrap();
-    let job = WorkflowJob { workflow_id: ids.workflow_id };
-    assert_eq!(engine.process(job).await.unwrap(), ProcessOutcome::Skipped(WorkflowStatus::Completed));
-    let ghost = WorkflowJob { workflow_id: crate::domain::WorkflowId::new() };
-    assert_eq!(engine.process(ghost).await.unwrap(), ProcessOutcome::Missing);
+    let job = WorkflowJob {
+        workflow_id: ids.workflow_id,
+    };
+    assert_eq!(
+        engine.process(job).await.unwrap(),
+        ProcessOutcome::Skipped(WorkflowStatus::Completed)
+    );
+    let ghost = WorkflowJob {
+        workflow_id: crate::domain::WorkflowId::new(),
+    };
+    assert_eq!(
+        engine.process(ghost).await.unwrap(),
+        ProcessOutcome::Missing
+    );
 }
 
 #[tokio::test]
@@ -444,13 +767,23 @@ async fn workflow_detail_has_everything() {
     let engine = kit.engine();
     let ids = kit.submit_lead(&engine, "f-1").await.unwrap();
     kit.run_due(&engine).await.unwrap();
-    let d = engine.workflow_detail(ids.workflow_id).await.unwrap().unwrap();
+    let d = engine
+        .workflow_detail(ids.workflow_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(d.steps.len(), 13);
     assert_eq!(d.drafts.len(), 1);
     assert_eq!(d.tasks.len(), 1);
     assert_eq!(d.submission.unwrap().form_submission_id, "f-1");
     assert!(!d.audit.is_empty());
-    assert!(engine.workflow_detail(crate::domain::WorkflowId::new()).await.unwrap().is_none());
+    assert!(
+        engine
+            .workflow_detail(crate::domain::WorkflowId::new())
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 /// The same engine over mockall mocks: a CRM that has no contact gets one
@@ -463,9 +796,13 @@ async fn works_with_mockall_mocks() {
     let kit = TestKit::new();
     let mut crm = MockCrmPort::new();
     crm.expect_find_contact().times(1).returning(|_| Ok(None));
-    crm.expect_create_contact()
-        .times(1)
-        .returning(|p| Ok(Contact { id: "c-42".into(), email: p.email.to_string(), owner_id: Some("owner-1".into()) }));
+    crm.expect_create_contact().times(1).returning(|p| {
+        Ok(Contact {
+            id: "c-42".into(),
+            email: p.email.to_string(),
+            owner_id: Some("owner-1".into()),
+        })
+    });
     crm.expect_recent_notes().returning(|_, _| Ok(vec![]));
     crm.expect_create_task().never();
     let mut writer = MockDraftWriter::new();
@@ -476,10 +813,19 @@ async fn works_with_mockall_mocks() {
     let mut ports = kit.ports();
     ports.crm = Arc::new(crm);
     ports.writer = Arc::new(writer);
-    let engine = Engine::new(ports, EngineConfig { worker_id: "w".into(), ..EngineConfig::default() });
+    let engine = Engine::new(
+        ports,
+        EngineConfig {
+            worker_id: "w".into(),
+            ..EngineConfig::default()
+        },
+    );
     let ids = kit.submit_lead(&engine, "f-1").await.unwrap();
     let out = kit.run_due(&engine).await.unwrap();
-    assert!(matches!(&out[..], [ProcessOutcome::DeadLettered { error, .. }] if error.contains("model refused")), "{out:?}");
+    assert!(
+        matches!(&out[..], [ProcessOutcome::DeadLettered { error, .. }] if error.contains("model refused")),
+        "{out:?}"
+    );
     let steps = kit.store.list_steps(ids.workflow_id).await.unwrap();
     let contact: Contact = serde_json::from_value(steps[1].output.clone().unwrap()).unwrap();
     assert_eq!(contact.id, "c-42");

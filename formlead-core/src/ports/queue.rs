@@ -9,7 +9,7 @@ use super::error::{BoxError, port_error_common};
 use crate::domain::WorkflowId;
 
 /// The one kind of job: run (or resume) a workflow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct WorkflowJob {
     pub workflow_id: WorkflowId,
 }
