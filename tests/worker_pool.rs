@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // test helpers may panic
 //! The engine driven by the tokio worker pool over the in-memory queue:
 //! many submissions in, every workflow completed, graceful shutdown.
 
