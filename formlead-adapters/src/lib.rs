@@ -8,4 +8,6 @@
 
 pub mod memory;
 pub mod sandbox;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub mod sql;
 pub mod worker;

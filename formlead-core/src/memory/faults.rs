@@ -65,7 +65,11 @@ impl Faults {
 
     /// Counts the call, applies latency, and returns the error to fail with
     /// now (`Err`), or whether to fail after doing the work (`Ok(true)`).
-    pub(crate) async fn before<E: FromRetry>(&self, op: &str) -> Result<bool, E> {
+    /// Adapters call this at their fault-injection points.
+    ///
+    /// # Errors
+    /// The injected fault, as the port's error type.
+    pub async fn before<E: FromRetry>(&self, op: &str) -> Result<bool, E> {
         *lock(&self.calls).entry(op.to_owned()).or_default() += 1;
         let latency = lock(&self.latency).get(op).copied();
         if let Some(d) = latency {
@@ -91,7 +95,7 @@ impl Faults {
     }
 
     /// The error for a call that did its work and then "lost the response".
-    pub(crate) fn after_effect<E: FromRetry>(op: &str) -> E {
+    pub fn after_effect<E: FromRetry>(op: &str) -> E {
         E::from_retry(
             Retry::Later { after: None },
             format!("injected fault after {op} took effect"),

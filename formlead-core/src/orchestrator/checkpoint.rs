@@ -136,13 +136,17 @@ impl Engine {
         }
     }
 
-    /// Extends this worker's lease before the next step.
-    pub(crate) async fn renew_lease(&self, workflow: &Workflow) -> Result<(), StepFailure> {
+    /// Extends this attempt's lease before the next step.
+    pub(crate) async fn renew_lease(
+        &self,
+        workflow: &Workflow,
+        owner: &str,
+    ) -> Result<(), StepFailure> {
         let until = self.ports.clock.now()
             + chrono::Duration::from_std(self.config.lease).unwrap_or(chrono::Duration::MAX);
         self.ports
             .store
-            .renew_lease(workflow.id, &self.config.worker_id, until)
+            .renew_lease(workflow.id, owner, until)
             .await
             .map_err(store_failure(None))
     }

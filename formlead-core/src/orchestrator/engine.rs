@@ -54,7 +54,7 @@ pub struct EngineConfig {
     pub thread_lookup_limit: usize,
     /// CRM notes fetched for LongMemory.
     pub note_lookup_limit: usize,
-    /// This worker's name, the owner of its leases.
+    /// This worker's name; leases are owned by `<worker_id>/<attempt>`.
     pub worker_id: String,
 }
 
@@ -236,7 +236,14 @@ impl Engine {
 
     async fn process_inner(&self, job: WorkflowJob) -> Result<ProcessOutcome, StoreError> {
         let store = &self.ports.store;
-        let owner = self.config.worker_id.as_str();
+        // The lease owner names this attempt, not just this worker: two
+        // deliveries of the same job in one process must not both run.
+        let owner = format!(
+            "{}/{}",
+            self.config.worker_id,
+            uuid::Uuid::new_v4().simple()
+        );
+        let owner = owner.as_str();
         let now = self.ports.clock.now();
         let workflow = match store
             .start_attempt(job.workflow_id, owner, now, self.config.lease)
@@ -257,7 +264,7 @@ impl Engine {
         let attempt = workflow.attempts;
         info!(attempt, "workflow attempt started");
 
-        let failure = match self.run_steps(&workflow).await {
+        let failure = match self.run_steps(&workflow, owner).await {
             Ok(status) => {
                 store
                     .finish_workflow(workflow.id, owner, status, self.ports.clock.now())

@@ -1,0 +1,87 @@
+//! What differs between SQLite and PostgreSQL: placeholders, column types,
+//! how a write transaction starts, and how a job is pushed to apalis.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use formlead_core::ports::WorkflowJob;
+use futures_util::future::BoxFuture;
+use serde_json::Value;
+use sqlx::{Database, Decode, Encode, Pool, SqlStr, Transaction, Type};
+use uuid::Uuid;
+
+/// The apalis queue (job type) workflow jobs go to.
+pub const WORKFLOW_QUEUE: &str = "formlead::workflow";
+
+/// apalis-level attempts of one job. Workflow retries are scheduled by the
+/// engine as new jobs; this only covers a worker failing to run the engine
+/// at all (e.g. the store was down).
+pub const JOB_MAX_ATTEMPTS: usize = 5;
+
+/// A SQL backend: the database plus the mapping of formlead's types onto it.
+pub trait Backend: Send + Sync + Sized + 'static {
+    type Db: Database;
+    /// UUID column type (native UUID, or text).
+    type Id: for<'e> Encode<'e, Self::Db>
+        + for<'e> Decode<'e, Self::Db>
+        + Type<Self::Db>
+        + Send
+        + Sync;
+    /// Timestamp column type (native, or integer milliseconds).
+    type Time: for<'e> Encode<'e, Self::Db>
+        + for<'e> Decode<'e, Self::Db>
+        + Type<Self::Db>
+        + Send
+        + Sync;
+    /// JSON column type (JSONB, or text).
+    type Json: for<'e> Encode<'e, Self::Db>
+        + for<'e> Decode<'e, Self::Db>
+        + Type<Self::Db>
+        + Send
+        + Sync;
+
+    /// `sqlite` or `postgres`, for logs.
+    const NAME: &'static str;
+
+    /// Query text for this backend; queries are written with `$1`-style
+    /// placeholders.
+    fn sql(text: &'static str) -> SqlStr;
+
+    fn id(u: Uuid) -> Self::Id;
+    fn uuid(v: Self::Id) -> Result<Uuid, String>;
+    fn time(t: DateTime<Utc>) -> Self::Time;
+    fn datetime(v: Self::Time) -> Result<DateTime<Utc>, String>;
+    fn json(v: &Value) -> Self::Json;
+    fn value(v: Self::Json) -> Result<Value, String>;
+
+    /// Starts a transaction that will write (SQLite: `BEGIN IMMEDIATE`, so
+    /// it never fails half-way on a lock upgrade).
+    fn begin_write(
+        pool: &Pool<Self::Db>,
+    ) -> BoxFuture<'_, Result<Transaction<'static, Self::Db>, sqlx::Error>>;
+
+    /// Enqueues `job` on the apalis queue inside the caller's transaction.
+    fn push_job<'c>(
+        conn: &'c mut <Self::Db as Database>::Connection,
+        job: WorkflowJob,
+        delay: Duration,
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>>;
+
+    /// Jobs waiting on the apalis queue (due or scheduled).
+    fn queue_depth(pool: &Pool<Self::Db>) -> BoxFuture<'_, Result<u64, sqlx::Error>>;
+
+    /// Whether a database error is worth retrying (busy, serialization).
+    fn is_transient_db_error(code: Option<&str>) -> bool;
+}
+
+/// The apalis task carrying `job`: JSON bytes, as apalis' JSON codec decodes them.
+pub(crate) fn job_task(
+    job: WorkflowJob,
+    delay: Duration,
+) -> Result<apalis::prelude::Task<Vec<u8>>, sqlx::Error> {
+    let bytes = serde_json::to_vec(&job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    Ok(apalis::prelude::TaskBuilder::new(bytes)
+        .run_after(delay)
+        .max_attempts(JOB_MAX_ATTEMPTS)
+        .build())
+}

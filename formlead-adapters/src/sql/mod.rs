@@ -1,0 +1,19 @@
+//! SQL storage: one [`SqlStore`] over SQLite or PostgreSQL, with the job
+//! queue (apalis) in the same database so accepting a submission commits
+//! the submission, its workflow and its job in one transaction.
+
+mod backend;
+mod columns;
+#[cfg(feature = "postgres")]
+mod postgres;
+mod rows;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+mod store;
+
+pub use backend::{Backend, JOB_MAX_ATTEMPTS, WORKFLOW_QUEUE};
+#[cfg(feature = "postgres")]
+pub use postgres::{PgBackend, PgStore};
+#[cfg(feature = "sqlite")]
+pub use sqlite::{SqliteBackend, SqliteDurability, SqliteStore, sqlite_path};
+pub use store::SqlStore;

@@ -1,0 +1,864 @@
+//! `SqlStore`: core's [`Store`] over SQLite or PostgreSQL (one
+//! implementation; [`Backend`] holds the differences).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use formlead_core::domain::{
+    AuditEvent, CrmTask, DraftEmail, DraftId, DraftStatus, FormSubmission, StepRecord,
+    SubmissionId, Workflow, WorkflowError, WorkflowId, WorkflowStatus, WorkflowSummary,
+};
+use formlead_core::memory::Faults;
+use formlead_core::ports::{
+    Accepted, Page, PastSubmission, ProspectHistory, StartAttempt, Store, StoreError,
+    WorkflowFilter, WorkflowJob, WorkflowStats,
+};
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Type};
+
+use super::backend::Backend;
+use super::columns::{
+    audit_cols, draft_cols, error_cols, step_cols, submission_cols, task_cols, workflow_cols,
+};
+use super::rows::Reader;
+
+/// A [`Store`] on a SQL database. Construct it with
+/// `SqliteStore::connect_sqlite` or `PgStore::connect_postgres`.
+pub struct SqlStore<B: Backend> {
+    pool: Pool<B::Db>,
+    faults: Faults,
+}
+
+impl<B: Backend> std::fmt::Debug for SqlStore<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlStore")
+            .field("backend", &B::NAME)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B: Backend> Clone for SqlStore<B> {
+    fn clone(&self) -> Self {
+        // Fault hooks are per instance (tests inject into the one they hold).
+        Self {
+            pool: self.pool.clone(),
+            faults: Faults::default(),
+        }
+    }
+}
+
+/// Maps a sqlx error to a classified store error.
+pub(crate) fn db_err<B: Backend>(e: sqlx::Error) -> StoreError {
+    use sqlx::Error as E;
+    match &e {
+        E::Database(d) if B::is_transient_db_error(d.code().as_deref()) => StoreError::transient(e),
+        E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed => {
+            StoreError::transient(e)
+        }
+        _ => StoreError::permanent(e),
+    }
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+fn like_pattern(needle: &str) -> String {
+    let escaped = needle
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+fn i64_of(v: u32) -> i64 {
+    i64::from(v)
+}
+
+impl<B: Backend> SqlStore<B> {
+    pub fn from_pool(pool: Pool<B::Db>) -> Self {
+        Self {
+            pool,
+            faults: Faults::default(),
+        }
+    }
+
+    pub fn pool(&self) -> &Pool<B::Db> {
+        &self.pool
+    }
+
+    /// Fault injection for tests: `accept_submission`,
+    /// `accept_submission:after_insert`, `save_step`,
+    /// `save_step:<step>:<status>`.
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// Jobs waiting on the queue, for metrics.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn queue_depth(&self) -> Result<u64, StoreError> {
+        B::queue_depth(&self.pool).await.map_err(db_err::<B>)
+    }
+}
+
+// The where-clauses below say "this backend can bind and read text and
+// integers"; both SQLite and PostgreSQL satisfy them.
+impl<B: Backend> SqlStore<B>
+where
+    <B::Db as Database>::Arguments: IntoArguments<B::Db>,
+    for<'c> &'c mut <B::Db as Database>::Connection: Executor<'c, Database = B::Db>,
+    for<'e> String: Encode<'e, B::Db> + Decode<'e, B::Db> + Type<B::Db>,
+    for<'e> i64: Encode<'e, B::Db> + Decode<'e, B::Db> + Type<B::Db>,
+    for<'e> Option<String>: Encode<'e, B::Db>,
+    for<'e> Option<i64>: Encode<'e, B::Db>,
+    for<'e> Option<B::Id>: Encode<'e, B::Db>,
+    for<'e> Option<B::Time>: Encode<'e, B::Db>,
+    for<'e> Option<B::Json>: Encode<'e, B::Db>,
+    for<'a> &'a str: ColumnIndex<<B::Db as Database>::Row>,
+{
+    async fn fetch_optional<T>(
+        &self,
+        query: sqlx::query::Query<'_, B::Db, <B::Db as Database>::Arguments>,
+        map: impl FnOnce(Reader<'_, B>) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        let row = query
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err::<B>)?;
+        row.as_ref().map(|r| map(Reader::new(r))).transpose()
+    }
+
+    async fn fetch_all<T>(
+        &self,
+        query: sqlx::query::Query<'_, B::Db, <B::Db as Database>::Arguments>,
+        map: impl Fn(Reader<'_, B>) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let rows = query.fetch_all(&self.pool).await.map_err(db_err::<B>)?;
+        rows.iter().map(|r| map(Reader::new(r))).collect()
+    }
+
+    async fn count(
+        &self,
+        query: sqlx::query::Query<'_, B::Db, <B::Db as Database>::Arguments>,
+    ) -> Result<u64, StoreError> {
+        let n = self.fetch_optional(query, |r| r.i("n")).await?.unwrap_or(0);
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Why an UPDATE guarded by the lease matched nothing.
+    async fn lease_lost_or_missing(&self, id: WorkflowId) -> StoreError {
+        match self.get_workflow(id).await {
+            Ok(Some(_)) => StoreError::LeaseLost(id),
+            Ok(None) => StoreError::not_found("workflow", id),
+            Err(e) => e,
+        }
+    }
+
+    async fn insert_error(
+        &self,
+        conn: &mut <B::Db as Database>::Connection,
+        e: &WorkflowError,
+    ) -> Result<(), StoreError> {
+        sqlx::query::<B::Db>(B::sql(concat!(
+            "INSERT INTO workflow_errors (",
+            error_cols!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        )))
+        .bind(B::id(e.id.0))
+        .bind(B::id(e.workflow_id.0))
+        .bind(i64_of(e.attempt))
+        .bind(e.step.map(|s| s.as_str().to_owned()))
+        .bind(e.kind.as_str().to_owned())
+        .bind(e.message.clone())
+        .bind(e.retry_at.map(B::time))
+        .bind(B::time(e.created_at))
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err::<B>)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<B: Backend> Store for SqlStore<B>
+where
+    <B::Db as Database>::Arguments: IntoArguments<B::Db>,
+    for<'c> &'c mut <B::Db as Database>::Connection: Executor<'c, Database = B::Db>,
+    for<'e> String: Encode<'e, B::Db> + Decode<'e, B::Db> + Type<B::Db>,
+    for<'e> i64: Encode<'e, B::Db> + Decode<'e, B::Db> + Type<B::Db>,
+    for<'e> Option<String>: Encode<'e, B::Db>,
+    for<'e> Option<i64>: Encode<'e, B::Db>,
+    for<'e> Option<B::Id>: Encode<'e, B::Db>,
+    for<'e> Option<B::Time>: Encode<'e, B::Db>,
+    for<'e> Option<B::Json>: Encode<'e, B::Db>,
+    for<'a> &'a str: ColumnIndex<<B::Db as Database>::Row>,
+{
+    async fn accept_submission(&self, s: &FormSubmission) -> Result<Accepted, StoreError> {
+        self.faults
+            .before::<StoreError>("accept_submission")
+            .await?;
+        let workflow_id = WorkflowId::new();
+        let fields = serde_json::to_value(&s.fields).map_err(StoreError::permanent)?;
+        let mut tx = B::begin_write(&self.pool).await.map_err(db_err::<B>)?;
+        let inserted = sqlx::query::<B::Db>(B::sql(concat!(
+            "INSERT INTO form_submissions (",
+            submission_cols!(),
+            ", prospect_email) ",
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ",
+            "ON CONFLICT (form_submission_id) DO NOTHING RETURNING id"
+        )))
+        .bind(B::id(s.id.0))
+        .bind(s.form_submission_id.clone())
+        .bind(s.portal_id.and_then(|p| i64::try_from(p).ok()))
+        .bind(s.form_id.clone())
+        .bind(s.submitted_at.map(B::time))
+        .bind(s.page_url.clone())
+        .bind(B::json(&fields))
+        .bind(s.raw_payload.clone())
+        .bind(s.source.as_str().to_owned())
+        .bind(B::time(s.received_at))
+        .bind(s.email().to_owned())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err::<B>)?;
+        if inserted.is_none() {
+            drop(tx);
+            let existing = self.find_submission(&s.form_submission_id).await?;
+            return Err(match existing {
+                Some(existing) => StoreError::Duplicate { existing },
+                None => StoreError::transient("duplicate submission vanished; try again"),
+            });
+        }
+        // Test hook: a crash between the two inserts must leave nothing.
+        self.faults
+            .before::<StoreError>("accept_submission:after_insert")
+            .await?;
+        sqlx::query::<B::Db>(B::sql(
+            "INSERT INTO workflows (id, submission_id, status, prospect_email, attempts, created_at, updated_at) \
+             VALUES ($1, $2, 'triggered', $3, 0, $4, $4)",
+        ))
+        .bind(B::id(workflow_id.0))
+        .bind(B::id(s.id.0))
+        .bind(s.email().to_owned())
+        .bind(B::time(s.received_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err::<B>)?;
+        B::push_job(&mut tx, WorkflowJob { workflow_id }, Duration::ZERO)
+            .await
+            .map_err(db_err::<B>)?;
+        tx.commit().await.map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::transient("concurrent duplicate; try again")
+            } else {
+                db_err::<B>(e)
+            }
+        })?;
+        Ok(Accepted {
+            submission_id: s.id,
+            workflow_id,
+        })
+    }
+
+    async fn find_submission(
+        &self,
+        form_submission_id: &str,
+    ) -> Result<Option<Accepted>, StoreError> {
+        let q = sqlx::query::<B::Db>(B::sql(
+            "SELECT s.id AS sid, w.id AS wid FROM form_submissions s JOIN workflows w ON w.submission_id = s.id \
+             WHERE s.form_submission_id = $1",
+        ))
+        .bind(form_submission_id.to_owned());
+        self.fetch_optional(q, |r| {
+            Ok(Accepted {
+                submission_id: SubmissionId(r.uuid("sid")?),
+                workflow_id: WorkflowId(r.uuid("wid")?),
+            })
+        })
+        .await
+    }
+
+    async fn get_submission(&self, id: SubmissionId) -> Result<Option<FormSubmission>, StoreError> {
+        let q = sqlx::query::<B::Db>(B::sql(concat!(
+            "SELECT ",
+            submission_cols!(),
+            " FROM form_submissions WHERE id = $1"
+        )))
+        .bind(B::id(id.0));
+        self.fetch_optional(q, |r| r.submission()).await
+    }
+
+    async fn get_workflow(&self, id: WorkflowId) -> Result<Option<Workflow>, StoreError> {
+        let q = sqlx::query::<B::Db>(B::sql(concat!(
+            "SELECT ",
+            workflow_cols!(),
+            " FROM workflows WHERE id = $1"
+        )))
+        .bind(B::id(id.0));
+        self.fetch_optional(q, |r| r.workflow()).await
+    }
+
+    async fn list_workflows(
+        &self,
+        filter: &WorkflowFilter,
+    ) -> Result<Page<WorkflowSummary>, StoreError> {
+        let status = filter.status.map(|s| s.as_str().to_owned());
+        let email = filter.email_needle().map(|n| like_pattern(&n));
+        let q = sqlx::query::<B::Db>(B::sql(concat!(
+            "SELECT ",
+            workflow_cols!(),
+            " FROM workflows ",
+            "WHERE (CAST($1 AS TEXT) IS NULL OR status = $1) ",
+            "AND (CAST($2 AS TEXT) IS NULL OR prospect_email LIKE $2 ESCAPE '\\') ",
+            "ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"
+        )))
+        .bind(status.clone())
+        .bind(email.clone())
+        .bind(i64_of(filter.clamped_limit()))
+        .bind(i64_of(filter.offset));
+        let items = self
+            .fetch_all(q, |r| r.workflow().map(|w| WorkflowSummary::from(&w)))
+            .await?;
+        let total = self
+            .count(
+                sqlx::query::<B::Db>(B::sql(
+                    "SELECT COUNT(*) AS n FROM workflows WHERE (CAST($1 AS TEXT) IS NULL OR status = $1) \
+                     AND (CAST($2 AS TEXT) IS NULL OR prospect_email LIKE $2 ESCAPE '\\')",
+                ))
+                .bind(status)
+                .bind(email),
+            )
+            .await?;
+        Ok(Page { items, total })
+    }
+
+    async fn start_attempt(
+        &self,
+        id: WorkflowId,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<StartAttempt, StoreError> {
+        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        let q = sqlx::query::<B::Db>(B::sql(concat!(
+            "UPDATE workflows SET status = 'processing', attempts = attempts + 1, started_at = COALESCE(started_at, $3), ",
+            "next_retry_at = NULL, updated_at = $3, lease_owner = $2, lease_until = $4 ",
+            "WHERE id = $1 AND status NOT IN ('completed', 'awaiting_approval', 'failed') ",
+            "AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until < $3) ",
+            "RETURNING ", workflow_cols!()
+        )))
+        .bind(B::id(id.0))
+        .bind(owner.to_owned())
+        .bind(B::time(now))
+        .bind(B::time(until));
+        if let Some(w) = self.fetch_optional(q, |r| r.workflow()).await? {
+            return Ok(StartAttempt::Started(w));
+        }
+        let q = sqlx::query::<B::Db>(B::sql(
+            "SELECT status, lease_until FROM workflows WHERE id = $1",
+        ))
+        .bind(B::id(id.0));
+        let state = self
+            .fetch_optional(q, |r| {
+                Ok((
+                    WorkflowStatus::parse(&r.s("status")?).map_err(StoreError::permanent)?,
+                    r.opt_time("lease_until")?,
+                ))
+            })
+            .await?;
+        match state {
+            None => Err(StoreError::not_found("workflow", id)),
+            Some((status, _)) if status.is_terminal() => Ok(StartAttempt::NotRunnable(status)),
+            Some((_, until)) => Ok(StartAttempt::Busy {
+                until: until.unwrap_or(now),
+            }),
+        }
+    }
+
+    async fn renew_lease(
+        &self,
+        id: WorkflowId,
+        owner: &str,
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let q = sqlx::query::<B::Db>(B::sql(
+            "UPDATE workflows SET lease_until = $3 WHERE id = $1 AND lease_owner = $2 RETURNING id",
+        ))
+        .bind(B::id(id.0))
+        .bind(owner.to_owned())
+        .bind(B::time(until));
+        match self.fetch_optional(q, |_| Ok(())).await? {
+            Some(()) => Ok(()),
+            None => Err(self.lease_lost_or_missing(id).await),
+        }
+    }
+
+    async fn finish_workflow(
+        &self,
+        id: WorkflowId,
+        owner: &str,
+        status: WorkflowStatus,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let q = sqlx::query::<B::Db>(B::sql(
+            "UPDATE workflows SET status = $3, completed_at = $4, updated_at = $4, last_error = NULL, \
+             lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2 RETURNING id",
+        ))
+        .bind(B::id(id.0))
+        .bind(owner.to_owned())
+        .bind(status.as_str().to_owned())
+        .bind(B::time(now));
+        match self.fetch_optional(q, |_| Ok(())).await? {
+            Some(()) => Ok(()),
+            None => Err(self.lease_lost_or_missing(id).await),
+        }
+    }
+
+    async fn schedule_retry(
+        &self,
+        id: WorkflowId,
+        owner: &str,
+        error: &WorkflowError,
+        retry_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = B::begin_write(&self.pool).await.map_err(db_err::<B>)?;
+        self.insert_error(&mut tx, error).await?;
+        let updated = sqlx::query::<B::Db>(B::sql(
+            "UPDATE workflows SET status = 'retrying', next_retry_at = $3, last_error = $4, updated_at = $5, \
+             lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2 RETURNING id",
+        ))
+        .bind(B::id(id.0))
+        .bind(owner.to_owned())
+        .bind(B::time(retry_at))
+        .bind(error.message.clone())
+        .bind(B::time(error.created_at))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err::<B>)?;
+        if updated.is_none() {
+            drop(tx);
+            return Err(self.lease_lost_or_missing(id).await);
+        }
+        let delay = (retry_at - error.created_at).to_std().unwrap_or_default();
+        B::push_job(&mut tx, WorkflowJob { workflow_id: id }, delay)
+            .await
+            .map_err(db_err::<B>)?;
+        tx.commit().await.map_err(db_err::<B>)
+    }
+
+    async fn fail_workflow(
+        &self,
+        id: WorkflowId,
+        owner: &str,
+        error: &WorkflowError,
+    ) -> Result<(), StoreError> {
+        let mut tx = B::begin_write(&self.pool).await.map_err(db_err::<B>)?;
+        self.insert_error(&mut tx, error).await?;
+        let updated = sqlx::query::<B::Db>(B::sql(
+            "UPDATE workflows SET status = 'failed', completed_at = $3, updated_at = $3, next_retry_at = NULL, \
+             last_error = $4, lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2 RETURNING id",
+        ))
+        .bind(B::id(id.0))
+        .bind(owner.to_owned())
+        .bind(B::time(error.created_at))
+        .bind(error.message.clone())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err::<B>)?;
+        if updated.is_none() {
+            drop(tx);
+            return Err(self.lease_lost_or_missing(id).await);
+        }
+        tx.commit().await.map_err(db_err::<B>)
+    }
+
+    async fn requeue_workflow(
+        &self,
+        id: WorkflowId,
+        now: DateTime<Utc>,
+    ) -> Result<Workflow, StoreError> {
+        let mut tx = B::begin_write(&self.pool).await.map_err(db_err::<B>)?;
+        let row = sqlx::query::<B::Db>(B::sql(concat!(
+            "UPDATE workflows SET status = 'retrying', attempts = 0, completed_at = NULL, next_retry_at = $2, updated_at = $2 ",
+            "WHERE id = $1 AND status = 'failed' RETURNING ", workflow_cols!()
+        )))
+        .bind(B::id(id.0))
+        .bind(B::time(now))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err::<B>)?;
+        let Some(row) = row else {
+            drop(tx);
+            return Err(match self.get_workflow(id).await? {
+                Some(w) => StoreError::Conflict(format!(
+                    "workflow {id} is {}; only failed workflows can be retried",
+                    w.status
+                )),
+                None => StoreError::not_found("workflow", id),
+            });
+        };
+        let workflow = Reader::<B>::new(&row).workflow()?;
+        B::push_job(&mut tx, WorkflowJob { workflow_id: id }, Duration::ZERO)
+            .await
+            .map_err(db_err::<B>)?;
+        tx.commit().await.map_err(db_err::<B>)?;
+        Ok(workflow)
+    }
+
+    async fn recover_orphans(&self, now: DateTime<Utc>) -> Result<Vec<WorkflowId>, StoreError> {
+        let mut tx = B::begin_write(&self.pool).await.map_err(db_err::<B>)?;
+        let rows = sqlx::query::<B::Db>(B::sql(
+            "UPDATE workflows SET status = 'retrying', next_retry_at = $1, updated_at = $1, lease_owner = NULL, lease_until = NULL \
+             WHERE status = 'processing' AND lease_until < $1 RETURNING id",
+        ))
+        .bind(B::time(now))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err::<B>)?;
+        let ids = rows
+            .iter()
+            .map(|r| Reader::<B>::new(r).uuid("id").map(WorkflowId))
+            .collect::<Result<Vec<_>, _>>()?;
+        for id in &ids {
+            B::push_job(&mut tx, WorkflowJob { workflow_id: *id }, Duration::ZERO)
+                .await
+                .map_err(db_err::<B>)?;
+        }
+        tx.commit().await.map_err(db_err::<B>)?;
+        Ok(ids)
+    }
+
+    async fn transition_workflow(
+        &self,
+        id: WorkflowId,
+        from: WorkflowStatus,
+        to: WorkflowStatus,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let q = sqlx::query::<B::Db>(B::sql(
+            "UPDATE workflows SET status = $3, updated_at = $4, completed_at = $5 WHERE id = $1 AND status = $2 RETURNING id",
+        ))
+        .bind(B::id(id.0))
+        .bind(from.as_str().to_owned())
+        .bind(to.as_str().to_owned())
+        .bind(B::time(now))
+        .bind(to.is_terminal().then(|| B::time(now)));
+        Ok(self.fetch_optional(q, |_| Ok(())).await?.is_some())
+    }
+
+    async fn save_step(&self, r: &StepRecord) -> Result<(), StoreError> {
+        self.faults.before::<StoreError>("save_step").await?;
+        self.faults
+            .before::<StoreError>(&format!("save_step:{}:{}", r.step, r.status))
+            .await?;
+        sqlx::query::<B::Db>(B::sql(concat!(
+            "INSERT INTO workflow_steps (", step_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ",
+            "ON CONFLICT (workflow_id, step) DO UPDATE SET status = excluded.status, attempt = excluded.attempt, ",
+            "started_at = excluded.started_at, finished_at = excluded.finished_at, summary = excluded.summary, ",
+            "output = excluded.output, error = excluded.error"
+        )))
+        .bind(B::id(r.workflow_id.0))
+        .bind(r.step.as_str().to_owned())
+        .bind(r.status.as_str().to_owned())
+        .bind(i64_of(r.attempt))
+        .bind(B::time(r.started_at))
+        .bind(r.finished_at.map(B::time))
+        .bind(r.summary.clone())
+        .bind(r.output.as_ref().map(B::json))
+        .bind(r.error.clone())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err::<B>)?;
+        Ok(())
+    }
+
+    async fn list_steps(&self, id: WorkflowId) -> Result<Vec<StepRecord>, StoreError> {
+        let q = sqlx::query::<B::Db>(B::sql(concat!(
+            "SELECT ",
+            step_cols!(),
+            " FROM workflow_steps WHERE workflow_id = $1"
+        )))
+        .bind(B::id(id.0));
+        let mut steps = self.fetch_all(q, |r| r.step()).await?;
+        steps.sort_by_key(|s| s.step.number());
+        Ok(steps)
+    }
+
+    async fn insert_draft(&self, d: &DraftEmail) -> Result<(), StoreError> {
+        sqlx::query::<B::Db>(B::sql(concat!(
+            "INSERT INTO draft_emails (",
+            draft_cols!(),
+            ") VALUES ",
+            "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+        )))
+        .bind(B::id(d.id.0))
+        .bind(B::id(d.workflow_id.0))
+        .bind(d.to_email.clone())
+        .bind(d.to_name.clone())
+        .bind(d.subject.clone())
+        .bind(d.body_text.clone())
+        .bind(d.body_html.clone())
+        .bind(d.message_id.clone())
+        .bind(d.thread_id.clone())
+        .bind(d.in_reply_to.clone())
+        .bind(d.external_id.clone())
+        .bind(d.status.as_str().to_owned())
+        .bind(B::time(d.created_at))
+        .bind(B::time(d.updated_at))
+        .bind(d.decided_by.clone())
+        .bind(d.decided_at.map(B::time))
+        .bind(d.reject_reason.clone())
+        .bind(d.sent_message_id.clone())
+        .bind(d.sent_at.map(B::time))
+        .execute(&self.pool)
+        .await
+        .map_err(db_err::<B>)?;
+        Ok(())
+    }
+
+    async fn update_draft(
+        &self,
+        d: &DraftEmail,
+        expected: DraftStatus,
+    ) -> Result<bool, StoreError> {
+        let q = sqlx::query::<B::Db>(B::sql(
+            "UPDATE draft_emails SET status = $3, updated_at = $4, decided_by = $5, decided_at = $6, reject_reason = $7, \
+             sent_message_id = $8, sent_at = $9, external_id = $10, thread_id = $11 WHERE id = $1 AND status = $2 RETURNING id",
+        ))
+        .bind(B::id(d.id.0))
+        .bind(expected.as_str().to_owned())
+        .bind(d.status.as_str().to_owned())
+        .bind(B::time(d.updated_at))
+        .bind(d.decided_by.clone())
+        .bind(d.decided_at.map(B::time))
+        .bind(d.reject_reason.clone())
+        .bind(d.sent_message_id.clone())
+        .bind(d.sent_at.map(B::time))
+        .bind(d.external_id.clone())
+        .bind(d.thread_id.clone());
+        if self.fetch_optional(q, |_| Ok(())).await?.is_some() {
+            return Ok(true);
+        }
+        match self.get_draft(d.id).await? {
+            Some(_) => Ok(false),
+            None => Err(StoreError::not_found("draft", d.id)),
+        }
+    }
+
+    async fn get_draft(&self, id: DraftId) -> Result<Option<DraftEmail>, StoreError> {
+        let q = sqlx::query::<B::Db>(B::sql(concat!(
+            "SELECT ",
+            draft_cols!(),
+            " FROM draft_emails WHERE id = $1"
+        )))
+        .bind(B::id(id.0));
+        self.fetch_optional(q, |r| r.draft()).await
+    }
+
+    async fn drafts_for_workflow(&self, id: WorkflowId) -> Result<Vec<DraftEmail>, StoreError> {
+        let q = sqlx::query::<B::Db>(B::sql(concat!(
+            "SELECT ",
+            draft_cols!(),
+            " FROM draft_emails WHERE workflow_id = $1 ORDER BY created_at"
+        )))
+        .bind(B::id(id.0));
+        self.fetch_all(q, |r| r.draft()).await
+    }
+
+    async fn list_drafts(
+        &self,
+        status: Option<DraftStatus>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Page<DraftEmail>, StoreError> {
+        let status = status.map(|s| s.as_str().to_owned());
+        let q = sqlx::query::<B::Db>(B::sql(concat!(
+            "SELECT ",
+            draft_cols!(),
+            " FROM draft_emails WHERE (CAST($1 AS TEXT) IS NULL OR status = $1) ",
+            "ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
+        )))
+        .bind(status.clone())
+        .bind(i64_of(limit.clamp(1, WorkflowFilter::MAX_LIMIT)))
+        .bind(i64_of(offset));
+        let items = self.fetch_all(q, |r| r.draft()).await?;
+        let total = self
+            .count(
+                sqlx::query::<B::Db>(B::sql("SELECT COUNT(*) AS n FROM draft_emails WHERE (CAST($1 AS TEXT) IS NULL OR status = $1)"))
+                    .bind(status),
+            )
+            .await?;
+        Ok(Page { items, total })
+    }
+
+    async fn insert_task(&self, t: &CrmTask) -> Result<(), StoreError> {
+        sqlx::query::<B::Db>(B::sql(concat!(
+            "INSERT INTO hubspot_tasks (",
+            task_cols!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        )))
+        .bind(B::id(t.id.0))
+        .bind(B::id(t.workflow_id.0))
+        .bind(t.contact_id.clone())
+        .bind(t.external_id.clone())
+        .bind(t.subject.clone())
+        .bind(t.body.clone())
+        .bind(B::time(t.due_at))
+        .bind(t.priority.as_str().to_owned())
+        .bind(t.task_type.as_str().to_owned())
+        .bind(t.owner_id.clone())
+        .bind(B::time(t.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(db_err::<B>)?;
+        Ok(())
+    }
+
+    async fn tasks_for_workflow(&self, id: WorkflowId) -> Result<Vec<CrmTask>, StoreError> {
+        let q = sqlx::query::<B::Db>(B::sql(concat!(
+            "SELECT ",
+            task_cols!(),
+            " FROM hubspot_tasks WHERE workflow_id = $1 ORDER BY created_at"
+        )))
+        .bind(B::id(id.0));
+        self.fetch_all(q, |r| r.task()).await
+    }
+
+    async fn errors_for_workflow(&self, id: WorkflowId) -> Result<Vec<WorkflowError>, StoreError> {
+        let q = sqlx::query::<B::Db>(B::sql(concat!(
+            "SELECT ",
+            error_cols!(),
+            " FROM workflow_errors WHERE workflow_id = $1 ORDER BY created_at, attempt"
+        )))
+        .bind(B::id(id.0));
+        self.fetch_all(q, |r| r.error()).await
+    }
+
+    async fn record_audit(&self, e: &AuditEvent) -> Result<(), StoreError> {
+        sqlx::query::<B::Db>(B::sql(concat!(
+            "INSERT INTO audit_events (",
+            audit_cols!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6)"
+        )))
+        .bind(B::id(e.id.0))
+        .bind(e.workflow_id.map(|w| B::id(w.0)))
+        .bind(e.actor.clone())
+        .bind(e.action.clone())
+        .bind(B::json(&e.detail))
+        .bind(B::time(e.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(db_err::<B>)?;
+        Ok(())
+    }
+
+    async fn audit_for_workflow(&self, id: WorkflowId) -> Result<Vec<AuditEvent>, StoreError> {
+        let q = sqlx::query::<B::Db>(B::sql(concat!(
+            "SELECT ",
+            audit_cols!(),
+            " FROM audit_events WHERE workflow_id = $1 ORDER BY created_at"
+        )))
+        .bind(B::id(id.0));
+        self.fetch_all(q, |r| r.audit()).await
+    }
+
+    async fn prospect_history(
+        &self,
+        email: &str,
+        exclude: WorkflowId,
+    ) -> Result<ProspectHistory, StoreError> {
+        let q = sqlx::query::<B::Db>(B::sql(
+            "SELECT w.id AS wid, s.received_at AS received_at, s.fields AS fields FROM workflows w \
+             JOIN form_submissions s ON s.id = w.submission_id \
+             WHERE w.prospect_email = $1 AND w.id <> $2 ORDER BY s.received_at DESC LIMIT 20",
+        ))
+        .bind(email.to_owned())
+        .bind(B::id(exclude.0));
+        let submissions = self
+            .fetch_all(q, |r| {
+                let fields = r.json("fields")?;
+                Ok(PastSubmission {
+                    workflow_id: WorkflowId(r.uuid("wid")?),
+                    received_at: r.time("received_at")?,
+                    message: fields
+                        .get("message")
+                        .and_then(|m| m.as_str())
+                        .map(str::to_owned),
+                })
+            })
+            .await?;
+        let q = sqlx::query::<B::Db>(B::sql(concat!(
+            "SELECT ", draft_cols!(), " FROM draft_emails WHERE workflow_id IN ",
+            "(SELECT id FROM workflows WHERE prospect_email = $1 AND id <> $2) ORDER BY created_at DESC LIMIT 20"
+        )))
+        .bind(email.to_owned())
+        .bind(B::id(exclude.0));
+        let drafts = self.fetch_all(q, |r| r.draft()).await?;
+        let q = sqlx::query::<B::Db>(B::sql(concat!(
+            "SELECT ", task_cols!(), " FROM hubspot_tasks WHERE workflow_id IN ",
+            "(SELECT id FROM workflows WHERE prospect_email = $1 AND id <> $2) ORDER BY created_at DESC LIMIT 20"
+        )))
+        .bind(email.to_owned())
+        .bind(B::id(exclude.0));
+        let tasks = self.fetch_all(q, |r| r.task()).await?;
+        Ok(ProspectHistory {
+            submissions,
+            drafts,
+            tasks,
+        })
+    }
+
+    async fn stats(&self, since: DateTime<Utc>) -> Result<WorkflowStats, StoreError> {
+        let q = sqlx::query::<B::Db>(B::sql(
+            "SELECT status, COUNT(*) AS n FROM workflows GROUP BY status",
+        ));
+        let mut by_status = self
+            .fetch_all(q, |r| {
+                Ok((
+                    WorkflowStatus::parse(&r.s("status")?).map_err(StoreError::permanent)?,
+                    u64::try_from(r.i("n")?).unwrap_or(0),
+                ))
+            })
+            .await?;
+        by_status.sort();
+        let created_since = self
+            .count(
+                sqlx::query::<B::Db>(B::sql(
+                    "SELECT COUNT(*) AS n FROM workflows WHERE created_at >= $1",
+                ))
+                .bind(B::time(since)),
+            )
+            .await?;
+        let drafts_pending = self
+            .count(sqlx::query::<B::Db>(B::sql(
+                "SELECT COUNT(*) AS n FROM draft_emails WHERE status = 'pending_approval'",
+            )))
+            .await?;
+        let q = sqlx::query::<B::Db>(B::sql(
+            "SELECT d.created_at AS drafted, w.created_at AS received FROM draft_emails d \
+             JOIN workflows w ON w.id = d.workflow_id WHERE d.created_at >= $1 ORDER BY d.created_at DESC LIMIT 10000",
+        ))
+        .bind(B::time(since));
+        let draft_latencies_ms = self
+            .fetch_all(q, |r| {
+                Ok((r.time("drafted")? - r.time("received")?).num_milliseconds())
+            })
+            .await?;
+        Ok(WorkflowStats {
+            created_since,
+            by_status,
+            drafts_pending,
+            draft_latencies_ms,
+        })
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query::<B::Db>(B::sql("SELECT 1"))
+            .execute(&self.pool)
+            .await
+            .map_err(db_err::<B>)?;
+        Ok(())
+    }
+}

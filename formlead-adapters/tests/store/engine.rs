@@ -1,0 +1,111 @@
+//! The engine on a SQL store: checkpoints survive and a failed run resumes
+//! without repeating side effects.
+
+use std::sync::Arc;
+
+use formlead_core::agents::TemplateWriter;
+use formlead_core::domain::{StepName, StepStatus, WorkflowStatus};
+use formlead_core::memory::{
+    Fault, ManualClock, RecordingQueue, SandboxCalendar, SandboxCrm, SandboxMail, StaticAssets,
+};
+use formlead_core::orchestrator::{Engine, EngineConfig, Ports, ProcessOutcome};
+use formlead_core::policy::GatedPolicy;
+use formlead_core::ports::WorkflowJob;
+use formlead_core::testing::{TestKit, default_now};
+
+use crate::helpers::Subject;
+
+async fn resumes_after_a_failure_at_every_step(store: Arc<impl Subject + 'static>) {
+    for (i, step) in StepName::ALL.iter().enumerate() {
+        let clock = Arc::new(ManualClock::new(default_now()));
+        let policy = Arc::new(GatedPolicy::default());
+        let crm = Arc::new(SandboxCrm::new());
+        let mail = Arc::new(SandboxMail::new(policy.clone()));
+        let engine = Engine::new(
+            Ports {
+                store: store.clone(),
+                queue: Arc::new(RecordingQueue::new(clock.clone())),
+                crm: crm.clone(),
+                mail: mail.clone(),
+                calendar: Arc::new(SandboxCalendar::new()),
+                assets: Arc::new(StaticAssets::sample()),
+                policy,
+                writer: Arc::new(TemplateWriter::default()),
+                clock: clock.clone(),
+            },
+            EngineConfig {
+                worker_id: format!("w-{i}"),
+                ..EngineConfig::default()
+            },
+        );
+        let body = TestKit::body(
+            &format!("resume-{i}"),
+            &format!("lead{i}@acme.example"),
+            "Ann",
+            "Acme",
+            "Demo please",
+        );
+        let sub = formlead_core::domain::FormSubmission::from_webhook_body(
+            body.as_bytes(),
+            default_now(),
+        )
+        .unwrap();
+        let ids = store.accept_submission(&sub).await.unwrap();
+        store
+            .faults()
+            .inject(&format!("save_step:{step}:completed"), Fault::Transient);
+        let job = WorkflowJob {
+            workflow_id: ids.workflow_id,
+        };
+        let first = engine.process(job).await.unwrap();
+        assert!(
+            matches!(first, ProcessOutcome::RetryScheduled { .. }),
+            "{step}: {first:?}"
+        );
+        clock.advance(chrono::Duration::minutes(2));
+        assert_eq!(
+            engine.process(job).await.unwrap(),
+            ProcessOutcome::Finished(WorkflowStatus::Completed),
+            "{step}"
+        );
+        assert_eq!(mail.drafts().len(), 1, "{step}");
+        assert_eq!(crm.tasks().len(), 1, "{step}");
+        assert_eq!(crm.notes().len(), 1, "{step}");
+        assert_eq!(
+            store
+                .drafts_for_workflow(ids.workflow_id)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        let steps = store.list_steps(ids.workflow_id).await.unwrap();
+        assert_eq!(steps.len(), 13);
+        assert!(
+            steps.iter().all(|s| s.status == StepStatus::Completed),
+            "{step}"
+        );
+        assert_eq!(
+            store
+                .errors_for_workflow(ids.workflow_id)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_engine_resumes_after_a_failure_at_every_step() {
+    let f = crate::helpers::sqlite().await;
+    resumes_after_a_failure_at_every_step(f.store.clone()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_engine_resumes_after_a_failure_at_every_step() {
+    let Some(store) = crate::helpers::postgres().await else {
+        return;
+    };
+    resumes_after_a_failure_at_every_step(store).await;
+}

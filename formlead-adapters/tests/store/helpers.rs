@@ -1,0 +1,94 @@
+//! Fresh stores for the suite: a SQLite file in a temp dir, and a new
+//! database on the PostgreSQL server named by `FORMLEAD_TEST_POSTGRES_URL`.
+
+use std::sync::Arc;
+
+use formlead_adapters::sql::{PgStore, SqliteDurability, SqliteStore};
+use formlead_core::memory::Faults;
+use formlead_core::ports::{Store, StoreError};
+
+/// What the suite needs beyond [`Store`]: fault hooks and the queue depth.
+#[async_trait::async_trait]
+pub trait Subject: Store {
+    fn faults(&self) -> &Faults;
+    async fn jobs(&self) -> Result<u64, StoreError>;
+}
+
+#[async_trait::async_trait]
+impl<B: formlead_adapters::sql::Backend> Subject for formlead_adapters::sql::SqlStore<B>
+where
+    formlead_adapters::sql::SqlStore<B>: Store,
+{
+    fn faults(&self) -> &Faults {
+        formlead_adapters::sql::SqlStore::faults(self)
+    }
+
+    async fn jobs(&self) -> Result<u64, StoreError> {
+        self.queue_depth().await
+    }
+}
+
+pub struct SqliteFixture {
+    pub store: Arc<SqliteStore>,
+    _dir: tempfile::TempDir,
+}
+
+pub async fn sqlite() -> SqliteFixture {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("formlead.db").display());
+    let store = SqliteStore::connect_sqlite(&url, SqliteDurability::Full, 4)
+        .await
+        .expect("open sqlite");
+    SqliteFixture {
+        store: Arc::new(store),
+        _dir: dir,
+    }
+}
+
+/// A store on a brand-new database, or `None` (with a note on stderr) when
+/// no server is configured. With `FORMLEAD_REQUIRE_POSTGRES=1` (CI) a
+/// missing server is a failure, not a skip.
+pub async fn postgres() -> Option<Arc<PgStore>> {
+    let Ok(admin_url) = std::env::var("FORMLEAD_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var("FORMLEAD_REQUIRE_POSTGRES").is_err(),
+            "FORMLEAD_REQUIRE_POSTGRES is set but FORMLEAD_TEST_POSTGRES_URL is not"
+        );
+        eprintln!(
+            "SKIPPED (PostgreSQL): set FORMLEAD_TEST_POSTGRES_URL=postgres://user@host:port/postgres to run"
+        );
+        return None;
+    };
+    let db = format!("formlead_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::PgPool::connect(&admin_url)
+        .await
+        .expect("connect to FORMLEAD_TEST_POSTGRES_URL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{db}\"")))
+        .execute(&admin)
+        .await
+        .expect("create test database");
+    admin.close().await;
+    let url = with_database(&admin_url, &db);
+    Some(Arc::new(
+        PgStore::connect_postgres(&url, 8)
+            .await
+            .expect("open postgres"),
+    ))
+}
+
+/// `admin_url` with its database name replaced by `db`.
+pub fn with_database(admin_url: &str, db: &str) -> String {
+    let (base, query) = admin_url
+        .split_once('?')
+        .map_or((admin_url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    let mut url = format!("{}/{db}", &base[..path_start]);
+    if let Some(q) = query {
+        url.push('?');
+        url.push_str(q);
+    }
+    url
+}

@@ -1,0 +1,76 @@
+//! One store suite, every backend: `sqlite::*` always runs; `postgres::*`
+//! runs when `FORMLEAD_TEST_POSTGRES_URL` names a server (and must, when
+//! `FORMLEAD_REQUIRE_POSTGRES=1`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod engine;
+mod helpers;
+mod suite;
+
+macro_rules! for_each_backend {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let f = crate::helpers::sqlite().await;
+                    crate::suite::$name(&*f.store).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(store) = crate::helpers::postgres().await else { return };
+                    crate::suite::$name(&*store).await;
+                }
+            )+
+        }
+    };
+}
+
+for_each_backend!(
+    accept_round_trips_and_enqueues,
+    duplicates_are_detected,
+    accept_is_atomic,
+    foreign_keys_are_enforced,
+    steps_checkpoint_and_upsert,
+    drafts_round_trip_with_compare_and_set,
+    tasks_errors_and_audit_round_trip,
+    leases_guard_workflows,
+    retries_dead_letters_and_requeue,
+    orphans_are_recovered,
+    lists_filter_and_page,
+    history_and_stats,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_concurrent_duplicates_make_one_workflow() {
+    let f = helpers::sqlite().await;
+    suite::concurrent_duplicates_make_one_workflow(f.store.clone()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_concurrent_duplicates_make_one_workflow() {
+    let Some(store) = helpers::postgres().await else {
+        return;
+    };
+    suite::concurrent_duplicates_make_one_workflow(store).await;
+}
+
+#[test]
+fn test_database_urls() {
+    assert_eq!(
+        helpers::with_database("postgres://u:p@h:5432/postgres", "x"),
+        "postgres://u:p@h:5432/x"
+    );
+    assert_eq!(
+        helpers::with_database("postgres://u@h/postgres?sslmode=disable", "x"),
+        "postgres://u@h/x?sslmode=disable"
+    );
+    assert_eq!(
+        helpers::with_database("postgres://h:1", "x"),
+        "postgres://h:1/x"
+    );
+}

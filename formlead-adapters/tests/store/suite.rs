@@ -1,0 +1,612 @@
+//! The store contract, written once, run against every backend.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Duration as Span, TimeZone, Utc};
+use formlead_core::domain::{
+    AuditEvent, CrmTask, DraftEmail, DraftId, DraftStatus, ErrorId, ErrorKind, FormSubmission,
+    StepName, StepRecord, StepStatus, TaskId, TaskPriority, TaskType, WorkflowError, WorkflowId,
+    WorkflowStatus,
+};
+use formlead_core::memory::Fault;
+use formlead_core::ports::{Accepted, StartAttempt, StoreError, WorkflowFilter};
+
+use crate::helpers::Subject;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap()
+}
+
+fn submission(id: &str, email: &str, at: DateTime<Utc>) -> FormSubmission {
+    let body = format!(
+        r#"{{"portalId": 62515, "formId": "f-1", "formSubmissionId": "{id}", "submittedAt": 1769162400000,
+  "pageUrl": "https://example.com/contact?a=1",
+  "fields": [{{"name": "email", "value": "{email}"}}, {{"name": "firstname", "value": "Zoë"}},
+             {{"name": "message", "value": "We need 50% off_now \" quoted"}}]}}"#
+    );
+    FormSubmission::from_webhook_body(body.as_bytes(), at).unwrap()
+}
+
+async fn accept(s: &impl Subject, id: &str, email: &str) -> Accepted {
+    s.accept_submission(&submission(id, email, t0()))
+        .await
+        .unwrap()
+}
+
+fn draft(workflow_id: WorkflowId, n: u32) -> DraftEmail {
+    DraftEmail {
+        id: DraftId::new(),
+        workflow_id,
+        to_email: "a@b.co".into(),
+        to_name: Some("Zoë Ångström".into()),
+        subject: format!("Subject {n}"),
+        body_text: "text".into(),
+        body_html: "<p>text</p>".into(),
+        message_id: format!("<formlead-{workflow_id}-{n}@x.io>"),
+        thread_id: Some("t-1".into()),
+        in_reply_to: None,
+        external_id: Some(format!("draft-{n}")),
+        status: DraftStatus::PendingApproval,
+        created_at: t0() + Span::seconds(i64::from(n)),
+        updated_at: t0(),
+        decided_by: None,
+        decided_at: None,
+        reject_reason: None,
+        sent_message_id: None,
+        sent_at: None,
+    }
+}
+
+fn error(workflow_id: WorkflowId, attempt: u32, kind: ErrorKind) -> WorkflowError {
+    WorkflowError {
+        id: ErrorId::new(),
+        workflow_id,
+        attempt,
+        step: Some(StepName::CreateCrmTask),
+        kind,
+        message: format!("boom {attempt}"),
+        retry_at: Some(t0() + Span::minutes(1)),
+        created_at: t0() + Span::seconds(i64::from(attempt)),
+    }
+}
+
+pub async fn accept_round_trips_and_enqueues(s: &impl Subject) {
+    let sub = submission("sub-1", "Prospect@Example.com", t0());
+    let ids = s.accept_submission(&sub).await.unwrap();
+    assert_eq!(ids.submission_id, sub.id);
+    let stored = s.get_submission(sub.id).await.unwrap().unwrap();
+    assert_eq!(stored, sub, "every field, the raw body verbatim");
+    let wf = s.get_workflow(ids.workflow_id).await.unwrap().unwrap();
+    assert_eq!(wf.status, WorkflowStatus::Triggered);
+    assert_eq!(wf.prospect_email, "prospect@example.com");
+    assert_eq!(wf.submission_id, sub.id);
+    assert_eq!((wf.attempts, wf.created_at), (0, t0()));
+    assert_eq!(s.find_submission("sub-1").await.unwrap(), Some(ids));
+    assert_eq!(s.find_submission("nope").await.unwrap(), None);
+    assert_eq!(
+        s.jobs().await.unwrap(),
+        1,
+        "the job was enqueued with the workflow"
+    );
+}
+
+pub async fn duplicates_are_detected(s: &impl Subject) {
+    let first = accept(s, "dup", "a@b.co").await;
+    let again = s
+        .accept_submission(&submission("dup", "other@b.co", t0()))
+        .await;
+    match again {
+        Err(StoreError::Duplicate { existing }) => assert_eq!(existing, first),
+        other => panic!("expected a duplicate, got {other:?}"),
+    }
+    let page = s.list_workflows(&WorkflowFilter::default()).await.unwrap();
+    assert_eq!(page.total, 1, "no second workflow");
+    assert_eq!(s.jobs().await.unwrap(), 1, "no second job");
+}
+
+pub async fn concurrent_duplicates_make_one_workflow(s: Arc<impl Subject + 'static>) {
+    let mut handles = Vec::new();
+    for _ in 0..8 {
+        let s = s.clone();
+        handles.push(tokio::spawn(async move {
+            s.accept_submission(&submission("race", "a@b.co", t0()))
+                .await
+        }));
+    }
+    let mut accepted = 0;
+    for h in handles {
+        match h.await.unwrap() {
+            Ok(_) => accepted += 1,
+            Err(StoreError::Duplicate { .. }) => {}
+            Err(e) if formlead_core::ports::Classify::is_transient(&e) => {}
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(accepted, 1);
+    assert_eq!(
+        s.list_workflows(&WorkflowFilter::default())
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+    assert_eq!(s.jobs().await.unwrap(), 1);
+}
+
+pub async fn accept_is_atomic(s: &impl Subject) {
+    s.faults()
+        .inject("accept_submission:after_insert", Fault::Transient);
+    let err = s
+        .accept_submission(&submission("atomic", "a@b.co", t0()))
+        .await
+        .unwrap_err();
+    assert!(formlead_core::ports::Classify::is_transient(&err));
+    assert_eq!(
+        s.find_submission("atomic").await.unwrap(),
+        None,
+        "the submission insert was rolled back"
+    );
+    assert_eq!(
+        s.list_workflows(&WorkflowFilter::default())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+    assert_eq!(s.jobs().await.unwrap(), 0);
+    // And it can be accepted once the fault is gone.
+    accept(s, "atomic", "a@b.co").await;
+    assert_eq!(s.jobs().await.unwrap(), 1);
+}
+
+pub async fn foreign_keys_are_enforced(s: &impl Subject) {
+    let ghost = WorkflowId::new();
+    assert!(
+        s.insert_draft(&draft(ghost, 1)).await.is_err(),
+        "draft for a missing workflow"
+    );
+    let step = StepRecord {
+        workflow_id: ghost,
+        step: StepName::WriteDraft,
+        status: StepStatus::Running,
+        attempt: 1,
+        started_at: t0(),
+        finished_at: None,
+        summary: None,
+        output: None,
+        error: None,
+    };
+    assert!(
+        s.save_step(&step).await.is_err(),
+        "step for a missing workflow"
+    );
+    let task = CrmTask {
+        id: TaskId::new(),
+        workflow_id: ghost,
+        contact_id: "c".into(),
+        external_id: "t".into(),
+        subject: "s".into(),
+        body: "b".into(),
+        due_at: t0(),
+        priority: TaskPriority::High,
+        task_type: TaskType::Email,
+        owner_id: None,
+        created_at: t0(),
+    };
+    assert!(
+        s.insert_task(&task).await.is_err(),
+        "task for a missing workflow"
+    );
+    let audit = AuditEvent::new(Some(ghost), "system", "x", serde_json::json!({}), t0());
+    assert!(
+        s.record_audit(&audit).await.is_err(),
+        "audit for a missing workflow"
+    );
+    let free = AuditEvent::new(
+        None,
+        "system",
+        "startup.send_mode",
+        serde_json::json!({"mode": "draft_only"}),
+        t0(),
+    );
+    s.record_audit(&free).await.unwrap();
+}
+
+pub async fn steps_checkpoint_and_upsert(s: &impl Subject) {
+    let ids = accept(s, "steps", "a@b.co").await;
+    let mut rec = StepRecord {
+        workflow_id: ids.workflow_id,
+        step: StepName::CreateMailDraft,
+        status: StepStatus::Running,
+        attempt: 1,
+        started_at: t0(),
+        finished_at: None,
+        summary: None,
+        output: None,
+        error: None,
+    };
+    s.save_step(&rec).await.unwrap();
+    let first = StepRecord {
+        step: StepName::ValidateSubmission,
+        ..rec.clone()
+    };
+    s.save_step(&first).await.unwrap();
+    rec.status = StepStatus::Completed;
+    rec.attempt = 2;
+    rec.finished_at = Some(t0() + Span::milliseconds(1234));
+    rec.summary = Some("created draft r-1 ✓".into());
+    rec.output = Some(serde_json::json!({"draft_id": "x", "n": [1, 2], "ü": null}));
+    s.save_step(&rec).await.unwrap();
+    let steps = s.list_steps(ids.workflow_id).await.unwrap();
+    assert_eq!(steps.len(), 2);
+    assert_eq!(steps[0], first, "in step order");
+    assert_eq!(steps[1], rec, "the upsert replaced the running record");
+    assert_eq!(steps[1].duration_ms(), Some(1234));
+}
+
+pub async fn drafts_round_trip_with_compare_and_set(s: &impl Subject) {
+    let ids = accept(s, "drafts", "a@b.co").await;
+    let d1 = draft(ids.workflow_id, 1);
+    let d2 = draft(ids.workflow_id, 2);
+    s.insert_draft(&d1).await.unwrap();
+    s.insert_draft(&d2).await.unwrap();
+    assert!(s.insert_draft(&d1).await.is_err(), "same id twice");
+    assert_eq!(s.get_draft(d1.id).await.unwrap().unwrap(), d1);
+    assert_eq!(
+        s.drafts_for_workflow(ids.workflow_id).await.unwrap(),
+        vec![d1.clone(), d2.clone()]
+    );
+
+    let mut approved = d1.clone();
+    approved.status = DraftStatus::Approved;
+    approved.decided_by = Some("operator:alice".into());
+    approved.decided_at = Some(t0() + Span::minutes(5));
+    assert!(
+        s.update_draft(&approved, DraftStatus::PendingApproval)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.update_draft(&approved, DraftStatus::PendingApproval)
+            .await
+            .unwrap(),
+        "status moved on"
+    );
+    assert_eq!(s.get_draft(d1.id).await.unwrap().unwrap(), approved);
+    assert!(matches!(
+        s.update_draft(&draft(ids.workflow_id, 9), DraftStatus::PendingApproval)
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+
+    let pending = s
+        .list_drafts(Some(DraftStatus::PendingApproval), 50, 0)
+        .await
+        .unwrap();
+    assert_eq!((pending.total, pending.items.len()), (1, 1));
+    assert_eq!(pending.items[0].id, d2.id);
+    let all = s.list_drafts(None, 1, 1).await.unwrap();
+    assert_eq!(all.total, 2);
+    assert_eq!(all.items[0].id, d1.id, "newest first, then paged");
+}
+
+pub async fn tasks_errors_and_audit_round_trip(s: &impl Subject) {
+    let ids = accept(s, "misc", "a@b.co").await;
+    let task = CrmTask {
+        id: TaskId::new(),
+        workflow_id: ids.workflow_id,
+        contact_id: "c-1".into(),
+        external_id: "t-1".into(),
+        subject: "Follow up".into(),
+        body: "ref: formlead:x:task".into(),
+        due_at: t0() + Span::hours(24),
+        priority: TaskPriority::High,
+        task_type: TaskType::Email,
+        owner_id: Some("o-1".into()),
+        created_at: t0(),
+    };
+    s.insert_task(&task).await.unwrap();
+    assert_eq!(
+        s.tasks_for_workflow(ids.workflow_id).await.unwrap(),
+        vec![task]
+    );
+    let event = AuditEvent::new(
+        Some(ids.workflow_id),
+        "operator:bob",
+        "draft.approved",
+        serde_json::json!({"k": [1, "two"]}),
+        t0(),
+    );
+    s.record_audit(&event).await.unwrap();
+    assert_eq!(
+        s.audit_for_workflow(ids.workflow_id).await.unwrap(),
+        vec![event]
+    );
+    s.ping().await.unwrap();
+}
+
+pub async fn leases_guard_workflows(s: &impl Subject) {
+    let ids = accept(s, "lease", "a@b.co").await;
+    let id = ids.workflow_id;
+    let lease = Duration::from_secs(60);
+    let StartAttempt::Started(w) = s.start_attempt(id, "w1", t0(), lease).await.unwrap() else {
+        panic!("not started")
+    };
+    assert_eq!(
+        (w.status, w.attempts, w.started_at),
+        (WorkflowStatus::Processing, 1, Some(t0()))
+    );
+    assert_eq!(
+        s.start_attempt(id, "w2", t0() + Span::seconds(10), lease)
+            .await
+            .unwrap(),
+        StartAttempt::Busy {
+            until: t0() + Span::seconds(60)
+        }
+    );
+    assert!(matches!(
+        s.renew_lease(id, "w2", t0()).await,
+        Err(StoreError::LeaseLost(_))
+    ));
+    s.renew_lease(id, "w1", t0() + Span::seconds(120))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.finish_workflow(id, "w2", WorkflowStatus::Completed, t0())
+            .await,
+        Err(StoreError::LeaseLost(_))
+    ));
+    s.finish_workflow(
+        id,
+        "w1",
+        WorkflowStatus::AwaitingApproval,
+        t0() + Span::seconds(30),
+    )
+    .await
+    .unwrap();
+    let w = s.get_workflow(id).await.unwrap().unwrap();
+    assert_eq!(
+        (w.status, w.completed_at),
+        (
+            WorkflowStatus::AwaitingApproval,
+            Some(t0() + Span::seconds(30))
+        )
+    );
+    assert_eq!(
+        s.start_attempt(id, "w1", t0(), lease).await.unwrap(),
+        StartAttempt::NotRunnable(WorkflowStatus::AwaitingApproval)
+    );
+    assert!(
+        s.transition_workflow(
+            id,
+            WorkflowStatus::AwaitingApproval,
+            WorkflowStatus::Completed,
+            t0()
+        )
+        .await
+        .unwrap()
+    );
+    assert!(
+        !s.transition_workflow(
+            id,
+            WorkflowStatus::AwaitingApproval,
+            WorkflowStatus::Completed,
+            t0()
+        )
+        .await
+        .unwrap()
+    );
+    assert!(matches!(
+        s.start_attempt(WorkflowId::new(), "w1", t0(), lease).await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+pub async fn retries_dead_letters_and_requeue(s: &impl Subject) {
+    let ids = accept(s, "retry", "a@b.co").await;
+    let id = ids.workflow_id;
+    let lease = Duration::from_secs(60);
+    let jobs_before = s.jobs().await.unwrap();
+    s.start_attempt(id, "w1", t0(), lease).await.unwrap();
+    let e1 = error(id, 1, ErrorKind::Transient);
+    s.schedule_retry(id, "w1", &e1, t0() + Span::minutes(1))
+        .await
+        .unwrap();
+    let w = s.get_workflow(id).await.unwrap().unwrap();
+    assert_eq!(
+        (w.status, w.next_retry_at),
+        (WorkflowStatus::Retrying, Some(t0() + Span::minutes(1)))
+    );
+    assert_eq!(w.last_error.as_deref(), Some("boom 1"));
+    assert_eq!(
+        s.jobs().await.unwrap(),
+        jobs_before + 1,
+        "the retry job is in the queue"
+    );
+    assert!(matches!(
+        s.schedule_retry(id, "w1", &error(id, 9, ErrorKind::Transient), t0())
+            .await,
+        Err(StoreError::LeaseLost(_))
+    ));
+
+    s.start_attempt(id, "w1", t0() + Span::minutes(1), lease)
+        .await
+        .unwrap();
+    let e2 = error(id, 2, ErrorKind::Permanent);
+    s.fail_workflow(id, "w1", &e2).await.unwrap();
+    let w = s.get_workflow(id).await.unwrap().unwrap();
+    assert_eq!(
+        (w.status, w.attempts, w.next_retry_at),
+        (WorkflowStatus::Failed, 2, None)
+    );
+    assert_eq!(
+        s.errors_for_workflow(id).await.unwrap(),
+        vec![e1, e2],
+        "an error row per attempt, the rejected one not kept"
+    );
+
+    let requeued = s.requeue_workflow(id, t0() + Span::hours(1)).await.unwrap();
+    assert_eq!(
+        (requeued.status, requeued.attempts),
+        (WorkflowStatus::Retrying, 0)
+    );
+    assert_eq!(s.jobs().await.unwrap(), jobs_before + 2);
+    assert!(matches!(
+        s.requeue_workflow(id, t0()).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        s.requeue_workflow(WorkflowId::new(), t0()).await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+pub async fn orphans_are_recovered(s: &impl Subject) {
+    let a = accept(s, "orphan-a", "a@b.co").await.workflow_id;
+    let b = accept(s, "orphan-b", "b@b.co").await.workflow_id;
+    s.start_attempt(a, "dead", t0(), Duration::from_secs(30))
+        .await
+        .unwrap();
+    s.start_attempt(b, "alive", t0(), Duration::from_secs(300))
+        .await
+        .unwrap();
+    let jobs = s.jobs().await.unwrap();
+    assert!(
+        s.recover_orphans(t0() + Span::seconds(10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        s.recover_orphans(t0() + Span::seconds(31)).await.unwrap(),
+        vec![a]
+    );
+    assert_eq!(
+        s.get_workflow(a).await.unwrap().unwrap().status,
+        WorkflowStatus::Retrying
+    );
+    assert_eq!(
+        s.get_workflow(b).await.unwrap().unwrap().status,
+        WorkflowStatus::Processing
+    );
+    assert_eq!(s.jobs().await.unwrap(), jobs + 1);
+    let StartAttempt::Started(w) = s
+        .start_attempt(a, "new", t0() + Span::seconds(32), Duration::from_secs(30))
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(w.attempts, 2);
+}
+
+pub async fn lists_filter_and_page(s: &impl Subject) {
+    for (i, email) in [
+        "ann@acme.com",
+        "bob@acme.com",
+        "cy@other.org",
+        "dee_x@acme.com",
+        "e%f@acme.com",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let sub = submission(&format!("list-{i}"), email, t0() + Span::seconds(i as i64));
+        s.accept_submission(&sub).await.unwrap();
+    }
+    let all = s.list_workflows(&WorkflowFilter::default()).await.unwrap();
+    assert_eq!(all.total, 5);
+    assert_eq!(all.items[0].prospect_email, "e%f@acme.com", "newest first");
+    let acme = s
+        .list_workflows(&WorkflowFilter {
+            email: Some(" ACME.com ".into()),
+            ..WorkflowFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(acme.total, 4);
+    let pct = s
+        .list_workflows(&WorkflowFilter {
+            email: Some("%".into()),
+            ..WorkflowFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(pct.total, 1, "% is literal");
+    let us = s
+        .list_workflows(&WorkflowFilter {
+            email: Some("_x".into()),
+            ..WorkflowFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(us.total, 1, "_ is literal");
+    let page = s
+        .list_workflows(&WorkflowFilter {
+            limit: 2,
+            offset: 2,
+            ..WorkflowFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!((page.total, page.items.len()), (5, 2));
+    assert_eq!(page.items[0].prospect_email, "cy@other.org");
+    let none = s
+        .list_workflows(&WorkflowFilter {
+            status: Some(WorkflowStatus::Failed),
+            ..WorkflowFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!((none.total, none.items.len()), (0, 0));
+    let trig = s
+        .list_workflows(&WorkflowFilter {
+            status: Some(WorkflowStatus::Triggered),
+            limit: 0,
+            ..WorkflowFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (trig.total, trig.items.len()),
+        (5, 1),
+        "limit 0 is clamped to 1"
+    );
+}
+
+pub async fn history_and_stats(s: &impl Subject) {
+    let old = s
+        .accept_submission(&submission("h-1", "ann@acme.com", t0()))
+        .await
+        .unwrap();
+    let new = s
+        .accept_submission(&submission("h-2", "ann@acme.com", t0() + Span::days(1)))
+        .await
+        .unwrap();
+    s.accept_submission(&submission("h-3", "zed@acme.com", t0()))
+        .await
+        .unwrap();
+    let mut d = draft(old.workflow_id, 1);
+    d.created_at = t0() + Span::seconds(7);
+    s.insert_draft(&d).await.unwrap();
+    let h = s
+        .prospect_history("ann@acme.com", new.workflow_id)
+        .await
+        .unwrap();
+    assert_eq!(h.submissions.len(), 1);
+    assert_eq!(h.submissions[0].workflow_id, old.workflow_id);
+    assert_eq!(
+        h.submissions[0].message.as_deref(),
+        Some("We need 50% off_now \" quoted")
+    );
+    assert_eq!(h.drafts, vec![d]);
+    assert!(h.tasks.is_empty());
+
+    let stats = s.stats(t0() + Span::hours(1)).await.unwrap();
+    assert_eq!(stats.created_since, 1);
+    assert_eq!(stats.by_status, vec![(WorkflowStatus::Triggered, 3)]);
+    assert_eq!(stats.drafts_pending, 1);
+    let stats = s.stats(t0()).await.unwrap();
+    assert_eq!(stats.draft_latencies_ms, vec![7000]);
+}
