@@ -67,8 +67,12 @@ pub trait Backend: Send + Sync + Sized + 'static {
         delay: Duration,
     ) -> BoxFuture<'c, Result<(), sqlx::Error>>;
 
-    /// Jobs waiting on the apalis queue (due or scheduled).
-    fn queue_depth(pool: &Pool<Self::Db>) -> BoxFuture<'_, Result<u64, sqlx::Error>>;
+    /// Jobs on the apalis queue in one of `statuses` (`Pending`, `Queued`,
+    /// `Running`, `Done`, `Failed`, `Killed`).
+    fn count_jobs<'a>(
+        pool: &'a Pool<Self::Db>,
+        statuses: &'static [&'static str],
+    ) -> BoxFuture<'a, Result<u64, sqlx::Error>>;
 
     /// Whether a database error is worth retrying (busy, serialization).
     fn is_transient_db_error(code: Option<&str>) -> bool;
@@ -80,8 +84,34 @@ pub(crate) fn job_task(
     delay: Duration,
 ) -> Result<apalis::prelude::Task<Vec<u8>>, sqlx::Error> {
     let bytes = serde_json::to_vec(&job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    Ok(apalis::prelude::TaskBuilder::new(bytes)
-        .run_after(delay)
-        .max_attempts(JOB_MAX_ATTEMPTS)
-        .build())
+    let mut builder = apalis::prelude::TaskBuilder::new(bytes).max_attempts(JOB_MAX_ATTEMPTS);
+    if let Some(at) = run_at_secs(std::time::SystemTime::now(), delay) {
+        builder = builder.run_at_timestamp(at);
+    }
+    Ok(builder.build())
+}
+
+/// apalis schedules in whole seconds; a delayed job's second is rounded up
+/// so it never runs early. `None` (run now) for no delay.
+fn run_at_secs(now: std::time::SystemTime, delay: Duration) -> Option<u64> {
+    if delay.is_zero() {
+        return None;
+    }
+    let due = (now + delay).duration_since(std::time::UNIX_EPOCH).ok()?;
+    Some(due.as_secs() + u64::from(due.subsec_nanos() > 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::UNIX_EPOCH;
+
+    #[test]
+    fn delayed_jobs_round_up_to_the_next_second() {
+        let now = UNIX_EPOCH + Duration::from_millis(1_000_400);
+        assert_eq!(run_at_secs(now, Duration::ZERO), None);
+        assert_eq!(run_at_secs(now, Duration::from_millis(600)), Some(1001));
+        assert_eq!(run_at_secs(now, Duration::from_millis(700)), Some(1002));
+        assert_eq!(run_at_secs(now, Duration::from_secs(60)), Some(1061));
+    }
 }

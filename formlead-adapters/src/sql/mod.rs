@@ -6,14 +6,22 @@ mod backend;
 mod columns;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod queue;
 mod rows;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod store;
+mod worker;
 
 pub use backend::{Backend, JOB_MAX_ATTEMPTS, WORKFLOW_QUEUE};
 #[cfg(feature = "postgres")]
 pub use postgres::{PgBackend, PgStore};
+pub use queue::ApalisQueue;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteBackend, SqliteDurability, SqliteStore, sqlite_path};
 pub use store::SqlStore;
+#[cfg(feature = "postgres")]
+pub use worker::run_postgres_workers;
+#[cfg(feature = "sqlite")]
+pub use worker::run_sqlite_workers;
+pub use worker::{ApalisWorkerConfig, WorkerError};

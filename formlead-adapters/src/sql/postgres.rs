@@ -81,12 +81,19 @@ impl Backend for PgBackend {
         .boxed()
     }
 
-    fn queue_depth(pool: &Pool<Postgres>) -> BoxFuture<'_, Result<u64, sqlx::Error>> {
+    fn count_jobs<'a>(
+        pool: &'a Pool<Postgres>,
+        statuses: &'static [&'static str],
+    ) -> BoxFuture<'a, Result<u64, sqlx::Error>> {
         async move {
-            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM apalis.jobs WHERE job_type = $1 AND status IN ('Pending', 'Queued')")
-                .bind(WORKFLOW_QUEUE)
-                .fetch_one(pool)
-                .await?;
+            let statuses: Vec<String> = statuses.iter().map(|s| (*s).to_owned()).collect();
+            let n: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM apalis.jobs WHERE job_type = $1 AND status = ANY($2)",
+            )
+            .bind(WORKFLOW_QUEUE)
+            .bind(statuses)
+            .fetch_one(pool)
+            .await?;
             Ok(u64::try_from(n).unwrap_or_default())
         }
         .boxed()

@@ -95,15 +95,23 @@ impl Backend for SqliteBackend {
         .boxed()
     }
 
-    fn queue_depth(pool: &Pool<Sqlite>) -> BoxFuture<'_, Result<u64, sqlx::Error>> {
+    fn count_jobs<'a>(
+        pool: &'a Pool<Sqlite>,
+        statuses: &'static [&'static str],
+    ) -> BoxFuture<'a, Result<u64, sqlx::Error>> {
         async move {
-            let n: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM Jobs WHERE job_type = ?1 AND status IN ('Pending', 'Queued')",
-            )
-            .bind(WORKFLOW_QUEUE)
-            .fetch_one(pool)
-            .await?;
-            Ok(u64::try_from(n).unwrap_or_default())
+            let mut total = 0;
+            for status in statuses {
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM Jobs WHERE job_type = ?1 AND status = ?2",
+                )
+                .bind(WORKFLOW_QUEUE)
+                .bind(*status)
+                .fetch_one(pool)
+                .await?;
+                total += u64::try_from(n).unwrap_or_default();
+            }
+            Ok(total)
         }
         .boxed()
     }

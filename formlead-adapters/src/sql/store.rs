@@ -99,7 +99,19 @@ impl<B: Backend> SqlStore<B> {
     /// # Errors
     /// [`StoreError`].
     pub async fn queue_depth(&self) -> Result<u64, StoreError> {
-        B::queue_depth(&self.pool).await.map_err(db_err::<B>)
+        B::count_jobs(&self.pool, &["Pending", "Queued"])
+            .await
+            .map_err(db_err::<B>)
+    }
+
+    /// Jobs in apalis' dead state (`Killed`), for metrics and tests.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn dead_jobs(&self) -> Result<u64, StoreError> {
+        B::count_jobs(&self.pool, &["Killed"])
+            .await
+            .map_err(db_err::<B>)
     }
 }
 
@@ -347,7 +359,9 @@ where
             "next_retry_at = NULL, updated_at = $3, lease_owner = $2, lease_until = $4 ",
             "WHERE id = $1 AND status NOT IN ('completed', 'awaiting_approval', 'failed') ",
             "AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until < $3) ",
+            "AND (next_retry_at IS NULL OR next_retry_at <= $3) ",
             "RETURNING ", workflow_cols!()
+
         )))
         .bind(B::id(id.0))
         .bind(owner.to_owned())
@@ -357,21 +371,25 @@ where
             return Ok(StartAttempt::Started(w));
         }
         let q = sqlx::query::<B::Db>(B::sql(
-            "SELECT status, lease_until FROM workflows WHERE id = $1",
+            "SELECT status, lease_until, next_retry_at FROM workflows WHERE id = $1",
         ))
         .bind(B::id(id.0));
         let state = self
             .fetch_optional(q, |r| {
+                let status =
+                    WorkflowStatus::parse(&r.s("status")?).map_err(StoreError::permanent)?;
                 Ok((
-                    WorkflowStatus::parse(&r.s("status")?).map_err(StoreError::permanent)?,
+                    status,
                     r.opt_time("lease_until")?,
+                    r.opt_time("next_retry_at")?,
                 ))
             })
             .await?;
         match state {
             None => Err(StoreError::not_found("workflow", id)),
-            Some((status, _)) if status.is_terminal() => Ok(StartAttempt::NotRunnable(status)),
-            Some((_, until)) => Ok(StartAttempt::Busy {
+            Some((status, _, _)) if status.is_terminal() => Ok(StartAttempt::NotRunnable(status)),
+            Some((_, _, Some(at))) if at > now => Ok(StartAttempt::NotDue { at }),
+            Some((_, until, _)) => Ok(StartAttempt::Busy {
                 until: until.unwrap_or(now),
             }),
         }

@@ -49,6 +49,17 @@ pub async fn sqlite() -> SqliteFixture {
 /// no server is configured. With `FORMLEAD_REQUIRE_POSTGRES=1` (CI) a
 /// missing server is a failure, not a skip.
 pub async fn postgres() -> Option<Arc<PgStore>> {
+    let url = postgres_url().await?;
+    Some(Arc::new(
+        PgStore::connect_postgres(&url, 8)
+            .await
+            .expect("open postgres"),
+    ))
+}
+
+/// The URL of a brand-new, empty database (see [`postgres`]).
+#[allow(dead_code)]
+pub async fn postgres_url() -> Option<String> {
     let Ok(admin_url) = std::env::var("FORMLEAD_TEST_POSTGRES_URL") else {
         assert!(
             std::env::var("FORMLEAD_REQUIRE_POSTGRES").is_err(),
@@ -68,12 +79,7 @@ pub async fn postgres() -> Option<Arc<PgStore>> {
         .await
         .expect("create test database");
     admin.close().await;
-    let url = with_database(&admin_url, &db);
-    Some(Arc::new(
-        PgStore::connect_postgres(&url, 8)
-            .await
-            .expect("open postgres"),
-    ))
+    Some(with_database(&admin_url, &db))
 }
 
 /// `admin_url` with its database name replaced by `db`.

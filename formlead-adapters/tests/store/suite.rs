@@ -430,10 +430,20 @@ pub async fn retries_dead_letters_and_requeue(s: &impl Subject) {
         Err(StoreError::LeaseLost(_))
     ));
 
+    assert_eq!(
+        s.start_attempt(id, "w1", t0() + Span::seconds(30), lease)
+            .await
+            .unwrap(),
+        StartAttempt::NotDue {
+            at: t0() + Span::minutes(1)
+        },
+        "the schedule in the database wins over an early job"
+    );
     s.start_attempt(id, "w1", t0() + Span::minutes(1), lease)
         .await
         .unwrap();
     let e2 = error(id, 2, ErrorKind::Permanent);
+
     s.fail_workflow(id, "w1", &e2).await.unwrap();
     let w = s.get_workflow(id).await.unwrap().unwrap();
     assert_eq!(

@@ -253,6 +253,9 @@ impl Store for MemoryStore {
             if w.status.is_terminal() {
                 return Ok(StartAttempt::NotRunnable(w.status));
             }
+            if let Some(at) = w.next_retry_at.filter(|at| *at > now) {
+                return Ok(StartAttempt::NotDue { at });
+            }
             if let (Some(holder), Some(until)) = (&row.lease_owner, row.lease_until)
                 && holder != owner
                 && until > now

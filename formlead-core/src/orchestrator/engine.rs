@@ -99,6 +99,9 @@ pub enum ProcessOutcome {
     Skipped(WorkflowStatus),
     /// Another worker holds the workflow; the job was re-queued for `until`.
     Busy { until: DateTime<Utc> },
+    /// The job came before the workflow's scheduled retry; re-queued for `at`.
+    NotDue { at: DateTime<Utc> },
+
     /// This worker lost its lease mid-run (it was too slow and another
     /// worker took over); it stopped without touching the workflow.
     LeaseLost,
@@ -116,6 +119,8 @@ impl ProcessOutcome {
             Self::DeadLettered { .. } => "dead_lettered",
             Self::Skipped(_) => "skipped",
             Self::Busy { .. } => "busy",
+            Self::NotDue { .. } => "not_due",
+
             Self::LeaseLost => "lease_lost",
             Self::Missing => "missing",
         }
@@ -258,6 +263,16 @@ impl Engine {
                 }
                 return Ok(ProcessOutcome::Busy { until });
             }
+            Ok(StartAttempt::NotDue { at }) => {
+                let wait = (at - now).to_std().unwrap_or_default();
+                self.ports
+                    .queue
+                    .enqueue(job, wait)
+                    .await
+                    .map_err(|e| StoreError::transient(format!("re-queue: {e}")))?;
+                return Ok(ProcessOutcome::NotDue { at });
+            }
+
             Err(StoreError::NotFound { .. }) => return Ok(ProcessOutcome::Missing),
             Err(e) => return Err(e),
         };

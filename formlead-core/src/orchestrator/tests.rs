@@ -740,6 +740,35 @@ async fn store_outages_while_renewing_are_transient() {
 }
 
 #[tokio::test]
+async fn an_early_job_waits_for_the_scheduled_retry() {
+    let kit = TestKit::new();
+    let engine = kit.engine();
+    kit.crm.faults().inject("create_task", Fault::Transient);
+    let ids = kit.submit_lead(&engine, "f-1").await.unwrap();
+    kit.run_due(&engine).await.unwrap();
+    let _ = kit.queue.take_due();
+    let early = engine
+        .process(WorkflowJob {
+            workflow_id: ids.workflow_id,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        early,
+        ProcessOutcome::NotDue {
+            at: kit.clock.now() + Span::seconds(60)
+        }
+    );
+    assert_eq!(kit.crm.faults().calls("create_task"), 1, "nothing ran");
+    kit.clock.advance(Span::seconds(60));
+    let outcomes = kit.run_due(&engine).await.unwrap();
+    assert!(
+        outcomes.contains(&ProcessOutcome::Finished(WorkflowStatus::Completed)),
+        "{outcomes:?}"
+    );
+}
+
+#[tokio::test]
 async fn jobs_for_finished_or_missing_workflows_are_skipped() {
     let kit = TestKit::new();
     let engine = kit.engine();

@@ -75,6 +75,10 @@ pub enum StartAttempt {
     Started(Workflow),
     /// Another worker holds an unexpired lease.
     Busy { until: DateTime<Utc> },
+    /// The workflow's next attempt is scheduled for later (`next_retry_at`);
+    /// the job came early.
+    NotDue { at: DateTime<Utc> },
+
     /// Nothing to do: the workflow is completed, awaiting approval or failed.
     NotRunnable(WorkflowStatus),
 }
@@ -193,7 +197,8 @@ pub trait Store: Send + Sync {
     ) -> Result<Page<WorkflowSummary>, StoreError>;
 
     /// Takes the lease on a runnable workflow for `owner` until `now + lease`,
-    /// sets it `processing` and counts the attempt.
+    /// sets it `processing` and counts the attempt. A workflow whose
+    /// `next_retry_at` is after `now` is not due yet.
     ///
     /// # Errors
     /// [`StoreError::NotFound`], or [`StoreError`].

@@ -1,0 +1,58 @@
+//! `ApalisQueue`: core's [`Queue`] over the apalis job table in the store's
+//! database. (Accepts, retries and re-queues push inside the store's own
+//! transactions; this is for everything else.)
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use formlead_core::ports::{Queue, QueueError, WorkflowJob};
+use sqlx::{Database, Pool};
+
+use super::backend::Backend;
+
+/// Enqueues workflow jobs on apalis' queue in the store's database.
+pub struct ApalisQueue<B: Backend> {
+    pool: Pool<B::Db>,
+}
+
+impl<B: Backend> std::fmt::Debug for ApalisQueue<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApalisQueue")
+            .field("backend", &B::NAME)
+            .finish()
+    }
+}
+
+impl<B: Backend> ApalisQueue<B> {
+    pub fn new(pool: Pool<B::Db>) -> Self {
+        Self { pool }
+    }
+}
+
+fn queue_err(e: sqlx::Error) -> QueueError {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Tls(_) => QueueError::transient(e),
+        sqlx::Error::Database(ref d) if d.code().is_some() => QueueError::transient(e),
+        other => QueueError::permanent(other),
+    }
+}
+
+#[async_trait]
+impl<B: Backend> Queue for ApalisQueue<B>
+where
+    for<'c> &'c mut <B::Db as Database>::Connection: sqlx::Executor<'c, Database = B::Db>,
+{
+    async fn enqueue(&self, job: WorkflowJob, delay: Duration) -> Result<(), QueueError> {
+        let mut conn = self.pool.acquire().await.map_err(queue_err)?;
+        B::push_job(&mut conn, job, delay).await.map_err(queue_err)
+    }
+
+    async fn depth(&self) -> Result<u64, QueueError> {
+        B::count_jobs(&self.pool, &["Pending", "Queued"])
+            .await
+            .map_err(queue_err)
+    }
+}

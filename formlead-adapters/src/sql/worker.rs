@@ -1,0 +1,175 @@
+//! apalis workers that run the engine: one handler for both backends, a
+//! backend-specific storage, and the engine's orphan sweep beside them.
+
+use std::future::Future;
+use std::time::Duration;
+
+use apalis::prelude::{AbortError, BoxDynError, Data, Monitor, WorkerBuilder, WorkerBuilderExt};
+use formlead_core::orchestrator::{Engine, ProcessOutcome};
+use formlead_core::ports::WorkflowJob;
+use tracing::{info, warn};
+
+/// Worker settings.
+#[derive(Debug, Clone)]
+pub struct ApalisWorkerConfig {
+    /// Worker name prefix; a process-unique suffix is added (apalis refuses
+    /// to register a name it saw alive within the heartbeat interval).
+    pub name: String,
+    /// Jobs processed at the same time (`FORMLEAD_WORKERS`).
+    pub concurrency: usize,
+    /// How often an idle worker looks for due jobs (delayed retries).
+    pub poll_interval: Duration,
+    /// apalis heartbeat; a worker silent for `heartbeat × missed_heartbeats`
+    /// is dead and its jobs are re-queued by the others.
+    pub heartbeat_interval: Duration,
+    pub missed_heartbeats: usize,
+    /// How often to re-queue workflows whose lease expired.
+    pub orphan_sweep_every: Duration,
+    /// On shutdown, how long in-flight jobs may take.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for ApalisWorkerConfig {
+    fn default() -> Self {
+        Self {
+            name: "formlead".into(),
+            concurrency: 4,
+            poll_interval: Duration::from_millis(200),
+            heartbeat_interval: Duration::from_secs(10),
+            missed_heartbeats: 3,
+            orphan_sweep_every: Duration::from_secs(15),
+            shutdown_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl ApalisWorkerConfig {
+    /// `name` plus host, pid and a random suffix.
+    pub fn unique_name(&self) -> String {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
+        format!(
+            "{}-{host}-{}-{}",
+            self.name,
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        )
+    }
+}
+
+/// A worker failed to start or stopped abnormally.
+#[derive(Debug, thiserror::Error)]
+#[error("worker: {0}")]
+pub struct WorkerError(pub String);
+
+/// The job handler: run the workflow; a dead-lettered workflow ends its job
+/// in apalis' dead state (`Killed`); a store failure makes apalis retry the job.
+async fn handle(job: WorkflowJob, engine: Data<Engine>) -> Result<(), BoxDynError> {
+    match engine.process(job).await {
+        Ok(ProcessOutcome::DeadLettered { error, .. }) => Err(AbortError::new(error).into()),
+        Ok(_) => Ok(()),
+        Err(e) => Err(Box::new(e)),
+    }
+}
+
+/// Re-queues orphaned workflows every `every` until `stop` resolves.
+async fn sweep_orphans(engine: Engine, every: Duration, stop: tokio::sync::watch::Receiver<bool>) {
+    let mut stop = stop;
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if let Err(e) = engine.recover_orphans().await {
+                    warn!(error = %e, "orphan sweep failed");
+                }
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+macro_rules! run_monitor {
+    ($storage:expr, $engine:expr, $config:expr, $shutdown:expr) => {{
+        let config = $config;
+        let engine: Engine = $engine;
+        let name = config.unique_name();
+        info!(worker = %name, concurrency = config.concurrency, "apalis worker starting");
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let sweeper = tokio::spawn(sweep_orphans(engine.clone(), config.orphan_sweep_every, stop_rx));
+        let storage = $storage;
+        let concurrency = config.concurrency.max(1);
+        let result = Monitor::new()
+            .register(move |_| {
+                WorkerBuilder::new(name.as_str())
+                    .backend(storage.clone())
+                    .data(engine.clone())
+                    .concurrency(concurrency)
+                    .catch_panic()
+                    .build(handle)
+            })
+            .shutdown_timeout(config.shutdown_timeout)
+            .run_with_signal(async move {
+                $shutdown.await;
+                info!("worker shutting down: no new jobs, finishing in-flight ones");
+                Ok(())
+            })
+            .await;
+        let _ = stop_tx.send(true);
+        let _ = sweeper.await;
+        result.map_err(|e| WorkerError(e.to_string()))
+    }};
+}
+
+/// Runs apalis workers on the SQLite queue until `shutdown` resolves.
+///
+/// # Errors
+/// [`WorkerError`] when the monitor fails.
+#[cfg(feature = "sqlite")]
+pub async fn run_sqlite_workers(
+    store: &super::SqliteStore,
+    engine: Engine,
+    config: ApalisWorkerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), WorkerError> {
+    use apalis_core::backend::ext::BackendExt;
+    let storage = apalis_sqlite::SqliteStorage::<WorkflowJob>::new(store.pool())
+        .with_config(
+            apalis_sqlite::Config::default()
+                .queue(super::WORKFLOW_QUEUE)
+                .heartbeat_interval(config.heartbeat_interval)
+                .missed_heartbeats(config.missed_heartbeats),
+        )
+        .poll_with_interval(config.poll_interval);
+    run_monitor!(storage, engine, config, shutdown)
+}
+
+/// Runs apalis workers on the PostgreSQL queue until `shutdown` resolves:
+/// LISTEN/NOTIFY wakes them for new jobs, polling finds delayed retries.
+///
+/// # Errors
+/// [`WorkerError`] when the monitor fails.
+#[cfg(feature = "postgres")]
+pub async fn run_postgres_workers(
+    store: &super::PgStore,
+    engine: Engine,
+    config: ApalisWorkerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), WorkerError> {
+    use apalis_core::backend::ext::BackendExt;
+    use apalis_core::backend::ext::poll_strategy::Strategy;
+    let notify =
+        apalis_postgres::Pubsub::new(store.pool().clone(), super::WORKFLOW_QUEUE.to_owned());
+    let storage = apalis_postgres::PostgresStorage::<WorkflowJob>::new(store.pool())
+        .with_config(
+            apalis_postgres::Config::default()
+                .queue(super::WORKFLOW_QUEUE)
+                .heartbeat_interval(config.heartbeat_interval)
+                .missed_heartbeats(config.missed_heartbeats),
+        )
+        .poll_with_strategy(
+            Strategy::new()
+                .stream(notify)
+                .interval(config.poll_interval),
+        );
+    run_monitor!(storage, engine, config, shutdown)
+}

@@ -1,0 +1,334 @@
+//! apalis queue and workers on both backends: delays, retry schedules,
+//! dead letters, operator retry, a worker killed mid-workflow, and (on
+//! PostgreSQL) two worker processes sharing 1,000 workflows.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod harness;
+#[path = "../store/helpers.rs"]
+#[allow(dead_code)]
+mod helpers;
+mod journal;
+
+use std::path::PathBuf;
+use std::process::{Child, Command};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use formlead_core::domain::{ErrorKind, StepName, WorkflowStatus};
+use formlead_core::memory::{Fault, SandboxCrm, SandboxMail};
+use formlead_core::policy::GatedPolicy;
+use formlead_core::ports::WorkflowJob;
+use harness::{Db, fast_engine_config, fast_worker_config, sandbox_calendar};
+use journal::Journal;
+
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database URL for `backend` (None: PostgreSQL not configured, skipped).
+async fn database(backend: Backend, dir: &std::path::Path) -> Option<String> {
+    match backend {
+        Backend::Sqlite => Some(harness::sqlite_url(dir)),
+        Backend::Postgres => helpers::postgres_url().await,
+    }
+}
+
+fn sandboxes() -> (Arc<SandboxCrm>, Arc<SandboxMail>) {
+    (
+        Arc::new(SandboxCrm::new()),
+        Arc::new(SandboxMail::new(Arc::new(GatedPolicy::default()))),
+    )
+}
+
+async fn delayed_job_does_not_run_early(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(url) = database(backend, dir.path()).await else {
+        return;
+    };
+    let db = Db::open(&url).await;
+    let id = db.submit(1, "delay").await[0];
+    db.clear_jobs().await;
+    let enqueued = Instant::now();
+    db.queue()
+        .enqueue(WorkflowJob { workflow_id: id }, Duration::from_secs(3))
+        .await
+        .unwrap();
+    let (crm, mail) = sandboxes();
+    let engine = db.engine(crm, mail, sandbox_calendar(), fast_engine_config("w"));
+    let (stop, handle) = db.spawn_workers(engine, fast_worker_config("delay", 2));
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        db.status(id).await,
+        WorkflowStatus::Triggered,
+        "ran before its delay"
+    );
+    db.wait_for(Duration::from_secs(10), "the delayed job", || async {
+        db.status(id).await == WorkflowStatus::Completed
+    })
+    .await;
+    assert!(enqueued.elapsed() >= Duration::from_secs(3));
+    let _ = stop.send(());
+    handle.await.unwrap();
+}
+
+async fn retries_follow_the_schedule_then_dead_letter(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(url) = database(backend, dir.path()).await else {
+        return;
+    };
+    let db = Db::open(&url).await;
+    let (crm, mail) = sandboxes();
+    let calendar = sandbox_calendar();
+    calendar.faults().inject_n("busy", Fault::Transient, 3);
+    let engine = db.engine(crm.clone(), mail, calendar.clone(), fast_engine_config("w"));
+    let (stop, handle) = db.spawn_workers(engine.clone(), fast_worker_config("retry", 2));
+    let id = db.submit(1, "retry").await[0];
+    db.wait_for(Duration::from_secs(20), "dead letter", || async {
+        db.status(id).await == WorkflowStatus::Failed
+    })
+    .await;
+
+    let store = db.store();
+    let errors = store.errors_for_workflow(id).await.unwrap();
+    assert_eq!(
+        errors.iter().map(|e| e.attempt).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    assert!(
+        errors
+            .iter()
+            .all(|e| e.step == Some(StepName::FindMeetingSlots) && e.kind == ErrorKind::Transient)
+    );
+    // Retry n waits base × 2^(n-1): 1 s, then 2 s; never earlier.
+    assert_eq!(
+        (errors[0].retry_at.unwrap() - errors[0].created_at).num_milliseconds(),
+        1000
+    );
+    assert_eq!(
+        (errors[1].retry_at.unwrap() - errors[1].created_at).num_milliseconds(),
+        2000
+    );
+    assert!(
+        errors[1].created_at >= errors[0].retry_at.unwrap(),
+        "attempt 2 ran before its time"
+    );
+    assert!(
+        errors[2].created_at >= errors[1].retry_at.unwrap(),
+        "attempt 3 ran before its time"
+    );
+    assert_eq!(errors[2].retry_at, None);
+    db.wait_for(
+        Duration::from_secs(5),
+        "the job in apalis' dead state",
+        || async { db.dead_jobs().await == 1 },
+    )
+    .await;
+
+    // The operator retries it; the calendar works again; it completes once.
+    engine.retry_workflow(id, "alice").await.unwrap();
+    db.wait_for(
+        Duration::from_secs(10),
+        "completion after retry",
+        || async { db.status(id).await == WorkflowStatus::Completed },
+    )
+    .await;
+    assert_eq!(crm.tasks().len(), 1);
+    assert_eq!(store.drafts_for_workflow(id).await.unwrap().len(), 1);
+    let _ = stop.send(());
+    handle.await.unwrap();
+}
+
+/// Starts this test binary again as a worker process (see `child_worker`).
+fn spawn_child(url: &str, journal: &std::path::Path, name: &str, slow_task: bool) -> Child {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["child_worker", "--exact", "--nocapture", "--test-threads=1"])
+        .env("FORMLEAD_CHILD_DATABASE_URL", url)
+        .env("FORMLEAD_CHILD_JOURNAL", journal)
+        .env("FORMLEAD_CHILD_NAME", name)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    if slow_task {
+        cmd.env("FORMLEAD_CHILD_SLOW_TASK", "1");
+    }
+    cmd.spawn().expect("spawn child worker")
+}
+
+fn count(entries: &[journal::Entry], kind: &str, key: &str) -> usize {
+    entries
+        .iter()
+        .filter(|e| e.kind == kind && e.key.contains(key))
+        .count()
+}
+
+async fn a_killed_worker_resumes_without_duplicates(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(url) = database(backend, dir.path()).await else {
+        return;
+    };
+    let journal_dir: PathBuf = dir.path().join("journal");
+    let db = Db::open(&url).await;
+    let mut child = spawn_child(&url, &journal_dir, "first", true);
+    let id = db.submit(1, "crash").await[0];
+    let key = id.to_string();
+    // Wait until the draft exists in the "vendor" (the task step is now
+    // sleeping), then kill the worker without warning.
+    db.wait_for(Duration::from_secs(30), "the draft", || async {
+        count(&Journal::read_all(&journal_dir), "draft", &key) == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        db.status(id).await,
+        WorkflowStatus::Processing,
+        "killed mid-workflow"
+    );
+
+    let mut child = spawn_child(&url, &journal_dir, "second", false);
+    db.wait_for(
+        Duration::from_secs(30),
+        "completion after restart",
+        || async { db.status(id).await == WorkflowStatus::Completed },
+    )
+    .await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let entries = Journal::read_all(&journal_dir);
+    assert_eq!(
+        count(&entries, "draft", &key),
+        1,
+        "exactly one draft: {entries:?}"
+    );
+    assert_eq!(
+        count(&entries, "task", &key),
+        1,
+        "exactly one task: {entries:?}"
+    );
+    assert_eq!(
+        count(&entries, "note", &key),
+        1,
+        "exactly one note: {entries:?}"
+    );
+    assert!(
+        entries
+            .iter()
+            .all(|e| e.writer == "second" || e.kind == "draft"),
+        "the restarted worker finished it"
+    );
+    assert_eq!(db.store().drafts_for_workflow(id).await.unwrap().len(), 1);
+    assert_eq!(db.store().tasks_for_workflow(id).await.unwrap().len(), 1);
+    let wf = db.store().get_workflow(id).await.unwrap().unwrap();
+    assert_eq!(wf.attempts, 2);
+}
+
+/// Entry point of a child worker process (a no-op in a normal test run).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn child_worker() {
+    let Ok(url) = std::env::var("FORMLEAD_CHILD_DATABASE_URL") else {
+        return;
+    };
+    let journal_dir = PathBuf::from(std::env::var("FORMLEAD_CHILD_JOURNAL").unwrap());
+    let name = std::env::var("FORMLEAD_CHILD_NAME").unwrap();
+    let mut journal = Journal::open(&journal_dir, &name);
+    if std::env::var("FORMLEAD_CHILD_SLOW_TASK").is_ok() {
+        journal.slow_task = Some(Duration::from_secs(600));
+    }
+    let journal = Arc::new(journal);
+    let db = Db::open(&url).await;
+    let engine = db.engine(
+        journal.clone(),
+        journal,
+        sandbox_calendar(),
+        fast_engine_config(&name),
+    );
+    let (_stop, handle) = db.spawn_workers(engine, fast_worker_config(&name, 8));
+    handle.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_delayed_job_does_not_run_early() {
+    delayed_job_does_not_run_early(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_delayed_job_does_not_run_early() {
+    delayed_job_does_not_run_early(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_retries_follow_the_schedule_then_dead_letter() {
+    retries_follow_the_schedule_then_dead_letter(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_retries_follow_the_schedule_then_dead_letter() {
+    retries_follow_the_schedule_then_dead_letter(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_killed_worker_resumes_without_duplicates() {
+    a_killed_worker_resumes_without_duplicates(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_killed_worker_resumes_without_duplicates() {
+    a_killed_worker_resumes_without_duplicates(Backend::Postgres).await;
+}
+
+/// Two worker processes on one PostgreSQL: 1,000 workflows, each completed
+/// exactly once, and both processes took part.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_worker_processes_share_the_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(url) = helpers::postgres_url().await else {
+        return;
+    };
+    let journal_dir = dir.path().join("journal");
+    let db = Db::open(&url).await;
+    let mut a = spawn_child(&url, &journal_dir, "host-a", false);
+    let mut b = spawn_child(&url, &journal_dir, "host-b", false);
+    let n = 1000;
+    let started = Instant::now();
+    let submitters: Vec<_> = (0..4)
+        .map(|k| {
+            let db = db.clone();
+            tokio::spawn(async move { db.submit(n / 4, &format!("scale{k}")).await })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for s in submitters {
+        ids.extend(s.await.unwrap());
+    }
+    db.wait_for(
+        Duration::from_secs(240),
+        "1000 completed workflows",
+        || async { db.count(WorkflowStatus::Completed).await == n as u64 },
+    )
+    .await;
+    eprintln!(
+        "1000 workflows through two worker processes in {:?}",
+        started.elapsed()
+    );
+    a.kill().unwrap();
+    b.kill().unwrap();
+    a.wait().unwrap();
+    b.wait().unwrap();
+
+    let entries = Journal::read_all(&journal_dir);
+    let drafts: Vec<_> = entries.iter().filter(|e| e.kind == "draft").collect();
+    assert_eq!(drafts.len(), n, "one draft per workflow, no duplicates");
+    let unique: std::collections::HashSet<_> = drafts.iter().map(|e| e.key.clone()).collect();
+    assert_eq!(unique.len(), n);
+    for writer in ["host-a", "host-b"] {
+        let did = entries.iter().filter(|e| e.writer == writer).count();
+        assert!(did > 0, "{writer} did no work");
+        eprintln!("{writer}: {did} side effects");
+    }
+    assert_eq!(entries.iter().filter(|e| e.kind == "task").count(), n);
+    assert_eq!(entries.iter().filter(|e| e.kind == "note").count(), n);
+    for id in ids.iter().take(50) {
+        assert_eq!(db.store().drafts_for_workflow(*id).await.unwrap().len(), 1);
+    }
+}
