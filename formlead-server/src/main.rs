@@ -1,6 +1,6 @@
-//! `formlead`: the reference server (built out by the server issue).
+//! `formlead`: see `formlead --help`.
 #![forbid(unsafe_code)]
 
-fn main() {
-    println!("formlead {}", env!("CARGO_PKG_VERSION"));
+fn main() -> std::process::ExitCode {
+    formlead_server::cli::main()
 }

@@ -1,0 +1,114 @@
+//! The `formlead` command line (contract §4).
+
+mod check_config;
+mod migrate;
+mod reconcile;
+mod serve;
+pub mod simulate;
+mod smoke;
+mod worker;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Settings, Sources};
+
+/// formlead: HubSpot form submissions in, personalised Gmail drafts and CRM tasks out.
+#[derive(Debug, Parser)]
+#[command(name = "formlead", version, about)]
+pub struct Cli {
+    /// TOML file with settings (keys are the environment variable names).
+    #[arg(long, global = true, env = "FORMLEAD_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// HTTP server plus in-process workers; migrates on start.
+    Serve,
+    /// Workers only (scale-out on PostgreSQL).
+    Worker,
+    /// Apply schema migrations.
+    Migrate,
+    /// Validate configuration, secrets and send gates; print every setting.
+    CheckConfig,
+    /// Post signed sample submissions to a running server.
+    Simulate(simulate::SimulateArgs),
+    /// One synthetic submission end to end through the configured adapters.
+    Smoke,
+    /// Pull submissions from HubSpot's forms API that no webhook delivered.
+    Reconcile(reconcile::ReconcileArgs),
+}
+
+/// Runs the CLI; the exit code is non-zero on any error.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Sources::load(cli.config.as_deref()).and_then(Settings::from_sources) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("formlead: configuration error: {e}");
+            if matches!(cli.command, Command::CheckConfig) {
+                eprintln!(
+                    "(fix the setting above; `formlead check-config` prints every setting once the configuration loads)"
+                );
+            }
+            return ExitCode::from(2);
+        }
+    };
+    crate::telemetry::init(settings.log_format, &settings.log_filter);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("formlead: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve => serve::run(settings).await,
+            Command::Worker => worker::run(settings).await,
+            Command::Migrate => migrate::run(settings).await,
+            Command::CheckConfig => check_config::run(&settings),
+            Command::Simulate(args) => simulate::run(&settings, args).await,
+            Command::Smoke => smoke::run(settings).await,
+            Command::Reconcile(args) => reconcile::run(settings, args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("formlead: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutdown signal received");
+}

@@ -1,0 +1,294 @@
+//! `formlead simulate`: signs and posts realistic sample submissions, then
+//! reports throughput and latency.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::Utc;
+use clap::Args;
+use formlead_core::signature::{HEADER_SIGNATURE_V3, HEADER_TIMESTAMP, sign_v3};
+use secrecy::ExposeSecret;
+use tokio::sync::Semaphore;
+
+use crate::config::Settings;
+
+#[derive(Debug, Clone, Args)]
+pub struct SimulateArgs {
+    /// How many submissions to post.
+    #[arg(long, default_value_t = 10)]
+    pub count: usize,
+    /// How many requests in flight at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Server base URL (default: http://FORMLEAD_BIND).
+    #[arg(long)]
+    pub url: Option<String>,
+}
+
+const FIRST: &[&str] = &[
+    "Ava",
+    "Noah",
+    "Zoë",
+    "Jürgen",
+    "José",
+    "Siobhán",
+    "Mei",
+    "Ólafur",
+    "Øystein",
+    "Ana María",
+    "Kwame",
+    "Priya",
+    "Léa",
+    "Mateusz",
+    "Aiyana",
+    "李雷",
+];
+const LAST: &[&str] = &[
+    "Nguyen",
+    "Müller",
+    "García",
+    "O'Connor",
+    "Okafor",
+    "Sato",
+    "Novák",
+    "Lindqvist",
+    "Dubois",
+    "Kowalski",
+    "Patel",
+    "Silva",
+    "Ångström",
+    "Rossi",
+];
+const COMPANIES: &[&str] = &[
+    "Acme Robotics",
+    "Globex",
+    "Initech",
+    "Umbrella Health",
+    "Stark Logistics",
+    "Wayne Fintech",
+    "Hooli",
+    "Société Générale des Tests",
+    "Nordisk Data",
+    "Tyrell Bio",
+    "Soylent Foods",
+    "Cyberdyne AI",
+];
+const MESSAGES: &[&str] = &[
+    "We need to automate onboarding for our 40-person sales team. Could we book a demo next week?",
+    "What does pricing look like for 25 seats? We are comparing three vendors this month.",
+    "Do you integrate with HubSpot and Gmail? Our reps live in both all day.",
+    "Can you share your security whitepaper? Our procurement team needs SOC 2 details.",
+    "Our login is broken since yesterday and I cannot reset the password.",
+    "Hi! Just curious how other SaaS companies use you to respond to leads faster.",
+    "We would like a quote for the enterprise plan and a short call with sales.",
+    "Is there an ROI calculator? I need to justify the budget to our CFO.",
+    "Bonjour, nous cherchons une solution pour répondre plus vite à nos prospects. Un appel est possible ?",
+    "Wir möchten eine Demo für unser Vertriebsteam in München vereinbaren.",
+];
+
+/// The `i`-th sample submission of a run, as a webhook body.
+pub fn sample_body(run: &str, i: usize) -> String {
+    let first = FIRST[i % FIRST.len()];
+    let last = LAST[(i / FIRST.len() + i) % LAST.len()];
+    let company = COMPANIES[(i * 7) % COMPANIES.len()];
+    let message = MESSAGES[(i * 3) % MESSAGES.len()];
+    let local: String = first
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_lowercase();
+    let local = if local.is_empty() {
+        "lead".to_owned()
+    } else {
+        local
+    };
+    let domain: String = company
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_lowercase();
+    serde_json::json!({
+        "portalId": 62515,
+        "formId": "formlead-simulate",
+        "formSubmissionId": format!("sim-{run}-{i}"),
+        "submittedAt": Utc::now().timestamp_millis(),
+        "pageUrl": "https://example.com/contact",
+        "fields": [
+            {"name": "email", "value": format!("{local}.{i}@{domain}.example")},
+            {"name": "firstname", "value": first},
+            {"name": "lastname", "value": last},
+            {"name": "company", "value": company},
+            {"name": "message", "value": message},
+        ]
+    })
+    .to_string()
+}
+
+/// Results of a simulate run.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub accepted: usize,
+    pub duplicates: usize,
+    pub failed: Vec<String>,
+    pub latencies: Vec<Duration>,
+    pub elapsed: Duration,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+/// Posts `count` signed submissions to `base` with `concurrency` in flight.
+///
+/// # Errors
+/// When the HTTP client cannot be built.
+pub async fn post_many(
+    settings: &Settings,
+    base: &str,
+    count: usize,
+    concurrency: usize,
+) -> anyhow::Result<Report> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .context("HTTP client")?;
+    let url = format!(
+        "{}{}",
+        base.trim_end_matches('/'),
+        crate::http::webhook::PATH
+    );
+    let signed_url = match &settings.public_url {
+        Some(public) => format!("{public}{}", crate::http::webhook::PATH),
+        None => url.clone(),
+    };
+    let secret = Arc::new(
+        settings
+            .webhook_secret
+            .secret
+            .expose_secret()
+            .as_bytes()
+            .to_vec(),
+    );
+    let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(count);
+    for i in 0..count {
+        let permit = permits.clone().acquire_owned().await.context("semaphore")?;
+        let (client, url, signed_url, secret, run) = (
+            client.clone(),
+            url.clone(),
+            signed_url.clone(),
+            secret.clone(),
+            run.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let _permit = permit;
+            let body = sample_body(&run, i);
+            let ts = Utc::now().timestamp_millis();
+            let sig = sign_v3(&secret, "POST", &signed_url, body.as_bytes(), ts);
+            let t0 = Instant::now();
+            let result = client
+                .post(&url)
+                .header("content-type", "application/json")
+                .header(HEADER_SIGNATURE_V3, sig)
+                .header(HEADER_TIMESTAMP, ts.to_string())
+                .body(body)
+                .send()
+                .await;
+            let latency = t0.elapsed();
+            match result {
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    let text = r.text().await.unwrap_or_default();
+                    (status, text, latency)
+                }
+                Err(e) => (0, e.to_string(), latency),
+            }
+        }));
+    }
+    let mut report = Report::default();
+    for t in tasks {
+        let (status, text, latency) = t.await.context("request task")?;
+        report.latencies.push(latency);
+        match status {
+            202 => report.accepted += 1,
+            409 => report.duplicates += 1,
+            0 => report.failed.push(format!("request failed: {text}")),
+            s => report.failed.push(format!(
+                "HTTP {s}: {}",
+                text.chars().take(200).collect::<String>()
+            )),
+        }
+    }
+    report.elapsed = started.elapsed();
+    report.latencies.sort();
+    Ok(report)
+}
+
+pub async fn run(settings: &Settings, args: SimulateArgs) -> anyhow::Result<ExitCode> {
+    let base = args
+        .url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", settings.bind));
+    println!(
+        "posting {} signed submissions to {base} ({} at a time)…",
+        args.count, args.concurrency
+    );
+    let report = post_many(settings, &base, args.count, args.concurrency).await?;
+    let secs = report.elapsed.as_secs_f64().max(1e-9);
+    println!("accepted:   {}", report.accepted);
+    println!("duplicates: {}", report.duplicates);
+    println!("failed:     {}", report.failed.len());
+    for f in report.failed.iter().take(5) {
+        println!("  {f}");
+    }
+    println!(
+        "elapsed:    {:.2} s ({:.0} accepted/s)",
+        secs,
+        report.accepted as f64 / secs
+    );
+    println!(
+        "latency:    p50 {:.1} ms, p99 {:.1} ms",
+        percentile(&report.latencies, 0.50).as_secs_f64() * 1e3,
+        percentile(&report.latencies, 0.99).as_secs_f64() * 1e3
+    );
+    if report.failed.is_empty() {
+        println!("watch them in the dashboard: {base}/dashboard");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use formlead_core::domain::{FormSubmission, Prospect};
+
+    #[test]
+    fn samples_are_valid_and_varied() {
+        let mut emails = std::collections::HashSet::new();
+        for i in 0..200 {
+            let body = sample_body("t", i);
+            let s = FormSubmission::from_webhook_body(body.as_bytes(), Utc::now()).unwrap();
+            let p = Prospect::from_submission(&s).unwrap();
+            assert!(emails.insert(p.email.to_string()), "unique emails");
+        }
+        assert!(sample_body("t", 2).contains("Zoë"));
+    }
+
+    #[test]
+    fn percentiles() {
+        let v: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        assert_eq!(percentile(&v, 0.5), Duration::from_millis(51));
+        assert_eq!(percentile(&v, 0.99), Duration::from_millis(99));
+        assert_eq!(percentile(&[], 0.5), Duration::ZERO);
+    }
+}

@@ -1,0 +1,232 @@
+//! Every setting formlead reads: name, default, whether it is a secret, and
+//! what it means. `check-config` prints this table; the README documents it
+//! (a test keeps the two in step).
+
+/// One setting.
+#[derive(Debug, Clone, Copy)]
+pub struct Spec {
+    pub key: &'static str,
+    /// Default as text; empty means "not set".
+    pub default: &'static str,
+    pub secret: bool,
+    pub doc: &'static str,
+}
+
+const fn s(key: &'static str, default: &'static str, doc: &'static str) -> Spec {
+    Spec {
+        key,
+        default,
+        secret: false,
+        doc,
+    }
+}
+
+const fn secret(key: &'static str, doc: &'static str) -> Spec {
+    Spec {
+        key,
+        default: "",
+        secret: true,
+        doc,
+    }
+}
+
+/// All settings, grouped as in the README.
+pub const SPECS: &[Spec] = &[
+    // Storage and runtime
+    s(
+        "DATABASE_URL",
+        "sqlite://formlead.db",
+        "`sqlite://path` (embedded default) or `postgres://…` (scale-out)",
+    ),
+    s(
+        "FORMLEAD_BIND",
+        "127.0.0.1:8000",
+        "HTTP listen address; a non-loopback address needs FORMLEAD_OPERATOR_TOKEN",
+    ),
+    s(
+        "FORMLEAD_PUBLIC_URL",
+        "",
+        "public base URL HubSpot calls (behind a proxy); v2/v3 signatures are checked against it",
+    ),
+    s(
+        "FORMLEAD_WORKERS",
+        "4",
+        "workflow jobs processed concurrently per process",
+    ),
+    s(
+        "FORMLEAD_MAX_ATTEMPTS",
+        "3",
+        "attempts per workflow before it is dead-lettered (`failed`)",
+    ),
+    s(
+        "FORMLEAD_RETRY_BASE_MS",
+        "60000",
+        "delay before retry n is base × 2^(n-1) ms (or the vendor's retry-after, if larger)",
+    ),
+    s(
+        "FORMLEAD_ORPHAN_TIMEOUT_MS",
+        "300000",
+        "a workflow whose worker stopped renewing its lease this long ago is resumed by another worker",
+    ),
+    s(
+        "FORMLEAD_SHUTDOWN_TIMEOUT_MS",
+        "30000",
+        "on SIGTERM/SIGINT, how long in-flight steps may finish",
+    ),
+    s(
+        "FORMLEAD_SQLITE_SYNCHRONOUS",
+        "full",
+        "`full` (a commit survives power loss) or `normal` (survives a process crash)",
+    ),
+    s(
+        "FORMLEAD_MAX_BODY_BYTES",
+        "262144",
+        "largest webhook body accepted (larger: 413)",
+    ),
+    s(
+        "FORMLEAD_WEBHOOK_RATE_LIMIT",
+        "0",
+        "webhook requests per second per client IP (0: no limit; over it: 429)",
+    ),
+    secret(
+        "FORMLEAD_OPERATOR_TOKEN",
+        "token for the dashboard (login) and operator API (bearer); unset: operator routes are open (loopback only)",
+    ),
+    s("FORMLEAD_LOG_FORMAT", "text", "`text` or `json` logs"),
+    s(
+        "FORMLEAD_LOG",
+        "info",
+        "log filter (tracing `EnvFilter` syntax), e.g. `info,formlead_core=debug`",
+    ),
+    // Send policy (contract §2)
+    s(
+        "API_ENV",
+        "development",
+        "`development`, `staging` or `production`",
+    ),
+    s(
+        "MODE_DRAFT_ONLY",
+        "true",
+        "only drafts are created; `false` is allowed in production only",
+    ),
+    s(
+        "ALLOW_AUTO_SEND",
+        "false",
+        "send without a human click (needs REQUIRE_OPERATOR_APPROVAL=false)",
+    ),
+    s(
+        "SEND_EMAIL_ALLOWLIST",
+        "",
+        "JSON list or comma list of addresses or `@domain` that may receive mail",
+    ),
+    s(
+        "REQUIRE_OPERATOR_APPROVAL",
+        "true",
+        "a send needs an operator's approval",
+    ),
+    // HubSpot
+    secret(
+        "HUBSPOT_WEBHOOK_SECRET",
+        "app client secret used to verify webhook signatures (development falls back to `formlead-dev-secret`)",
+    ),
+    secret(
+        "HUBSPOT_ACCESS_TOKEN",
+        "private app token; unset: the sandbox CRM is used",
+    ),
+    s(
+        "HUBSPOT_API_BASE",
+        "https://api.hubapi.com",
+        "HubSpot API base URL",
+    ),
+    s(
+        "HUBSPOT_RATE_LIMIT_PER_10S",
+        "100",
+        "client-side budget of HubSpot calls per 10 s",
+    ),
+    s(
+        "HUBSPOT_SEARCH_RATE_PER_S",
+        "4",
+        "client-side budget of CRM search calls per second",
+    ),
+    // Google
+    s(
+        "GOOGLE_CLIENT_ID",
+        "",
+        "OAuth client id; with the secret and refresh token: live Gmail, Calendar and Drive",
+    ),
+    secret("GOOGLE_CLIENT_SECRET", "OAuth client secret"),
+    secret(
+        "GOOGLE_REFRESH_TOKEN",
+        "OAuth refresh token (offline access) of the sender's mailbox",
+    ),
+    s(
+        "GOOGLE_TOKEN_URL",
+        "https://oauth2.googleapis.com/token",
+        "OAuth token endpoint",
+    ),
+    s(
+        "GMAIL_API_BASE",
+        "https://gmail.googleapis.com",
+        "Gmail API base URL",
+    ),
+    s(
+        "GOOGLE_CALENDAR_API_BASE",
+        "https://www.googleapis.com/calendar/v3",
+        "Calendar API base URL",
+    ),
+    s(
+        "GOOGLE_DRIVE_API_BASE",
+        "https://www.googleapis.com/drive/v3",
+        "Drive API base URL",
+    ),
+    s(
+        "GOOGLE_CALENDAR_ID",
+        "primary",
+        "calendar whose free/busy sets the meeting slots",
+    ),
+    s(
+        "GOOGLE_DRIVE_FOLDER_ID",
+        "",
+        "Drive folder searched for assets (unset: the asset catalogue)",
+    ),
+    // Writing
+    s(
+        "SENDER_EMAIL",
+        "",
+        "the sender's address (From, Message-ID domain); required with Google credentials",
+    ),
+    s("SENDER_NAME", "formlead", "the sender's display name"),
+    s(
+        "VOICE_PROFILE",
+        "",
+        "path to a TOML voice profile (tone, greeting, sign-off, signature, max words, phrases to avoid)",
+    ),
+    s(
+        "ASSET_CATALOGUE",
+        "",
+        "path to a TOML asset catalogue (unset: a small sample catalogue)",
+    ),
+    s(
+        "BUSINESS_TIME_ZONE",
+        "UTC",
+        "IANA time zone of the sender's business hours",
+    ),
+    s("BUSINESS_HOURS", "09:00-17:00", "meeting hours, local time"),
+    s(
+        "BUSINESS_DAYS",
+        "Mon-Fri",
+        "meeting days, e.g. `Mon-Fri` or `Mon,Tue,Thu`",
+    ),
+    s(
+        "LLM_API_BASE",
+        "",
+        "OpenAI-compatible API base; with LLM_API_KEY and LLM_MODEL the LLM writer is used (template fallback)",
+    ),
+    secret("LLM_API_KEY", "LLM API key"),
+    s("LLM_MODEL", "", "LLM model name"),
+];
+
+/// The spec of `key`.
+pub fn spec(key: &str) -> Option<&'static Spec> {
+    SPECS.iter().find(|s| s.key == key)
+}

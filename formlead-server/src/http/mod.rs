@@ -1,0 +1,79 @@
+//! HTTP: the webhook receiver, the operator API and dashboard, service routes.
+
+pub mod auth;
+pub mod errors;
+pub mod operator;
+pub mod rate_limit;
+pub mod service;
+pub mod webhook;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{Request, StatusCode};
+use axum::routing::{get, post};
+use formlead_core::orchestrator::Engine;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tower_http::request_id::{
+    MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
+
+use crate::app::Database;
+use crate::config::Settings;
+use errors::ApiError;
+use rate_limit::IpRateLimiter;
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Engine,
+    pub settings: Arc<Settings>,
+    pub database: Database,
+    pub webhook_limiter: Option<Arc<IpRateLimiter>>,
+    pub metrics: PrometheusHandle,
+}
+
+impl AppState {
+    pub fn new(engine: Engine, settings: Arc<Settings>, database: Database) -> Self {
+        let webhook_limiter = (settings.webhook_rate_limit > 0)
+            .then(|| Arc::new(IpRateLimiter::new(settings.webhook_rate_limit)));
+        Self {
+            engine,
+            settings,
+            database,
+            webhook_limiter,
+            metrics: crate::metrics::handle(),
+        }
+    }
+}
+
+/// Every route, with request ids and request tracing.
+pub fn router(state: AppState) -> Router {
+    let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+        let request_id = req.extensions().get::<RequestId>().and_then(|id| id.header_value().to_str().ok()).unwrap_or("-").to_owned();
+        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %request_id)
+    });
+    Router::new()
+        .route(webhook::PATH, post(webhook::receive))
+        .route("/healthz", get(service::healthz))
+        .route("/readyz", get(service::readyz))
+        .route("/metrics", get(service::metrics))
+        .route("/api/dashboard/workflows", get(operator::list_workflows))
+        .route(
+            "/api/dashboard/workflows/{id}",
+            get(operator::workflow_detail),
+        )
+        .route("/api/dashboard/workflows/{id}/retry", post(operator::retry))
+        .route("/api/dashboard/drafts", get(operator::list_drafts))
+        .route(
+            "/api/dashboard/drafts/{id}/approve",
+            post(operator::approve),
+        )
+        .route("/api/dashboard/drafts/{id}/reject", post(operator::reject))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
+        .layer(trace)
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}

@@ -1,0 +1,202 @@
+//! `POST /api/webhooks/hubspot/forms`: size → content type → signature →
+//! body → durable accept. 202 only after the submission, its workflow and
+//! its job are committed together.
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, OriginalUri, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use formlead_core::domain::FormSubmission;
+use formlead_core::orchestrator::AcceptOutcome;
+use formlead_core::signature::{
+    self, HEADER_SIGNATURE, HEADER_SIGNATURE_V3, HEADER_SIGNATURE_VERSION, HEADER_TIMESTAMP,
+    SignatureHeaders, SignedRequest,
+};
+use secrecy::ExposeSecret;
+use serde_json::json;
+use tracing::{info, warn};
+
+use super::AppState;
+use super::errors::ApiError;
+use crate::metrics;
+
+pub const PATH: &str = "/api/webhooks/hubspot/forms";
+
+pub async fn receive(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match handle(&state, peer, &uri, &headers, body).await {
+        Ok(response) => response,
+        Err((outcome, error)) => {
+            metrics::webhook(outcome);
+            error.into_response()
+        }
+    }
+}
+
+type Rejection = (&'static str, ApiError);
+
+async fn handle(
+    state: &AppState,
+    peer: SocketAddr,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, Rejection> {
+    if let Some(limiter) = &state.webhook_limiter {
+        if let Err(retry) = limiter.check(peer.ip()) {
+            let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded");
+            e.retry_after_secs = Some(retry);
+            return Err(("rate_limited", e));
+        }
+    }
+
+    let limit = state.settings.max_body_bytes;
+    let too_large = || {
+        (
+            "too_large",
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("body larger than {limit} bytes"),
+            ),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if mime != "application/json" {
+        return Err((
+            "unsupported_media_type",
+            ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "content type must be application/json",
+            ),
+        ));
+    }
+
+    let raw = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| too_large())?;
+
+    let url = signed_url(state.settings.public_url.as_deref(), headers, uri);
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let signed = SignedRequest {
+        method: "POST",
+        uri: &url,
+        body: &raw,
+        headers: SignatureHeaders {
+            signature_v3: header(HEADER_SIGNATURE_V3),
+            timestamp: header(HEADER_TIMESTAMP),
+            signature: header(HEADER_SIGNATURE),
+            version: header(HEADER_SIGNATURE_VERSION),
+        },
+    };
+    let secret = state
+        .settings
+        .webhook_secret
+        .secret
+        .expose_secret()
+        .as_bytes();
+    if let Err(e) = signature::verify(&signed, secret, Utc::now().timestamp_millis()) {
+        warn!(reason = %e, %url, "webhook refused: signature");
+        return Err(("unauthorized", ApiError::unauthorized(e.to_string())));
+    }
+
+    let submission = FormSubmission::from_webhook_body(&raw, Utc::now())
+        .map_err(|e| ("invalid", ApiError::bad_request(e.to_string(), e.field())))?;
+
+    match state.engine.accept(&submission).await {
+        Ok(AcceptOutcome::Accepted(ids)) => {
+            metrics::webhook("accepted");
+            info!(workflow_id = %ids.workflow_id, form_submission_id = %submission.form_submission_id, "webhook accepted");
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(json!({"status": "accepted", "submission_id": ids.submission_id, "workflow_id": ids.workflow_id})),
+            )
+                .into_response())
+        }
+        Ok(AcceptOutcome::Duplicate(ids)) => {
+            metrics::webhook("duplicate");
+            Ok((
+                StatusCode::CONFLICT,
+                Json(json!({"status": "duplicate", "submission_id": ids.submission_id, "workflow_id": ids.workflow_id})),
+            )
+                .into_response())
+        }
+        Err(e) => Err(("error", ApiError::internal(&e))),
+    }
+}
+
+/// The URL HubSpot signed: `FORMLEAD_PUBLIC_URL` + path and query when set,
+/// otherwise rebuilt from `X-Forwarded-Proto` (default http) and `Host`.
+pub fn signed_url(public_url: Option<&str>, headers: &HeaderMap, uri: &axum::http::Uri) -> String {
+    let path_and_query = uri
+        .path_and_query()
+        .map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned());
+    if let Some(base) = public_url {
+        return format!("{}{path_and_query}", base.trim_end_matches('/'));
+    }
+    let first = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let proto = first("x-forwarded-proto").unwrap_or_else(|| "http".to_owned());
+    let host = first("host")
+        .or_else(|| uri.host().map(str::to_owned))
+        .unwrap_or_default();
+
+    format!("{proto}://{host}{path_and_query}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signed_url_prefers_the_public_url() {
+        let mut h = HeaderMap::new();
+        h.insert("host", "internal:8000".parse().unwrap());
+        h.insert("x-forwarded-proto", "https".parse().unwrap());
+        let uri: axum::http::Uri = "/api/webhooks/hubspot/forms?a=%3A1".parse().unwrap();
+        assert_eq!(
+            signed_url(Some("https://hooks.example.com/"), &h, &uri),
+            "https://hooks.example.com/api/webhooks/hubspot/forms?a=%3A1"
+        );
+        assert_eq!(
+            signed_url(None, &h, &uri),
+            "https://internal:8000/api/webhooks/hubspot/forms?a=%3A1"
+        );
+        h.remove("x-forwarded-proto");
+        assert_eq!(
+            signed_url(None, &h, &uri),
+            "http://internal:8000/api/webhooks/hubspot/forms?a=%3A1"
+        );
+    }
+}

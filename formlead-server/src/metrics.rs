@@ -1,0 +1,90 @@
+//! Prometheus metrics: counters and histograms recorded through the
+//! `metrics` facade, gauges refreshed from the store at scrape time.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use formlead_core::domain::{StepName, WorkflowId, WorkflowStatus};
+use formlead_core::orchestrator::{EngineObserver, ProcessOutcome};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+/// The process-wide recorder (installed once).
+pub fn handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Suffix("_seconds".into()),
+                    &[
+                        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+                    ],
+                )
+                .unwrap_or_else(|_| PrometheusBuilder::new());
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may be installed already (tests); then ours
+            // renders only what it sees, which is fine for a scrape.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// Counts a webhook by outcome (`accepted`, `duplicate`, `unauthorized`, …).
+pub fn webhook(outcome: &'static str) {
+    metrics::counter!("formlead_webhooks_total", "outcome" => outcome).increment(1);
+}
+
+/// Records engine events as metrics.
+#[derive(Debug, Default, Clone)]
+pub struct MetricsObserver;
+
+impl EngineObserver for MetricsObserver {
+    fn step_finished(&self, _workflow: WorkflowId, step: StepName, elapsed: Duration, ok: bool) {
+        metrics::histogram!("formlead_step_duration_seconds", "step" => step.as_str())
+            .record(elapsed.as_secs_f64());
+        if !ok {
+            metrics::counter!("formlead_step_failures_total", "step" => step.as_str()).increment(1);
+        }
+    }
+
+    fn job_finished(&self, _workflow: WorkflowId, outcome: &ProcessOutcome) {
+        metrics::counter!("formlead_jobs_total", "outcome" => outcome.label()).increment(1);
+        match outcome {
+            ProcessOutcome::RetryScheduled { .. } => {
+                metrics::counter!("formlead_retries_total").increment(1)
+            }
+            ProcessOutcome::DeadLettered { .. } => {
+                metrics::counter!("formlead_dead_letters_total").increment(1)
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Sets the gauges that come from the store.
+pub fn set_store_gauges(
+    by_status: &[(WorkflowStatus, u64)],
+    queue_depth: Option<u64>,
+    dead_jobs: Option<u64>,
+) {
+    for status in WorkflowStatus::ALL {
+        let n = by_status
+            .iter()
+            .find(|(s, _)| s == status)
+            .map_or(0, |(_, n)| *n);
+        metrics::gauge!("formlead_workflows", "status" => status.as_str()).set(n as f64);
+    }
+    if let Some(d) = queue_depth {
+        metrics::gauge!("formlead_queue_depth").set(d as f64);
+    }
+    if let Some(d) = dead_jobs {
+        metrics::gauge!("formlead_dead_jobs").set(d as f64);
+    }
+}
+
+/// An observer handle for the engine.
+pub fn observer() -> Arc<dyn EngineObserver> {
+    Arc::new(MetricsObserver)
+}
