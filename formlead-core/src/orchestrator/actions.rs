@@ -219,8 +219,20 @@ impl Engine {
         }))
         .await?;
         if decision.mode == SendMode::DraftOnly {
+            // In a send mode, "draft only" for this draft means a gate (the
+            // allowlist) refused this recipient: record the refusal.
+            if self.ports.policy.describe()["mode"] != SendMode::DraftOnly.as_str() {
+                self.audit(
+                    Some(draft.workflow_id),
+                    &actor,
+                    "send.refused",
+                    serde_json::json!({"draft_id": id, "recipient": recipient.as_str(), "reason": decision.reason}),
+                )
+                .await?;
+            }
             return Ok(draft);
         }
+
         match self
             .send_draft(draft, &Approval::Operator(operator.to_owned()), &actor)
             .await

@@ -26,9 +26,21 @@ impl Origin {
 }
 
 /// Raw values by key, with their origin.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Sources {
     values: BTreeMap<&'static str, (String, Origin)>,
+}
+
+/// Secrets are masked: `Settings` (and so every log of it) can be printed.
+impl std::fmt::Debug for Sources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut map = f.debug_map();
+        for (k, (v, _)) in &self.values {
+            let secret = spec(k).is_some_and(|s| s.secret);
+            map.entry(k, &if secret { "********" } else { v.as_str() });
+        }
+        map.finish()
+    }
 }
 
 impl Sources {

@@ -1,0 +1,355 @@
+//! The `formlead` binary: gates at start-up, check-config, the embedded
+//! default end to end with `simulate`, `smoke`, and SIGTERM during a burst.
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::helpers::*;
+
+fn formlead(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_formlead"));
+    cmd.current_dir(dir)
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+fn run(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    formlead(dir, env, args).output().expect("run formlead")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn check_config_prints_every_setting_with_secrets_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(
+        dir.path(),
+        &[("HUBSPOT_WEBHOOK_SECRET", "super-secret-value")],
+        &["check-config"],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    for expected in [
+        "DATABASE_URL",
+        "sqlite://formlead.db",
+        "HUBSPOT_WEBHOOK_SECRET",
+        "********",
+        "sandbox",
+        "Send mode: draft_only",
+        "configuration OK",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+    assert!(!out.contains("super-secret-value"), "secret leaked:\n{out}");
+}
+
+#[test]
+fn unsafe_send_settings_stop_serve_and_check_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[("MODE_DRAFT_ONLY", "false")], "MODE_DRAFT_ONLY"),
+        (
+            &[("MODE_DRAFT_ONLY", "false"), ("API_ENV", "staging")],
+            "MODE_DRAFT_ONLY",
+        ),
+        (
+            &[
+                ("MODE_DRAFT_ONLY", "false"),
+                ("API_ENV", "production"),
+                ("HUBSPOT_WEBHOOK_SECRET", "s"),
+            ],
+            "SEND_EMAIL_ALLOWLIST",
+        ),
+        (&[("FORMLEAD_BIND", "0.0.0.0:0")], "FORMLEAD_OPERATOR_TOKEN"),
+    ];
+    for (env, needle) in cases {
+        for cmd in ["check-config", "serve"] {
+            let o = run(dir.path(), env, &[cmd]);
+            let out = text(&o);
+            assert!(!o.status.success(), "{cmd} with {env:?} succeeded:\n{out}");
+            assert!(
+                out.contains(needle),
+                "{cmd} with {env:?} does not say why ({needle}):\n{out}"
+            );
+        }
+    }
+    assert!(
+        !dir.path().join("formlead.db").exists(),
+        "refused before touching the database"
+    );
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(dir: &Path, port: u16) -> Self {
+        let bind = format!("127.0.0.1:{port}");
+        let child = formlead(
+            dir,
+            &[
+                ("FORMLEAD_BIND", &bind),
+                ("FORMLEAD_RETRY_BASE_MS", "500"),
+                ("FORMLEAD_WORKERS", "8"),
+            ],
+            &["serve"],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn serve");
+        let base = format!("http://{bind}");
+        let start = Instant::now();
+        while std::net::TcpStream::connect(&bind).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, base }
+    }
+
+    fn terminate(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                assert!(status.success(), "serve exited with {status}");
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "serve did not stop after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn api(client: &reqwest::Client, base: &str, path: &str) -> Value {
+    client
+        .get(format!("{base}{path}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn wait_completed(client: &reqwest::Client, base: &str, n: u64) {
+    let start = Instant::now();
+    loop {
+        let v = api(
+            client,
+            base,
+            "/api/dashboard/workflows?status=completed&limit=1",
+        )
+        .await;
+        if v["total"].as_u64() == Some(n) {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "only {} of {n} completed",
+            v["total"]
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulate_200_against_serve_on_the_embedded_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut server = Server::start(dir.path(), port);
+    let o = run(
+        dir.path(),
+        &[("FORMLEAD_BIND", &format!("127.0.0.1:{port}"))],
+        &["simulate", "--count", "200", "--concurrency", "16"],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("accepted:   200"), "{out}");
+    let client = reqwest::Client::new();
+    wait_completed(&client, &server.base, 200).await;
+    let drafts = api(&client, &server.base, "/api/dashboard/drafts?limit=1").await;
+    assert_eq!(drafts["total"], 200, "one sandbox draft per workflow");
+    let all = api(&client, &server.base, "/api/dashboard/workflows?limit=500").await;
+    let mut tasks = 0;
+    for w in all["workflows"].as_array().unwrap() {
+        let d = api(
+            &client,
+            &server.base,
+            &format!("/api/dashboard/workflows/{}", w["id"].as_str().unwrap()),
+        )
+        .await;
+        tasks += d["tasks"].as_array().unwrap().len();
+        assert_eq!(d["steps"].as_array().unwrap().len(), 13);
+    }
+    assert_eq!(tasks, 200, "one sandbox task per workflow");
+    server.terminate();
+}
+
+#[test]
+fn smoke_prints_13_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(dir.path(), &[], &["smoke"]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    for (i, step) in [
+        "validate_submission",
+        "upsert_contact",
+        "read_threads",
+        "recall_history",
+        "find_assets",
+        "find_meeting_slots",
+        "plan_next_step",
+        "write_draft",
+        "check_send_policy",
+        "create_mail_draft",
+        "create_crm_task",
+        "log_crm_note",
+        "finalize",
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert!(
+            out.contains(&format!("{:>2}. {step}", i + 1)),
+            "step {step} missing:\n{out}"
+        );
+    }
+    assert!(out.contains("smoke test passed"), "{out}");
+    assert!(
+        !dir.path().join("formlead.db").exists(),
+        "smoke writes nothing to the database"
+    );
+}
+
+/// SIGTERM in the middle of a burst: every request that got 202 has its
+/// workflow completed after a restart; nothing got 202 without being stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_a_burst_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut server = Server::start(dir.path(), port);
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let url = format!("{}{PATH}", server.base);
+    let mut tasks = Vec::new();
+    for i in 0..300 {
+        let (client, url) = (client.clone(), url.clone());
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(i * 3)).await;
+            let b = body(&format!("burst-{i}"), &format!("burst{i}@acme.example"));
+            let ts = chrono::Utc::now().timestamp_millis();
+            let sig = formlead_core::signature::sign_v3(
+                formlead_server::config::DEV_WEBHOOK_SECRET.as_bytes(),
+                "POST",
+                &url,
+                b.as_bytes(),
+                ts,
+            );
+            let r = client
+                .post(&url)
+                .header("content-type", "application/json")
+                .header("x-hubspot-signature-v3", sig)
+                .header("x-hubspot-request-timestamp", ts.to_string())
+                .body(b)
+                .send()
+                .await;
+            match r {
+                Ok(r) => Some((
+                    r.status().as_u16(),
+                    r.json::<Value>().await.unwrap_or(Value::Null),
+                )),
+                Err(_) => None,
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    server.terminate();
+    let mut accepted = Vec::new();
+    let mut refused = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Some((202, v)) => accepted.push(v["workflow_id"].as_str().unwrap().to_owned()),
+            Some((s, v)) => panic!("unexpected {s}: {v}"),
+            None => refused += 1,
+        }
+    }
+    assert!(
+        !accepted.is_empty() && refused > 0,
+        "the burst straddled the shutdown ({} accepted, {refused} refused)",
+        accepted.len()
+    );
+
+    let server = Server::start(dir.path(), port);
+    let start = Instant::now();
+    for id in &accepted {
+        loop {
+            let d = api(
+                &client,
+                &server.base,
+                &format!("/api/dashboard/workflows/{id}"),
+            )
+            .await;
+            assert!(
+                d["workflow"].is_object(),
+                "202 without a stored workflow: {id}"
+            );
+            if d["workflow"]["status"] == "completed" {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "workflow {id} not completed after restart: {}",
+                d["workflow"]["status"]
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let all = api(&client, &server.base, "/api/dashboard/workflows?limit=1").await;
+    assert_eq!(
+        all["total"].as_u64(),
+        Some(accepted.len() as u64),
+        "exactly the accepted requests were stored"
+    );
+}

@@ -1,0 +1,8 @@
+//! formlead-server integration tests: the server in-process on port 0 with
+//! its own SQLite file, and the real binary for process-level behaviour.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod binary;
+mod helpers;
+mod operator;
+mod webhook;
