@@ -124,9 +124,9 @@ impl Reader<'_> {
         }
     }
 
-    fn number<T: std::str::FromStr>(&self, key: &str, min: T, max: T) -> Result<T, ConfigError>
+    fn number<T>(&self, key: &str, min: T, max: T) -> Result<T, ConfigError>
     where
-        T: PartialOrd + std::fmt::Display + Copy,
+        T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
     {
         let raw = self.string(key);
         let n: T = raw
@@ -299,22 +299,22 @@ impl Settings {
         };
 
         let voice_profile = r.opt("VOICE_PROFILE").map(PathBuf::from);
-        if let Some(p) = &voice_profile {
-            if !p.is_file() {
-                return Err(err(
-                    "VOICE_PROFILE",
-                    format!("{} does not exist", p.display()),
-                ));
-            }
+        if let Some(p) = &voice_profile
+            && !p.is_file()
+        {
+            return Err(err(
+                "VOICE_PROFILE",
+                format!("{} does not exist", p.display()),
+            ));
         }
         let asset_catalogue = r.opt("ASSET_CATALOGUE").map(PathBuf::from);
-        if let Some(p) = &asset_catalogue {
-            if !p.is_file() {
-                return Err(err(
-                    "ASSET_CATALOGUE",
-                    format!("{} does not exist", p.display()),
-                ));
-            }
+        if let Some(p) = &asset_catalogue
+            && !p.is_file()
+        {
+            return Err(err(
+                "ASSET_CATALOGUE",
+                format!("{} does not exist", p.display()),
+            ));
         }
 
         let business_hours = business_hours(&r)?;
@@ -348,13 +348,13 @@ impl Settings {
             }
         };
         let operator_token = r.secret("FORMLEAD_OPERATOR_TOKEN");
-        if let Some(t) = &operator_token {
-            if t.expose_secret().len() < 16 {
-                return Err(err(
-                    "FORMLEAD_OPERATOR_TOKEN",
-                    "must be at least 16 characters",
-                ));
-            }
+        if let Some(t) = &operator_token
+            && t.expose_secret().len() < 16
+        {
+            return Err(err(
+                "FORMLEAD_OPERATOR_TOKEN",
+                "must be at least 16 characters",
+            ));
         }
 
         Ok(Self {

@@ -51,12 +51,12 @@ async fn handle(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, Rejection> {
-    if let Some(limiter) = &state.webhook_limiter {
-        if let Err(retry) = limiter.check(peer.ip()) {
-            let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded");
-            e.retry_after_secs = Some(retry);
-            return Err(("rate_limited", e));
-        }
+    if let Some(limiter) = &state.webhook_limiter
+        && let Err(retry) = limiter.check(peer.ip())
+    {
+        let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded");
+        e.retry_after_secs = Some(retry);
+        return Err(("rate_limited", e));
     }
 
     let limit = state.settings.max_body_bytes;
