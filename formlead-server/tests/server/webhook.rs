@@ -117,7 +117,8 @@ async fn rejected_requests_store_nothing() {
     let json_ct = ("content-type", "application/json".to_owned());
 
     // 401: unsigned, wrong signature, stale timestamp, body changed after signing, wrong secret.
-    let cases: Vec<(&str, Vec<(&str, String)>, Vec<u8>)> = vec![
+    type Case<'a> = (&'a str, Vec<(&'a str, String)>, Vec<u8>);
+    let cases: Vec<Case<'_>> = vec![
         ("unsigned", vec![json_ct.clone()], good.clone().into_bytes()),
         (
             "garbage signature",
