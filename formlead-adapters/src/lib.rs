@@ -6,7 +6,17 @@
 //!   the vendors; [`worker`]: the worker pool that drives the engine.
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "google")]
+pub mod google;
+#[cfg(feature = "http")]
+pub mod http;
+#[cfg(feature = "hubspot")]
+pub mod hubspot;
+#[cfg(feature = "llm")]
+pub mod llm;
+
 pub mod memory;
+
 pub mod sandbox;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub mod sql;

@@ -1,0 +1,134 @@
+//! A vendor HTTP client: base URL, timeout, rate limits, JSON in and out,
+//! classified failures, and a `vendor_calls` metric.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::failure::{VendorFailure, classify, malformed, transport};
+use super::limiter::RateLimiter;
+
+/// Default per-request timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// One vendor's HTTP endpoint.
+#[derive(Debug, Clone)]
+pub struct VendorClient {
+    pub vendor: &'static str,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub limiters: Vec<Arc<RateLimiter>>,
+    /// Back-off for a 429 without `Retry-After`.
+    pub default_429: Option<Duration>,
+}
+
+impl VendorClient {
+    /// # Errors
+    /// [`VendorFailure`] when the TLS/HTTP client cannot be built.
+    pub fn new(vendor: &'static str, base: &str, timeout: Duration) -> Result<Self, VendorFailure> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(Duration::from_secs(5))
+            .user_agent(concat!("formlead/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| {
+                VendorFailure::permanent(format!("{vendor}: cannot build HTTP client: {e}"))
+            })?;
+        Ok(Self {
+            vendor,
+            base: base.trim_end_matches('/').to_owned(),
+            http,
+            limiters: Vec::new(),
+            default_429: None,
+        })
+    }
+
+    #[must_use]
+    pub fn with_limiter(mut self, limiter: Arc<RateLimiter>) -> Self {
+        self.limiters.push(limiter);
+        self
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http.request(method, self.url(path))
+    }
+
+    /// Waits for the rate limiters (plus `extra`), sends, and returns the
+    /// response if it is a success.
+    ///
+    /// # Errors
+    /// [`VendorFailure`]: transport errors and error statuses, classified.
+    pub async fn send(
+        &self,
+        req: RequestBuilder,
+        extra: Option<&RateLimiter>,
+    ) -> Result<Response, VendorFailure> {
+        for l in &self.limiters {
+            l.acquire().await;
+        }
+        if let Some(l) = extra {
+            l.acquire().await;
+        }
+        let result = req.send().await;
+        let outcome = match &result {
+            Ok(r) if r.status().is_success() => "ok",
+            Ok(r) if r.status() == StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+            Ok(r) if r.status().is_server_error() => "server_error",
+            Ok(_) => "client_error",
+            Err(e) if e.is_timeout() => "timeout",
+            Err(_) => "transport_error",
+        };
+        metrics::counter!("formlead_vendor_calls_total", "vendor" => self.vendor, "outcome" => outcome).increment(1);
+        let response = result.map_err(|e| transport(self.vendor, &e))?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.text().await.unwrap_or_default();
+        Err(classify(
+            self.vendor,
+            status,
+            &headers,
+            &body,
+            self.default_429,
+        ))
+    }
+
+    /// Reads a successful response as JSON.
+    ///
+    /// # Errors
+    /// [`VendorFailure`] when the body is cut off or not the expected JSON.
+    pub async fn json<T: DeserializeOwned>(&self, response: Response) -> Result<T, VendorFailure> {
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| transport(self.vendor, &e))?;
+        serde_json::from_slice(&bytes).map_err(|e| malformed(self.vendor, &e))
+    }
+
+    /// `send` + `json` for a JSON request body.
+    ///
+    /// # Errors
+    /// [`VendorFailure`].
+    pub async fn call<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        req: RequestBuilder,
+        body: Option<&B>,
+        extra: Option<&RateLimiter>,
+    ) -> Result<T, VendorFailure> {
+        let req = match body {
+            Some(b) => req.json(b),
+            None => req,
+        };
+        let response = self.send(req, extra).await?;
+        self.json(response).await
+    }
+}

@@ -1,0 +1,9 @@
+//! Shared plumbing of the HTTP vendor adapters.
+
+pub mod client;
+pub mod failure;
+pub mod limiter;
+
+pub use client::{DEFAULT_TIMEOUT, VendorClient};
+pub use failure::VendorFailure;
+pub use limiter::RateLimiter;
