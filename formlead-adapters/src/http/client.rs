@@ -70,13 +70,16 @@ impl VendorClient {
         req: RequestBuilder,
         extra: Option<&RateLimiter>,
     ) -> Result<Response, VendorFailure> {
+        let mut permits = Vec::with_capacity(self.limiters.len() + 1);
         for l in &self.limiters {
-            l.acquire().await;
+            permits.push(l.acquire().await);
         }
         if let Some(l) = extra {
-            l.acquire().await;
+            permits.push(l.acquire().await);
         }
         let result = req.send().await;
+        drop(permits);
+
         let outcome = match &result {
             Ok(r) if r.status().is_success() => "ok",
             Ok(r) if r.status() == StatusCode::TOO_MANY_REQUESTS => "rate_limited",

@@ -128,10 +128,10 @@ impl LlmWriter {
         if words > v.max_words + v.max_words / 5 {
             return Err(format!("{words} words (max {})", v.max_words));
         }
-        if let Some(first) = &input.prospect.first_name {
-            if !reply.body.contains(first.as_str()) {
-                return Err("the prospect's name is missing".into());
-            }
+        if let Some(first) = &input.prospect.first_name
+            && !reply.body.contains(first.as_str())
+        {
+            return Err("the prospect's name is missing".into());
         }
         if v.has_avoided_phrase(&reply.body) || v.has_avoided_phrase(&reply.subject) {
             return Err("uses an avoided phrase".into());
