@@ -32,7 +32,7 @@ pub struct WorkflowFilter {
 }
 
 impl WorkflowFilter {
-    pub const MAX_LIMIT: u32 = 500;
+    pub const MAX_LIMIT: u32 = 1000;
     pub const DEFAULT_LIMIT: u32 = 50;
 
     /// `limit` clamped into `1..=MAX_LIMIT`.

@@ -100,8 +100,39 @@ pub fn cookie(parts: &Parts, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
+/// Refuses state-changing requests a browser sent from another site
+/// (`Sec-Fetch-Site`, or an `Origin` whose host is not ours). API clients
+/// such as curl send neither header and are unaffected.
+pub fn check_same_origin(parts: &Parts) -> Result<(), ApiError> {
+    if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(());
+    }
+    let forbidden = || {
+        ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "cross-site request refused",
+        )
+    };
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    if matches!(header("sec-fetch-site"), Some("cross-site" | "same-site")) {
+        return Err(forbidden());
+    }
+    if let (Some(origin), Some(host)) = (header("origin"), header("host")) {
+        let origin_host = origin
+            .split("://")
+            .nth(1)
+            .unwrap_or(origin)
+            .trim_end_matches('/');
+        if origin == "null" || !origin_host.eq_ignore_ascii_case(host) {
+            return Err(forbidden());
+        }
+    }
+    Ok(())
+}
+
 /// How a request is authenticated, if at all.
 pub fn authenticate(state: &AppState, parts: &Parts) -> Result<Operator, ApiError> {
+    check_same_origin(parts)?;
     let Some(token) = &state.settings.operator_token else {
         let name = parts
             .headers

@@ -1,6 +1,8 @@
 //! HTTP: the webhook receiver, the operator API and dashboard, service routes.
 
 pub mod auth;
+pub mod dashboard;
+
 pub mod errors;
 pub mod operator;
 pub mod rate_limit;
@@ -54,7 +56,25 @@ pub fn router(state: AppState) -> Router {
         let request_id = req.extensions().get::<RequestId>().and_then(|id| id.header_value().to_str().ok()).unwrap_or("-").to_owned();
         tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %request_id)
     });
+    let dashboard = Router::new()
+        .route("/dashboard", get(dashboard::index))
+        .route("/dashboard/", get(dashboard::index))
+        .route("/dashboard/partials/live", get(dashboard::live))
+        .route("/dashboard/workflows/{id}", get(dashboard::workflow))
+        .route(
+            "/dashboard/login",
+            get(dashboard::login_form).post(dashboard::login),
+        )
+        .route("/dashboard/logout", post(dashboard::logout))
+        .route("/dashboard/assets/app.css", get(dashboard::css))
+        .route("/dashboard/assets/app.js", get(dashboard::js))
+        .layer(axum::middleware::from_fn(dashboard::security_headers));
     Router::new()
+        .merge(dashboard)
+        .route(
+            "/",
+            get(|| async { axum::response::Redirect::to("/dashboard") }),
+        )
         .route(webhook::PATH, post(webhook::receive))
         .route("/healthz", get(service::healthz))
         .route("/readyz", get(service::readyz))

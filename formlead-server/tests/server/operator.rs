@@ -95,7 +95,7 @@ async fn lists_filter_and_page() {
     assert_eq!(v["workflows"].as_array().unwrap().len(), 0);
     for bad in [
         "limit=0",
-        "limit=501",
+        "limit=1001",
         "limit=ten",
         "offset=-1",
         "status=done",
@@ -107,7 +107,7 @@ async fn lists_filter_and_page() {
             "{bad}: {v}"
         );
     }
-    let (s, _) = get(&app, "/api/dashboard/workflows?limit=500").await;
+    let (s, _) = get(&app, "/api/dashboard/workflows?limit=1000").await;
     assert_eq!(s, 200);
     let (s, v) = get(&app, "/api/dashboard/drafts?status=pending_approval").await;
     assert_eq!(s, 200);

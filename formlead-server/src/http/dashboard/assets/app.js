@@ -1,0 +1,65 @@
+// formlead dashboard: refresh the list every 10 s (keeping the filter in
+// the URL), and send operator actions with the CSRF token.
+(function () {
+  "use strict";
+  var meta = document.querySelector('meta[name="csrf-token"]');
+  var csrf = meta ? meta.getAttribute("content") : "";
+  var live = document.getElementById("live");
+  var flash = document.getElementById("flash");
+  var updated = document.getElementById("updated");
+
+  function say(text) {
+    if (!flash) return;
+    flash.textContent = text;
+    setTimeout(function () { if (flash.textContent === text) flash.textContent = ""; }, 4000);
+  }
+
+  function refresh() {
+    if (!live) return Promise.resolve();
+    return fetch("/dashboard/partials/live" + location.search, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (r) {
+        if (r.status === 401) { location.href = "/dashboard/login"; return null; }
+        return r.ok ? r.text() : null;
+      })
+      .then(function (html) {
+        if (html === null) return;
+        live.innerHTML = html;
+        if (updated) updated.textContent = "Updated " + new Date().toLocaleTimeString() + " · refreshes every 10 s.";
+      })
+      .catch(function () { if (updated) updated.textContent = "Could not refresh; retrying in 10 s."; });
+  }
+
+  function act(action, id, body) {
+    var path = action === "retry" ? "/api/dashboard/workflows/" + id + "/retry" : "/api/dashboard/drafts/" + id + "/" + action;
+    return fetch(path, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: body ? JSON.stringify(body) : ""
+    }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (j) {
+        if (!r.ok) { say((j && j.error) || ("Failed: HTTP " + r.status)); return; }
+        say(action === "approve" ? "Approved" : action === "reject" ? "Rejected" : "Queued for retry");
+        if (live) refresh(); else location.reload();
+      });
+    }).catch(function () { say("Network error; try again."); });
+  }
+
+  document.addEventListener("click", function (e) {
+    var b = e.target.closest && e.target.closest("button[data-action]");
+    if (!b) return;
+    e.preventDefault();
+    b.disabled = true;
+    act(b.getAttribute("data-action"), b.getAttribute("data-id")).then(function () { b.disabled = false; });
+  });
+
+  document.addEventListener("submit", function (e) {
+    var f = e.target;
+    if (!f.matches || !f.matches("form[data-action]")) return;
+    e.preventDefault();
+    var reason = f.querySelector('input[name="reason"]');
+    act(f.getAttribute("data-action"), f.getAttribute("data-id"), { reason: reason ? reason.value : "" });
+  });
+
+  if (live) setInterval(refresh, 10000);
+})();

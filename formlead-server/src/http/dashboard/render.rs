@@ -1,0 +1,430 @@
+//! HTML for the dashboard. Everything that comes from a form, a vendor or
+//! the database goes through `esc`.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+use formlead_core::agents::escape_html as esc;
+use formlead_core::domain::{
+    DraftEmail, DraftStatus, StepName, StepStatus, WorkflowStatus, WorkflowSummary,
+};
+use formlead_core::orchestrator::WorkflowDetail;
+use formlead_core::ports::{Page, WorkflowFilter, WorkflowStats};
+
+/// The page shell.
+pub fn layout(title: &str, csrf: Option<&str>, operator: Option<&str>, body: &str) -> String {
+    let csrf_meta = csrf
+        .map(|t| format!("<meta name=\"csrf-token\" content=\"{}\">", esc(t)))
+        .unwrap_or_default();
+    let who = match operator {
+        Some(name) => format!(
+            "<form method=\"post\" action=\"/dashboard/logout\" class=\"logout\"><span>Signed in as {}</span> <button type=\"submit\" class=\"link\">Sign out</button></form>",
+            esc(name)
+        ),
+        None => String::new(),
+    };
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title} · formlead</title>{csrf_meta}<link rel=\"stylesheet\" href=\"/dashboard/assets/app.css\"></head>\
+         <body><a class=\"skip\" href=\"#main\">Skip to content</a><header class=\"top\"><a class=\"brand\" href=\"/dashboard\">formlead</a>{who}</header>\
+         <main id=\"main\">{body}</main><div id=\"flash\" role=\"status\" aria-live=\"polite\"></div>\
+         <script src=\"/dashboard/assets/app.js\" defer></script></body></html>",
+        title = esc(title)
+    )
+}
+
+fn status_class(s: WorkflowStatus) -> &'static str {
+    match s {
+        WorkflowStatus::Completed => "ok",
+        WorkflowStatus::Failed => "bad",
+        WorkflowStatus::Triggered
+        | WorkflowStatus::Processing
+        | WorkflowStatus::Retrying
+        | WorkflowStatus::AwaitingApproval => "wait",
+    }
+}
+
+fn badge(s: WorkflowStatus) -> String {
+    format!(
+        "<span class=\"badge {}\">{}</span>",
+        status_class(s),
+        esc(&s.as_str().replace('_', " "))
+    )
+}
+
+fn draft_badge(s: DraftStatus) -> String {
+    let class = match s {
+        DraftStatus::Sent | DraftStatus::Approved => "ok",
+        DraftStatus::Rejected => "bad",
+        DraftStatus::PendingApproval => "wait",
+    };
+    format!(
+        "<span class=\"badge {class}\">{}</span>",
+        esc(&s.as_str().replace('_', " "))
+    )
+}
+
+fn time(t: Option<DateTime<Utc>>) -> String {
+    match t {
+        Some(t) => format!(
+            "<time datetime=\"{}\">{}</time>",
+            t.to_rfc3339(),
+            t.format("%b %-d, %H:%M:%S")
+        ),
+        None => "—".to_owned(),
+    }
+}
+
+fn ms(v: i64) -> String {
+    if v < 1_000 {
+        format!("{v} ms")
+    } else if v < 120_000 {
+        format!("{:.1} s", v as f64 / 1e3)
+    } else {
+        format!("{:.1} min", v as f64 / 60e3)
+    }
+}
+
+/// p in 0..=1 of unsorted values.
+fn percentile(values: &[i64], p: f64) -> Option<i64> {
+    let mut v = values.to_vec();
+    v.sort_unstable();
+    if v.is_empty() {
+        return None;
+    }
+    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
+    v.get(i.min(v.len() - 1)).copied()
+}
+
+/// The four summary tiles.
+pub fn tiles(stats: &WorkflowStats) -> String {
+    let failed = stats
+        .by_status
+        .iter()
+        .find(|(s, _)| *s == WorkflowStatus::Failed)
+        .map_or(0, |(_, n)| *n);
+    let median = percentile(&stats.draft_latencies_ms, 0.5).map_or_else(|| "—".to_owned(), ms);
+    let p95 = percentile(&stats.draft_latencies_ms, 0.95).map_or_else(|| "—".to_owned(), ms);
+    format!(
+        "<section class=\"tiles\" aria-label=\"Summary\">\
+         <div class=\"tile\"><span class=\"n\">{}</span><span class=\"l\">leads today</span></div>\
+         <div class=\"tile\"><span class=\"n\">{median}</span><span class=\"l\">median to draft (p95 {p95})</span></div>\
+         <div class=\"tile wait\"><span class=\"n\">{}</span><span class=\"l\">awaiting approval</span></div>\
+         <div class=\"tile bad\"><span class=\"n\">{failed}</span><span class=\"l\">failed</span></div></section>",
+        stats.created_since, stats.drafts_pending
+    )
+}
+
+/// The filter form (plain GET, so filters live in the URL).
+pub fn filters(filter: &WorkflowFilter) -> String {
+    let mut options = String::from("<option value=\"\">all</option>");
+    for s in WorkflowStatus::ALL {
+        let sel = if filter.status == Some(*s) {
+            " selected"
+        } else {
+            ""
+        };
+        let _ = write!(
+            options,
+            "<option value=\"{}\"{sel}>{}</option>",
+            s.as_str(),
+            s.as_str().replace('_', " ")
+        );
+    }
+    format!(
+        "<form class=\"filters\" method=\"get\" action=\"/dashboard\" role=\"search\">\
+         <label>Status <select name=\"status\">{options}</select></label>\
+         <label>Email <input type=\"search\" name=\"email\" value=\"{}\" placeholder=\"search email\"></label>\
+         <button type=\"submit\">Filter</button> <a href=\"/dashboard\">Clear</a></form>",
+        esc(filter.email.as_deref().unwrap_or(""))
+    )
+}
+
+/// The workflow table (or its empty state).
+pub fn workflow_table(page: &Page<WorkflowSummary>, filter: &WorkflowFilter) -> String {
+    if page.items.is_empty() {
+        return if filter.status.is_some() || filter.email.is_some() {
+            "<p class=\"empty\">No workflows match this filter.</p>".to_owned()
+        } else {
+            "<p class=\"empty\">No leads yet — run <code>formlead simulate --count 20</code> (or point a HubSpot form webhook at <code>/api/webhooks/hubspot/forms</code>).</p>".to_owned()
+        };
+    }
+    let mut rows = String::new();
+    for w in &page.items {
+        let retry = if w.status == WorkflowStatus::Failed {
+            format!(
+                " <button type=\"button\" data-action=\"retry\" data-id=\"{}\">Retry</button>",
+                w.id
+            )
+        } else {
+            String::new()
+        };
+        let took = match (w.completed_at, w.created_at) {
+            (Some(done), created) => ms((done - created).num_milliseconds()),
+            _ => "—".to_owned(),
+        };
+        let _ = write!(
+            rows,
+            "<tr class=\"{}\"><td>{}</td><td><a href=\"/dashboard/workflows/{id}\">{}</a></td><td>{}</td><td>{}</td><td>{took}</td><td><a href=\"/dashboard/workflows/{id}\" aria-label=\"Open workflow for {}\">Open</a>{retry}</td></tr>",
+            status_class(w.status),
+            badge(w.status),
+            esc(&w.prospect_email),
+            time(Some(w.created_at)),
+            time(w.started_at),
+            esc(&w.prospect_email),
+            id = w.id,
+        );
+    }
+    format!(
+        "<div class=\"scroll\"><table class=\"workflows\"><caption>Workflows, newest first ({} of {})</caption>\
+         <thead><tr><th scope=\"col\">Status</th><th scope=\"col\">Prospect</th><th scope=\"col\">Received</th><th scope=\"col\">Started</th><th scope=\"col\">Took</th><th scope=\"col\">Actions</th></tr></thead>\
+         <tbody>{rows}</tbody></table></div>",
+        page.items.len(),
+        page.total
+    )
+}
+
+fn draft_actions(d: &DraftEmail) -> String {
+    if d.status != DraftStatus::PendingApproval {
+        return String::new();
+    }
+    format!(
+        "<div class=\"actions\"><button type=\"button\" data-action=\"approve\" data-id=\"{id}\">Approve</button>\
+         <form class=\"reject\" data-action=\"reject\" data-id=\"{id}\"><label>Reason <input name=\"reason\" maxlength=\"1000\" placeholder=\"optional\"></label> <button type=\"submit\">Reject</button></form></div>",
+        id = d.id
+    )
+}
+
+/// Drafts waiting for an operator.
+pub fn approval_queue(drafts: &Page<DraftEmail>) -> String {
+    if drafts.items.is_empty() {
+        return "<section class=\"queue\" aria-labelledby=\"q\"><h2 id=\"q\">Approval queue</h2><p class=\"empty\">Nothing waits for approval.</p></section>".to_owned();
+    }
+    let mut items = String::new();
+    for d in &drafts.items {
+        let _ = write!(
+            items,
+            "<li><a href=\"/dashboard/workflows/{}\">{}</a> <span class=\"muted\">to {}</span> {}</li>",
+            d.workflow_id,
+            esc(&d.subject),
+            esc(&d.to_email),
+            draft_actions(d)
+        );
+    }
+    format!(
+        "<section class=\"queue\" aria-labelledby=\"q\"><h2 id=\"q\">Approval queue ({})</h2><ul>{items}</ul></section>",
+        drafts.total
+    )
+}
+
+/// The auto-refreshed part of the main page.
+pub fn live(
+    stats: &WorkflowStats,
+    page: &Page<WorkflowSummary>,
+    filter: &WorkflowFilter,
+    drafts: &Page<DraftEmail>,
+) -> String {
+    format!(
+        "{}<div class=\"cols\"><section class=\"list\" aria-label=\"Workflows\">{}</section><aside>{}</aside></div>",
+        tiles(stats),
+        workflow_table(page, filter),
+        approval_queue(drafts)
+    )
+}
+
+/// The main page body.
+pub fn index(live_html: &str, filter: &WorkflowFilter) -> String {
+    format!(
+        "<h1>Leads</h1>{}<p class=\"muted\" id=\"updated\" aria-live=\"polite\">Refreshes every 10 s.</p><div id=\"live\">{live_html}</div>",
+        filters(filter)
+    )
+}
+
+/// One workflow: prospect, timeline, draft, task, errors, audit.
+pub fn workflow(d: &WorkflowDetail) -> String {
+    let w = &d.workflow;
+    let mut out = String::new();
+    let retry = if w.status == WorkflowStatus::Failed {
+        format!(
+            " <button type=\"button\" data-action=\"retry\" data-id=\"{}\">Retry workflow</button>",
+            w.id
+        )
+    } else {
+        String::new()
+    };
+    let _ = write!(
+        out,
+        "<p><a href=\"/dashboard\">← All leads</a></p><h1>{} {}</h1><p class=\"muted\">Workflow <code>{}</code> · received {} · attempts {}{}</p>{retry}",
+        esc(&w.prospect_email),
+        badge(w.status),
+        w.id,
+        time(Some(w.created_at)),
+        w.attempts,
+        w.last_error
+            .as_deref()
+            .map(|e| format!(" · last error: {}", esc(e)))
+            .unwrap_or_default()
+    );
+
+    // Prospect and message.
+    if let Some(s) = &d.submission {
+        let field = |k: &str| esc(s.field(k).unwrap_or("—"));
+        let _ = write!(
+            out,
+            "<section aria-labelledby=\"p\"><h2 id=\"p\">Prospect</h2><dl class=\"facts\"><dt>Name</dt><dd>{} {}</dd><dt>Company</dt><dd>{}</dd>\
+             <dt>Email</dt><dd>{}</dd><dt>Form</dt><dd>{}</dd></dl><h3>Message</h3><blockquote class=\"message\">{}</blockquote></section>",
+            field("firstname"),
+            field("lastname"),
+            field("company"),
+            esc(s.email()),
+            esc(s.page_url.as_deref().unwrap_or("—")),
+            field("message")
+        );
+    }
+
+    // Timeline of the 13 steps.
+    let mut steps = String::new();
+    for name in StepName::ALL {
+        let rec = d.steps.iter().find(|s| s.step == *name);
+        let (class, status, took, text) = match rec {
+            Some(r) => (
+                match r.status {
+                    StepStatus::Completed => "ok",
+                    StepStatus::Failed => "bad",
+                    StepStatus::Running => "wait",
+                },
+                r.status.as_str(),
+                r.duration_ms().map_or_else(|| "—".to_owned(), ms),
+                r.summary
+                    .clone()
+                    .or_else(|| r.error.clone())
+                    .unwrap_or_default(),
+            ),
+            None => ("pending", "pending", "—".to_owned(), String::new()),
+        };
+        let _ = write!(
+            steps,
+            "<li class=\"step {class}\"><span class=\"num\">{}</span> <strong>{}</strong> <span class=\"badge {class}\">{status}</span> <span class=\"dur\">{took}</span><div class=\"sum\">{}</div></li>",
+            name.number(),
+            name.as_str(),
+            esc(&text)
+        );
+    }
+    let _ = write!(
+        out,
+        "<section aria-labelledby=\"t\"><h2 id=\"t\">Timeline</h2><ol class=\"timeline\">{steps}</ol></section>"
+    );
+
+    // Drafts.
+    for draft in &d.drafts {
+        let _ = write!(
+            out,
+            "<section aria-labelledby=\"d-{id}\" class=\"draft\"><h2 id=\"d-{id}\">Draft {}</h2><dl class=\"facts\"><dt>To</dt><dd>{}</dd><dt>Subject</dt><dd>{}</dd>\
+             <dt>Mailbox draft</dt><dd>{}</dd>{}</dl>{}\
+             <h3>HTML</h3><iframe class=\"preview\" title=\"HTML preview of the draft\" sandbox=\"\" referrerpolicy=\"no-referrer\" srcdoc=\"{}\"></iframe>\
+             <details><summary>Plain text</summary><pre>{}</pre></details></section>",
+            draft_badge(draft.status),
+            esc(&draft.to_email),
+            esc(&draft.subject),
+            esc(draft.external_id.as_deref().unwrap_or("—")),
+            match (&draft.decided_by, &draft.reject_reason) {
+                (Some(by), Some(reason)) =>
+                    format!("<dt>Rejected by</dt><dd>{} — {}</dd>", esc(by), esc(reason)),
+                (Some(by), None) => format!("<dt>Decided by</dt><dd>{}</dd>", esc(by)),
+                _ => String::new(),
+            },
+            draft_actions(draft),
+            esc(&draft.body_html),
+            esc(&draft.body_text),
+            id = draft.id
+        );
+    }
+
+    // CRM task.
+    for t in &d.tasks {
+        let _ = write!(
+            out,
+            "<section aria-labelledby=\"k\"><h2 id=\"k\">CRM task</h2><dl class=\"facts\"><dt>Subject</dt><dd>{}</dd><dt>Due</dt><dd>{}</dd><dt>Priority</dt><dd>{}</dd><dt>CRM id</dt><dd>{}</dd></dl><pre>{}</pre></section>",
+            esc(&t.subject),
+            time(Some(t.due_at)),
+            t.priority.as_str(),
+            esc(&t.external_id),
+            esc(&t.body)
+        );
+    }
+
+    // Errors.
+    if !d.errors.is_empty() {
+        let mut rows = String::new();
+        for e in &d.errors {
+            let _ = write!(
+                rows,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                e.attempt,
+                e.step.map_or("—", |s| s.as_str()),
+                e.kind.as_str(),
+                esc(&e.message),
+                time(e.retry_at),
+                time(Some(e.created_at))
+            );
+        }
+        let _ = write!(
+            out,
+            "<section aria-labelledby=\"e\"><h2 id=\"e\">Errors</h2><div class=\"scroll\"><table><thead><tr><th scope=\"col\">Attempt</th><th scope=\"col\">Step</th><th scope=\"col\">Kind</th><th scope=\"col\">Message</th><th scope=\"col\">Retry at</th><th scope=\"col\">At</th></tr></thead><tbody>{rows}</tbody></table></div></section>"
+        );
+    }
+
+    // Audit trail.
+    let mut rows = String::new();
+    for a in &d.audit {
+        let _ = write!(
+            rows,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            time(Some(a.created_at)),
+            esc(&a.actor),
+            esc(&a.action),
+            esc(&a.detail.to_string())
+        );
+    }
+    let _ = write!(
+        out,
+        "<section aria-labelledby=\"a\"><h2 id=\"a\">Audit trail</h2><div class=\"scroll\"><table><thead><tr><th scope=\"col\">At</th><th scope=\"col\">Who</th><th scope=\"col\">What</th><th scope=\"col\">Detail</th></tr></thead><tbody>{rows}</tbody></table></div></section>"
+    );
+    out
+}
+
+/// The login form.
+pub fn login(error: Option<&str>) -> String {
+    let err = error
+        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", esc(e)))
+        .unwrap_or_default();
+    format!(
+        "<h1>Sign in</h1>{err}<form method=\"post\" action=\"/dashboard/login\" class=\"login\">\
+         <label>Your name <input name=\"name\" autocomplete=\"username\" required maxlength=\"64\"></label>\
+         <label>Operator token <input name=\"token\" type=\"password\" autocomplete=\"current-password\" required></label>\
+         <button type=\"submit\">Sign in</button></form>"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_and_durations() {
+        assert_eq!(percentile(&[5, 1, 3], 0.5), Some(3));
+        assert_eq!(percentile(&[], 0.5), None);
+        assert_eq!(ms(250), "250 ms");
+        assert_eq!(ms(2_500), "2.5 s");
+        assert_eq!(ms(180_000), "3.0 min");
+    }
+
+    #[test]
+    fn the_empty_state_says_what_to_do() {
+        let page = Page {
+            items: vec![],
+            total: 0,
+        };
+        assert!(workflow_table(&page, &WorkflowFilter::default()).contains("formlead simulate"));
+    }
+}
