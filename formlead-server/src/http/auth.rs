@@ -114,8 +114,15 @@ pub fn check_same_origin(parts: &Parts) -> Result<(), ApiError> {
         )
     };
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
-    if matches!(header("sec-fetch-site"), Some("cross-site" | "same-site")) {
-        return Err(forbidden());
+    // Browsers that send Sec-Fetch-Site say exactly where the request came
+    // from; trust it (their Origin may be "null" under a strict referrer
+    // policy, even for same-origin form posts).
+    if let Some(site) = header("sec-fetch-site") {
+        return if matches!(site, "same-origin" | "none") {
+            Ok(())
+        } else {
+            Err(forbidden())
+        };
     }
     if let (Some(origin), Some(host)) = (header("origin"), header("host")) {
         let origin_host = origin
@@ -123,7 +130,7 @@ pub fn check_same_origin(parts: &Parts) -> Result<(), ApiError> {
             .nth(1)
             .unwrap_or(origin)
             .trim_end_matches('/');
-        if origin == "null" || !origin_host.eq_ignore_ascii_case(host) {
+        if origin != "null" && !origin_host.eq_ignore_ascii_case(host) {
             return Err(forbidden());
         }
     }

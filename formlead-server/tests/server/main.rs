@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod binary;
+mod dashboard;
 mod helpers;
 mod operator;
 mod webhook;

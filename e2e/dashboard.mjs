@@ -1,0 +1,121 @@
+// Real-browser test of the dashboard: log in, see a lead appear without a
+// reload, open it, see 13 steps, approve the draft, see the status change;
+// form markup renders as text. Screenshots go to ../artifacts/.
+//
+// FORMLEAD_BIN: the formlead binary (default ../target/debug/formlead)
+// CHROMIUM:     the browser (default /usr/bin/chromium)
+import { spawn } from "node:child_process";
+import { createHmac } from "node:crypto";
+import { mkdirSync, mkdtempSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { chromium } from "playwright-core";
+
+const root = resolve(import.meta.dirname, "..");
+const bin = process.env.FORMLEAD_BIN || join(root, "target/debug/formlead");
+const browserPath = process.env.CHROMIUM || "/usr/bin/chromium";
+const artifacts = join(root, "artifacts");
+mkdirSync(artifacts, { recursive: true });
+const TOKEN = "browser-test-token-0123456789";
+
+function freePort() {
+  return new Promise((ok) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => { const { port } = s.address(); s.close(() => ok(port)); });
+  });
+}
+
+async function waitFor(url, ms) {
+  const end = Date.now() + ms;
+  for (;;) {
+    try { if ((await fetch(url)).ok) return; } catch {}
+    if (Date.now() > end) throw new Error(`server at ${url} did not come up`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function postLead(base, body) {
+  const url = `${base}/api/webhooks/hubspot/forms`;
+  const raw = JSON.stringify(body);
+  const ts = String(Date.now());
+  const sig = createHmac("sha256", "formlead-dev-secret").update("POST" + url + raw + ts).digest("base64");
+  const r = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-hubspot-signature-v3": sig, "x-hubspot-request-timestamp": ts },
+    body: raw,
+  });
+  if (r.status !== 202) throw new Error(`webhook answered ${r.status}: ${await r.text()}`);
+}
+
+function check(cond, what) {
+  if (!cond) throw new Error(`FAILED: ${what}`);
+  console.log(`ok - ${what}`);
+}
+
+const port = await freePort();
+const base = `http://127.0.0.1:${port}`;
+const dir = mkdtempSync(join(tmpdir(), "formlead-e2e-"));
+const server = spawn(bin, ["serve"], {
+  cwd: dir,
+  env: { PATH: process.env.PATH, FORMLEAD_BIND: `127.0.0.1:${port}`, FORMLEAD_OPERATOR_TOKEN: TOKEN },
+  stdio: ["ignore", "ignore", "inherit"],
+});
+let browser;
+let failed = false;
+try {
+  await waitFor(`${base}/healthz`, 30000);
+  browser = await chromium.launch({
+    executablePath: browserPath,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const dialogs = [];
+  page.on("dialog", (d) => { dialogs.push(d.message()); d.dismiss(); });
+
+  await page.goto(`${base}/dashboard`);
+  check(page.url().endsWith("/dashboard/login"), "an anonymous visitor is sent to the login page");
+  await page.getByLabel("Your name").fill("Erin");
+  await page.getByLabel("Operator token").fill(TOKEN);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(`${base}/dashboard`);
+  check(await page.getByText("No leads yet").isVisible(), "logged in; the empty state shows");
+
+  await postLead(base, {
+    formSubmissionId: `e2e-${Date.now()}`,
+    email: "zoe.e2e@acme.example",
+    firstname: "Zoë",
+    lastname: "Ångström",
+    company: "Acme <b>Robotics</b>",
+    message: "We need a demo <img src=x onerror=alert(1)> next week",
+  });
+  // No reload: the 10-second refresh brings the lead in.
+  const row = page.locator("table.workflows tbody tr", { hasText: "zoe.e2e@acme.example" });
+  await row.waitFor({ timeout: 25000 });
+  check(true, "the new lead appeared without a reload");
+  await page.screenshot({ path: join(artifacts, "dashboard-list.png"), fullPage: true });
+
+  await row.getByRole("link", { name: /Open/ }).click();
+  await page.waitForURL(/\/dashboard\/workflows\//);
+  check((await page.locator("ol.timeline li.step").count()) === 13, "the workflow page shows 13 steps");
+  const message = await page.locator("blockquote.message").textContent();
+  check(message.includes("<img src=x onerror=alert(1)>"), "form markup renders as text");
+  check((await page.locator("main img").count()) === 0, "no image element was injected");
+
+  const badge = page.locator("section.draft h2 .badge");
+  check((await badge.textContent()).trim() === "pending approval", "the draft waits for approval");
+  await page.getByRole("button", { name: "Approve" }).first().click();
+  await page.waitForFunction(() => document.querySelector("section.draft h2 .badge")?.textContent.trim() === "approved", null, { timeout: 10000 });
+  check(true, "after approving, the draft status changes to approved");
+  check((await page.locator("table").last().textContent()).includes("operator:Erin"), "the audit trail names the operator");
+  check(dialogs.length === 0, "no script from form content ran");
+  await page.screenshot({ path: join(artifacts, "dashboard-workflow.png"), fullPage: true });
+  console.log(`screenshots in ${artifacts}`);
+} catch (e) {
+  failed = true;
+  console.error(e);
+} finally {
+  if (browser) await browser.close();
+  server.kill("SIGTERM");
+}
+process.exit(failed ? 1 : 0);
