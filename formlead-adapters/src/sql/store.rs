@@ -27,6 +27,8 @@ use super::rows::Reader;
 pub struct SqlStore<B: Backend> {
     pool: Pool<B::Db>,
     faults: Faults,
+    /// Wakes this process's workers when a job was committed here.
+    wakers: std::sync::Arc<std::sync::Mutex<Vec<futures_channel::mpsc::Sender<()>>>>,
 }
 
 impl<B: Backend> std::fmt::Debug for SqlStore<B> {
@@ -43,6 +45,7 @@ impl<B: Backend> Clone for SqlStore<B> {
         Self {
             pool: self.pool.clone(),
             faults: Faults::default(),
+            wakers: self.wakers.clone(),
         }
     }
 }
@@ -80,7 +83,29 @@ impl<B: Backend> SqlStore<B> {
         Self {
             pool,
             faults: Faults::default(),
+            wakers: std::sync::Arc::default(),
         }
+    }
+
+    /// A stream that yields when this store committed a job that is due
+    /// now, so in-process workers pick it up at once instead of at their
+    /// next poll. Wake-ups coalesce; the stream never blocks the store.
+    pub fn job_wakeups(&self) -> futures_channel::mpsc::Receiver<()> {
+        let (tx, rx) = futures_channel::mpsc::channel(1);
+        self.wakers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(tx);
+        rx
+    }
+
+    fn wake_workers(&self) {
+        let mut wakers = self
+            .wakers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // A full channel already has a wake-up pending; a closed one is dropped.
+        wakers.retain_mut(|tx| !matches!(tx.try_send(()), Err(e) if e.is_disconnected()));
     }
 
     pub fn pool(&self) -> &Pool<B::Db> {
@@ -268,6 +293,7 @@ where
                 db_err::<B>(e)
             }
         })?;
+        self.wake_workers();
         Ok(Accepted {
             submission_id: s.id,
             workflow_id,
@@ -522,6 +548,7 @@ where
             .await
             .map_err(db_err::<B>)?;
         tx.commit().await.map_err(db_err::<B>)?;
+        self.wake_workers();
         Ok(workflow)
     }
 
@@ -545,6 +572,9 @@ where
                 .map_err(db_err::<B>)?;
         }
         tx.commit().await.map_err(db_err::<B>)?;
+        if !ids.is_empty() {
+            self.wake_workers();
+        }
         Ok(ids)
     }
 

@@ -132,6 +132,9 @@ pub async fn run_sqlite_workers(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), WorkerError> {
     use apalis_core::backend::ext::BackendExt;
+    use apalis_core::backend::ext::poll_strategy::Strategy;
+    // Jobs committed by this process wake the workers at once; polling
+    // finds the rest (other processes, delayed retries).
     let storage = apalis_sqlite::SqliteStorage::<WorkflowJob>::new(store.pool())
         .with_config(
             apalis_sqlite::Config::default()
@@ -139,7 +142,12 @@ pub async fn run_sqlite_workers(
                 .heartbeat_interval(config.heartbeat_interval)
                 .missed_heartbeats(config.missed_heartbeats),
         )
-        .poll_with_interval(config.poll_interval);
+        .poll_with_strategy(
+            Strategy::new()
+                .stream(store.job_wakeups())
+                .interval(config.poll_interval),
+        );
+
     run_monitor!(storage, engine, config, shutdown)
 }
 
@@ -168,6 +176,7 @@ pub async fn run_postgres_workers(
         )
         .poll_with_strategy(
             Strategy::new()
+                .stream(store.job_wakeups())
                 .stream(notify)
                 .interval(config.poll_interval),
         );

@@ -232,6 +232,7 @@ impl Engine {
     /// retried later (an expired lease makes it recoverable regardless).
     #[instrument(skip_all, fields(workflow_id = %job.workflow_id))]
     pub async fn process(&self, job: WorkflowJob) -> Result<ProcessOutcome, StoreError> {
+        self.observer.job_started(job.workflow_id);
         let outcome = self.process_inner(job).await;
         if let Ok(o) = &outcome {
             self.observer.job_finished(job.workflow_id, o);

@@ -8,6 +8,9 @@ use super::engine::ProcessOutcome;
 
 /// Receives engine events. All methods default to doing nothing.
 pub trait EngineObserver: Send + Sync {
+    /// A worker took the workflow's job and starts processing it.
+    fn job_started(&self, _workflow: WorkflowId) {}
+
     /// A step finished (successfully or not) after `elapsed`.
     fn step_finished(&self, _workflow: WorkflowId, _step: StepName, _elapsed: Duration, _ok: bool) {
     }
