@@ -25,6 +25,9 @@ pub struct SimulateArgs {
     /// Server base URL (default: http://FORMLEAD_BIND).
     #[arg(long)]
     pub url: Option<String>,
+    /// Pace requests at this many per second (default: as fast as possible).
+    #[arg(long)]
+    pub rate: Option<f64>,
 }
 
 const FIRST: &[&str] = &[
@@ -153,6 +156,7 @@ pub async fn post_many(
     base: &str,
     count: usize,
     concurrency: usize,
+    rate: Option<f64>,
 ) -> anyhow::Result<Report> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
@@ -180,6 +184,10 @@ pub async fn post_many(
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(count);
     for i in 0..count {
+        if let Some(rate) = rate.filter(|r| *r > 0.0) {
+            let due = started + Duration::from_secs_f64(i as f64 / rate);
+            tokio::time::sleep_until(due.into()).await;
+        }
         let permit = permits.clone().acquire_owned().await.context("semaphore")?;
         let (client, url, signed_url, secret, run) = (
             client.clone(),
@@ -241,7 +249,7 @@ pub async fn run(settings: &Settings, args: SimulateArgs) -> anyhow::Result<Exit
         "posting {} signed submissions to {base} ({} at a time)…",
         args.count, args.concurrency
     );
-    let report = post_many(settings, &base, args.count, args.concurrency).await?;
+    let report = post_many(settings, &base, args.count, args.concurrency, args.rate).await?;
     let secs = report.elapsed.as_secs_f64().max(1e-9);
     println!("accepted:   {}", report.accepted);
     println!("duplicates: {}", report.duplicates);
