@@ -230,3 +230,50 @@ pub const SPECS: &[Spec] = &[
 pub fn spec(key: &str) -> Option<&'static Spec> {
     SPECS.iter().find(|s| s.key == key)
 }
+
+/// The settings table for README.md.
+pub fn markdown_table() -> String {
+    let mut out = String::from("| setting | default | meaning |\n|---|---|---|\n");
+    for s in SPECS {
+        let default = if s.secret {
+            "*(secret)*".to_owned()
+        } else if s.default.is_empty() {
+            "—".to_owned()
+        } else {
+            format!("`{}`", s.default)
+        };
+        out.push_str(&format!("| `{}` | {default} | {} |\n", s.key, s.doc));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// README.md documents every setting, exactly as here.
+    #[test]
+    fn readme_settings_table_is_current() {
+        let readme = include_str!("../../../README.md");
+        let start = readme
+            .find("<!-- settings:start -->\n")
+            .map(|i| i + "<!-- settings:start -->\n".len());
+        let end = readme.find("<!-- settings:end -->");
+        let (Some(start), Some(end)) = (start, end) else {
+            panic!("README.md lacks the settings markers")
+        };
+        let table = markdown_table();
+        assert!(
+            readme[start..end] == table,
+            "README settings table is out of date; replace it with:\n{table}"
+        );
+    }
+
+    #[test]
+    fn keys_are_unique() {
+        let mut keys: Vec<&str> = SPECS.iter().map(|s| s.key).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), SPECS.len());
+    }
+}
