@@ -34,3 +34,28 @@ pub fn ms(d: Duration) -> String {
 pub fn postgres_url() -> Option<String> {
     std::env::var("FORMLEAD_BENCH_POSTGRES_URL").ok()
 }
+
+/// An engine on `store`/`queue` with the sandbox vendors.
+pub fn sandbox_engine(
+    store: std::sync::Arc<dyn formlead::core::ports::Store>,
+    queue: std::sync::Arc<dyn formlead::core::ports::Queue>,
+) -> formlead::core::orchestrator::Engine {
+    use std::sync::Arc;
+
+    use formlead::core::memory::{SandboxCalendar, SandboxCrm, SandboxMail, StaticAssets};
+    let policy = Arc::new(formlead::core::policy::GatedPolicy::default());
+    formlead::core::orchestrator::Engine::new(
+        formlead::core::orchestrator::Ports {
+            store,
+            queue,
+            crm: Arc::new(SandboxCrm::new()),
+            mail: Arc::new(SandboxMail::new(policy.clone())),
+            calendar: Arc::new(SandboxCalendar::new()),
+            assets: Arc::new(StaticAssets::sample()),
+            policy,
+            writer: Arc::new(formlead::core::agents::TemplateWriter::default()),
+            clock: Arc::new(formlead::core::ports::SystemClock),
+        },
+        formlead::core::orchestrator::EngineConfig::default(),
+    )
+}

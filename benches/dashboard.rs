@@ -10,12 +10,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::Request;
-use formlead::core::agents::TemplateWriter;
-use formlead::core::memory::{
-    RecordingQueue, SandboxCalendar, SandboxCrm, SandboxMail, StaticAssets,
-};
-use formlead::core::orchestrator::{Engine, EngineConfig, Ports};
-use formlead::core::policy::GatedPolicy;
+use formlead::core::memory::RecordingQueue;
 use formlead::core::ports::{Store, SystemClock};
 use formlead_server::config::{Settings, Sources};
 use tower::ServiceExt;
@@ -60,21 +55,7 @@ async fn main() {
     // 1,000 completed workflows.
     let store: Arc<dyn Store> = state.engine.ports().store.clone();
     let queue = Arc::new(RecordingQueue::new(Arc::new(SystemClock)));
-    let policy = Arc::new(GatedPolicy::default());
-    let engine = Engine::new(
-        Ports {
-            store: store.clone(),
-            queue: queue.clone(),
-            crm: Arc::new(SandboxCrm::new()),
-            mail: Arc::new(SandboxMail::new(policy.clone())),
-            calendar: Arc::new(SandboxCalendar::new()),
-            assets: Arc::new(StaticAssets::sample()),
-            policy,
-            writer: Arc::new(TemplateWriter::default()),
-            clock: Arc::new(SystemClock),
-        },
-        EngineConfig::default(),
-    );
+    let engine = common::sandbox_engine(store.clone(), queue);
     let seeded = Instant::now();
     for i in 0..1000 {
         let ids = store

@@ -15,12 +15,9 @@ use formlead::adapters::sql::{
     ApalisQueue, ApalisWorkerConfig, PgBackend, PgStore, SqliteBackend, SqliteDurability,
     SqliteStore, run_postgres_workers, run_sqlite_workers,
 };
-use formlead::core::agents::TemplateWriter;
 use formlead::core::domain::WorkflowId;
-use formlead::core::memory::{SandboxCalendar, SandboxCrm, SandboxMail, StaticAssets};
-use formlead::core::orchestrator::{Engine, EngineConfig, EngineObserver, Ports};
-use formlead::core::policy::GatedPolicy;
-use formlead::core::ports::{Queue, Store, SystemClock};
+use formlead::core::orchestrator::{Engine, EngineObserver};
+use formlead::core::ports::{Queue, Store};
 
 #[derive(Default)]
 struct Started(Mutex<HashMap<WorkflowId, Instant>>);
@@ -36,22 +33,7 @@ impl EngineObserver for Started {
 }
 
 fn engine(store: Arc<dyn Store>, queue: Arc<dyn Queue>, started: Arc<Started>) -> Engine {
-    let policy = Arc::new(GatedPolicy::default());
-    Engine::new(
-        Ports {
-            store,
-            queue,
-            crm: Arc::new(SandboxCrm::new()),
-            mail: Arc::new(SandboxMail::new(policy.clone())),
-            calendar: Arc::new(SandboxCalendar::new()),
-            assets: Arc::new(StaticAssets::sample()),
-            policy,
-            writer: Arc::new(TemplateWriter::default()),
-            clock: Arc::new(SystemClock),
-        },
-        EngineConfig::default(),
-    )
-    .with_observer(started)
+    common::sandbox_engine(store, queue).with_observer(started)
 }
 
 async fn measure(store: Arc<dyn Store>, started: Arc<Started>, label: &str) {

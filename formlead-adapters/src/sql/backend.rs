@@ -74,6 +74,9 @@ pub trait Backend: Send + Sync + Sized + 'static {
         statuses: &'static [&'static str],
     ) -> BoxFuture<'a, Result<u64, sqlx::Error>>;
 
+    /// apalis' migrations and formlead's, for this backend.
+    fn migrators() -> (sqlx::migrate::Migrator, sqlx::migrate::Migrator);
+
     /// Whether a database error is worth retrying (busy, serialization).
     fn is_transient_db_error(code: Option<&str>) -> bool;
 }

@@ -99,6 +99,13 @@ impl Backend for PgBackend {
         .boxed()
     }
 
+    fn migrators() -> (sqlx::migrate::Migrator, sqlx::migrate::Migrator) {
+        (
+            apalis_postgres::PostgresStorage::<()>::migrations(),
+            sqlx::migrate!("./migrations/postgres"),
+        )
+    }
+
     fn is_transient_db_error(code: Option<&str>) -> bool {
         // serialization_failure, deadlock_detected, lock_not_available,
         // too_many_connections, admin/crash shutdown, cannot_connect_now.
@@ -125,19 +132,5 @@ impl SqlStore<PgBackend> {
         let store = Self::from_pool(pool);
         store.migrate().await?;
         Ok(store)
-    }
-
-    /// Applies apalis' migrations and formlead's, each tracked in its own table.
-    ///
-    /// # Errors
-    /// [`sqlx::Error`].
-    pub async fn migrate(&self) -> Result<(), sqlx::Error> {
-        let mut apalis = apalis_postgres::PostgresStorage::<()>::migrations();
-        apalis.set_ignore_missing(true);
-        apalis.run(self.pool()).await?;
-        let mut ours = sqlx::migrate!("./migrations/postgres");
-        ours.dangerous_set_table_name("formlead_migrations");
-        ours.run(self.pool()).await?;
-        Ok(())
     }
 }

@@ -116,6 +116,13 @@ impl Backend for SqliteBackend {
         .boxed()
     }
 
+    fn migrators() -> (sqlx::migrate::Migrator, sqlx::migrate::Migrator) {
+        (
+            apalis_sqlite::SqliteStorage::<()>::migrations(),
+            sqlx::migrate!("./migrations/sqlite"),
+        )
+    }
+
     fn is_transient_db_error(code: Option<&str>) -> bool {
         // SQLITE_BUSY (5), SQLITE_LOCKED (6) and their extended codes.
         code.and_then(|c| c.parse::<i32>().ok())
@@ -169,20 +176,5 @@ impl SqlStore<SqliteBackend> {
         let store = Self::from_pool(pool);
         store.migrate().await?;
         Ok(store)
-    }
-
-    /// Applies apalis' migrations and formlead's (each tracked in its own
-    /// table). apalis' `setup()` is not used: it would set `synchronous=OFF`.
-    ///
-    /// # Errors
-    /// [`sqlx::Error`].
-    pub async fn migrate(&self) -> Result<(), sqlx::Error> {
-        let mut apalis = apalis_sqlite::SqliteStorage::<()>::migrations();
-        apalis.set_ignore_missing(true);
-        apalis.run(self.pool()).await?;
-        let mut ours = sqlx::migrate!("./migrations/sqlite");
-        ours.dangerous_set_table_name("formlead_migrations");
-        ours.run(self.pool()).await?;
-        Ok(())
     }
 }

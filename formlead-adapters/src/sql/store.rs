@@ -140,6 +140,26 @@ impl<B: Backend> SqlStore<B> {
     }
 }
 
+impl<B: Backend> SqlStore<B>
+where
+    <B::Db as Database>::Connection: sqlx::migrate::Migrate,
+{
+    /// Applies apalis' migrations and formlead's, each tracked in its own
+    /// table. (apalis' `setup()` is not used: on SQLite it would set
+    /// `synchronous=OFF`.)
+    ///
+    /// # Errors
+    /// [`sqlx::Error`].
+    pub async fn migrate(&self) -> Result<(), sqlx::Error> {
+        let (mut apalis, mut ours) = B::migrators();
+        apalis.set_ignore_missing(true);
+        apalis.run(&self.pool).await?;
+        ours.dangerous_set_table_name("formlead_migrations");
+        ours.run(&self.pool).await?;
+        Ok(())
+    }
+}
+
 // The where-clauses below say "this backend can bind and read text and
 // integers"; both SQLite and PostgreSQL satisfy them.
 impl<B: Backend> SqlStore<B>
@@ -182,6 +202,28 @@ where
     ) -> Result<u64, StoreError> {
         let n = self.fetch_optional(query, |r| r.i("n")).await?.unwrap_or(0);
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Rows of `sql` (one `$1` = `id`), mapped.
+    async fn all_by_id<T>(
+        &self,
+        sql: &'static str,
+        id: uuid::Uuid,
+        map: impl Fn(Reader<'_, B>) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        self.fetch_all(sqlx::query::<B::Db>(B::sql(sql)).bind(B::id(id)), map)
+            .await
+    }
+
+    /// The row of `sql` (one `$1` = `id`), mapped, if any.
+    async fn one_by_id<T>(
+        &self,
+        sql: &'static str,
+        id: uuid::Uuid,
+        map: impl FnOnce(Reader<'_, B>) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        self.fetch_optional(sqlx::query::<B::Db>(B::sql(sql)).bind(B::id(id)), map)
+            .await
     }
 
     /// Why an UPDATE guarded by the lease matched nothing.
@@ -319,23 +361,25 @@ where
     }
 
     async fn get_submission(&self, id: SubmissionId) -> Result<Option<FormSubmission>, StoreError> {
-        let q = sqlx::query::<B::Db>(B::sql(concat!(
-            "SELECT ",
-            submission_cols!(),
-            " FROM form_submissions WHERE id = $1"
-        )))
-        .bind(B::id(id.0));
-        self.fetch_optional(q, |r| r.submission()).await
+        self.one_by_id(
+            concat!(
+                "SELECT ",
+                submission_cols!(),
+                " FROM form_submissions WHERE id = $1"
+            ),
+            id.0,
+            |r| r.submission(),
+        )
+        .await
     }
 
     async fn get_workflow(&self, id: WorkflowId) -> Result<Option<Workflow>, StoreError> {
-        let q = sqlx::query::<B::Db>(B::sql(concat!(
-            "SELECT ",
-            workflow_cols!(),
-            " FROM workflows WHERE id = $1"
-        )))
-        .bind(B::id(id.0));
-        self.fetch_optional(q, |r| r.workflow()).await
+        self.one_by_id(
+            concat!("SELECT ", workflow_cols!(), " FROM workflows WHERE id = $1"),
+            id.0,
+            |r| r.workflow(),
+        )
+        .await
     }
 
     async fn list_workflows(
@@ -623,13 +667,17 @@ where
     }
 
     async fn list_steps(&self, id: WorkflowId) -> Result<Vec<StepRecord>, StoreError> {
-        let q = sqlx::query::<B::Db>(B::sql(concat!(
-            "SELECT ",
-            step_cols!(),
-            " FROM workflow_steps WHERE workflow_id = $1"
-        )))
-        .bind(B::id(id.0));
-        let mut steps = self.fetch_all(q, |r| r.step()).await?;
+        let mut steps = self
+            .all_by_id(
+                concat!(
+                    "SELECT ",
+                    step_cols!(),
+                    " FROM workflow_steps WHERE workflow_id = $1"
+                ),
+                id.0,
+                |r| r.step(),
+            )
+            .await?;
         steps.sort_by_key(|s| s.step.number());
         Ok(steps)
     }
@@ -696,23 +744,25 @@ where
     }
 
     async fn get_draft(&self, id: DraftId) -> Result<Option<DraftEmail>, StoreError> {
-        let q = sqlx::query::<B::Db>(B::sql(concat!(
-            "SELECT ",
-            draft_cols!(),
-            " FROM draft_emails WHERE id = $1"
-        )))
-        .bind(B::id(id.0));
-        self.fetch_optional(q, |r| r.draft()).await
+        self.one_by_id(
+            concat!("SELECT ", draft_cols!(), " FROM draft_emails WHERE id = $1"),
+            id.0,
+            |r| r.draft(),
+        )
+        .await
     }
 
     async fn drafts_for_workflow(&self, id: WorkflowId) -> Result<Vec<DraftEmail>, StoreError> {
-        let q = sqlx::query::<B::Db>(B::sql(concat!(
-            "SELECT ",
-            draft_cols!(),
-            " FROM draft_emails WHERE workflow_id = $1 ORDER BY created_at"
-        )))
-        .bind(B::id(id.0));
-        self.fetch_all(q, |r| r.draft()).await
+        self.all_by_id(
+            concat!(
+                "SELECT ",
+                draft_cols!(),
+                " FROM draft_emails WHERE workflow_id = $1 ORDER BY created_at"
+            ),
+            id.0,
+            |r| r.draft(),
+        )
+        .await
     }
 
     async fn list_drafts(
@@ -765,23 +815,29 @@ where
     }
 
     async fn tasks_for_workflow(&self, id: WorkflowId) -> Result<Vec<CrmTask>, StoreError> {
-        let q = sqlx::query::<B::Db>(B::sql(concat!(
-            "SELECT ",
-            task_cols!(),
-            " FROM hubspot_tasks WHERE workflow_id = $1 ORDER BY created_at"
-        )))
-        .bind(B::id(id.0));
-        self.fetch_all(q, |r| r.task()).await
+        self.all_by_id(
+            concat!(
+                "SELECT ",
+                task_cols!(),
+                " FROM hubspot_tasks WHERE workflow_id = $1 ORDER BY created_at"
+            ),
+            id.0,
+            |r| r.task(),
+        )
+        .await
     }
 
     async fn errors_for_workflow(&self, id: WorkflowId) -> Result<Vec<WorkflowError>, StoreError> {
-        let q = sqlx::query::<B::Db>(B::sql(concat!(
-            "SELECT ",
-            error_cols!(),
-            " FROM workflow_errors WHERE workflow_id = $1 ORDER BY created_at, attempt"
-        )))
-        .bind(B::id(id.0));
-        self.fetch_all(q, |r| r.error()).await
+        self.all_by_id(
+            concat!(
+                "SELECT ",
+                error_cols!(),
+                " FROM workflow_errors WHERE workflow_id = $1 ORDER BY created_at, attempt"
+            ),
+            id.0,
+            |r| r.error(),
+        )
+        .await
     }
 
     async fn record_audit(&self, e: &AuditEvent) -> Result<(), StoreError> {
@@ -803,13 +859,16 @@ where
     }
 
     async fn audit_for_workflow(&self, id: WorkflowId) -> Result<Vec<AuditEvent>, StoreError> {
-        let q = sqlx::query::<B::Db>(B::sql(concat!(
-            "SELECT ",
-            audit_cols!(),
-            " FROM audit_events WHERE workflow_id = $1 ORDER BY created_at"
-        )))
-        .bind(B::id(id.0));
-        self.fetch_all(q, |r| r.audit()).await
+        self.all_by_id(
+            concat!(
+                "SELECT ",
+                audit_cols!(),
+                " FROM audit_events WHERE workflow_id = $1 ORDER BY created_at"
+            ),
+            id.0,
+            |r| r.audit(),
+        )
+        .await
     }
 
     async fn prospect_history(
