@@ -2,6 +2,7 @@
 //! queue (apalis) in the same database so accepting a submission commits
 //! the submission, its workflow and its job in one transaction.
 
+mod accept;
 mod backend;
 mod columns;
 #[cfg(feature = "postgres")]

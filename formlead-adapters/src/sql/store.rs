@@ -26,7 +26,9 @@ use super::rows::Reader;
 /// `SqliteStore::connect_sqlite` or `PgStore::connect_postgres`.
 pub struct SqlStore<B: Backend> {
     pool: Pool<B::Db>,
-    faults: Faults,
+    faults: std::sync::Arc<Faults>,
+    /// The group-commit task's inbox (started on first use).
+    batcher: std::sync::Arc<std::sync::OnceLock<Option<super::accept::Inbox>>>,
     /// Wakes this process's workers when a job was committed here.
     wakers: std::sync::Arc<std::sync::Mutex<Vec<futures_channel::mpsc::Sender<()>>>>,
 }
@@ -41,10 +43,10 @@ impl<B: Backend> std::fmt::Debug for SqlStore<B> {
 
 impl<B: Backend> Clone for SqlStore<B> {
     fn clone(&self) -> Self {
-        // Fault hooks are per instance (tests inject into the one they hold).
         Self {
             pool: self.pool.clone(),
-            faults: Faults::default(),
+            faults: self.faults.clone(),
+            batcher: self.batcher.clone(),
             wakers: self.wakers.clone(),
         }
     }
@@ -60,10 +62,6 @@ pub(crate) fn db_err<B: Backend>(e: sqlx::Error) -> StoreError {
         }
         _ => StoreError::permanent(e),
     }
-}
-
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
 fn like_pattern(needle: &str) -> String {
@@ -82,7 +80,8 @@ impl<B: Backend> SqlStore<B> {
     pub fn from_pool(pool: Pool<B::Db>) -> Self {
         Self {
             pool,
-            faults: Faults::default(),
+            faults: std::sync::Arc::default(),
+            batcher: std::sync::Arc::default(),
             wakers: std::sync::Arc::default(),
         }
     }
@@ -99,7 +98,22 @@ impl<B: Backend> SqlStore<B> {
         rx
     }
 
-    fn wake_workers(&self) {
+    pub(crate) fn batcher_cell(&self) -> &std::sync::OnceLock<Option<super::accept::Inbox>> {
+        &self.batcher
+    }
+
+    /// A copy sharing pool, fault hooks and wake-ups but not the batcher
+    /// (the batcher task holds one; it must not keep its own inbox alive).
+    pub(crate) fn detached(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            faults: self.faults.clone(),
+            batcher: std::sync::Arc::default(),
+            wakers: self.wakers.clone(),
+        }
+    }
+
+    pub(crate) fn wake_workers(&self) {
         let mut wakers = self
             .wakers
             .lock()
@@ -278,68 +292,20 @@ where
         self.faults
             .before::<StoreError>("accept_submission")
             .await?;
-        let workflow_id = WorkflowId::new();
-        let fields = serde_json::to_value(&s.fields).map_err(StoreError::permanent)?;
-        let mut tx = B::begin_write(&self.pool).await.map_err(db_err::<B>)?;
-        let inserted = sqlx::query::<B::Db>(B::sql(concat!(
-            "INSERT INTO form_submissions (",
-            submission_cols!(),
-            ", prospect_email) ",
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ",
-            "ON CONFLICT (form_submission_id) DO NOTHING RETURNING id"
-        )))
-        .bind(B::id(s.id.0))
-        .bind(s.form_submission_id.clone())
-        .bind(s.portal_id.and_then(|p| i64::try_from(p).ok()))
-        .bind(s.form_id.clone())
-        .bind(s.submitted_at.map(B::time))
-        .bind(s.page_url.clone())
-        .bind(B::json(&fields))
-        .bind(s.raw_payload.clone())
-        .bind(s.source.as_str().to_owned())
-        .bind(B::time(s.received_at))
-        .bind(s.email().to_owned())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_err::<B>)?;
-        if inserted.is_none() {
-            drop(tx);
-            let existing = self.find_submission(&s.form_submission_id).await?;
-            return Err(match existing {
-                Some(existing) => StoreError::Duplicate { existing },
-                None => StoreError::transient("duplicate submission vanished; try again"),
-            });
-        }
-        // Test hook: a crash between the two inserts must leave nothing.
-        self.faults
-            .before::<StoreError>("accept_submission:after_insert")
-            .await?;
-        sqlx::query::<B::Db>(B::sql(
-            "INSERT INTO workflows (id, submission_id, status, prospect_email, attempts, created_at, updated_at) \
-             VALUES ($1, $2, 'triggered', $3, 0, $4, $4)",
-        ))
-        .bind(B::id(workflow_id.0))
-        .bind(B::id(s.id.0))
-        .bind(s.email().to_owned())
-        .bind(B::time(s.received_at))
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err::<B>)?;
-        B::push_job(&mut tx, WorkflowJob { workflow_id }, Duration::ZERO)
-            .await
-            .map_err(db_err::<B>)?;
-        tx.commit().await.map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::transient("concurrent duplicate; try again")
-            } else {
-                db_err::<B>(e)
+        // Concurrent accepts share one commit (group commit); alone, a
+        // submission is committed by itself, just as fast.
+        if let Some(batcher) = self.batcher() {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            if batcher.send((s.clone(), reply)).await.is_ok() {
+                if let Ok(result) = answer.await {
+                    return result;
+                }
             }
-        })?;
-        self.wake_workers();
-        Ok(Accepted {
-            submission_id: s.id,
-            workflow_id,
-        })
+        }
+        self.accept_batch(&[s])
+            .await
+            .pop()
+            .unwrap_or_else(|| Err(StoreError::transient("accept produced no result")))
     }
 
     async fn find_submission(

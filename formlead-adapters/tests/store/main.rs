@@ -59,6 +59,20 @@ async fn postgres_concurrent_duplicates_make_one_workflow() {
     suite::concurrent_duplicates_make_one_workflow(store).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_concurrent_accepts_are_batched_correctly() {
+    let f = helpers::sqlite().await;
+    suite::concurrent_accepts_are_batched_correctly(f.store.clone()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_concurrent_accepts_are_batched_correctly() {
+    let Some(store) = helpers::postgres().await else {
+        return;
+    };
+    suite::concurrent_accepts_are_batched_correctly(store).await;
+}
+
 #[test]
 fn test_database_urls() {
     assert_eq!(

@@ -620,3 +620,70 @@ pub async fn history_and_stats(s: &impl Subject) {
     let stats = s.stats(t0()).await.unwrap();
     assert_eq!(stats.draft_latencies_ms, vec![7000]);
 }
+
+/// Many concurrent accepts (committed together in batches): each answer is
+/// right, duplicates inside a batch are recognised, and a failure inside a
+/// batch fails that submission alone.
+pub async fn concurrent_accepts_are_batched_correctly(s: Arc<impl Subject + 'static>) {
+    s.faults()
+        .inject("accept_submission:after_insert", Fault::Permanent);
+    let mut handles = Vec::new();
+    for i in 0..120 {
+        let s = s.clone();
+        // Every tenth is a duplicate of an earlier one.
+        let id = if i % 10 == 9 {
+            format!("batch-{}", i - 1)
+        } else {
+            format!("batch-{i}")
+        };
+        handles.push(tokio::spawn(async move {
+            (
+                id.clone(),
+                s.accept_submission(&submission(&id, "b@acme.example", t0()))
+                    .await,
+            )
+        }));
+    }
+    let (mut ok, mut dup, mut failed) = (Vec::new(), 0, 0);
+    for h in handles {
+        match h.await.unwrap() {
+            (id, Ok(a)) => ok.push((id, a)),
+            (_, Err(StoreError::Duplicate { .. })) => dup += 1,
+            (_, Err(e)) => {
+                assert!(!formlead_core::ports::Classify::is_transient(&e), "{e}");
+                failed += 1;
+            }
+        }
+    }
+    assert_eq!(failed, 1, "exactly the injected failure");
+    assert_eq!(ok.len() + dup + failed, 120);
+    let distinct: std::collections::HashSet<&String> = ok.iter().map(|(id, _)| id).collect();
+    assert_eq!(
+        distinct.len(),
+        ok.len(),
+        "no formSubmissionId accepted twice"
+    );
+    assert_eq!(
+        s.list_workflows(&WorkflowFilter::default())
+            .await
+            .unwrap()
+            .total,
+        ok.len() as u64
+    );
+    assert_eq!(
+        s.jobs().await.unwrap(),
+        ok.len() as u64,
+        "one job per accepted submission"
+    );
+    for (id, a) in &ok {
+        assert_eq!(s.find_submission(id).await.unwrap(), Some(*a), "{id}");
+        assert_eq!(
+            s.get_workflow(a.workflow_id)
+                .await
+                .unwrap()
+                .unwrap()
+                .submission_id,
+            a.submission_id
+        );
+    }
+}

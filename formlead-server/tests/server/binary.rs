@@ -353,3 +353,73 @@ async fn sigterm_during_a_burst_loses_nothing() {
         "exactly the accepted requests were stored"
     );
 }
+
+/// `reconcile` pulls a form's submissions from HubSpot (cursor pages, newest
+/// first, stopping at `--since`) through the same dedupe.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_accepts_missed_submissions_once() {
+    use wiremock::matchers::{header, method, path, query_param};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let hubspot = MockServer::start().await;
+    let now = chrono::Utc::now().timestamp_millis();
+    let record = |id: &str, email: &str, at: i64| {
+        serde_json::json!({"conversionId": id, "submittedAt": at, "pageUrl": "https://example.com/contact",
+            "values": [{"name": "email", "value": email}, {"name": "firstname", "value": "Rae"}]})
+    };
+    Mock::given(method("GET"))
+        .and(path("/form-integrations/v1/submissions/forms/form-guid-1"))
+        .and(query_param("after", "cursor-2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "results": [record("conv-old", "old@acme.example", now - 30 * 86_400_000)]
+        })))
+        .mount(&hubspot)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/form-integrations/v1/submissions/forms/form-guid-1"))
+        .and(header("authorization", "Bearer pat-test-token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "results": [record("conv-2", "two@acme.example", now - 60_000), record("conv-1", "one@acme.example", now - 120_000)],
+            "paging": {"next": {"after": "cursor-2"}}
+        })))
+        .mount(&hubspot)
+        .await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let base = hubspot.uri();
+    let env = [
+        ("HUBSPOT_ACCESS_TOKEN", "pat-test-token"),
+        ("HUBSPOT_API_BASE", base.as_str()),
+    ];
+    let o = run(
+        dir.path(),
+        &env,
+        &["reconcile", "--form", "form-guid-1", "--since", "7d"],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("2 submissions since") && out.contains("2 new, 0 already known"),
+        "{out}"
+    );
+    let again = run(
+        dir.path(),
+        &env,
+        &["reconcile", "--form", "form-guid-1", "--since", "7d"],
+    );
+    let out = text(&again);
+    assert!(
+        again.status.success() && out.contains("0 new, 2 already known"),
+        "{out}"
+    );
+    let o = run(
+        dir.path(),
+        &[],
+        &["reconcile", "--form", "form-guid-1", "--since", "7d"],
+    );
+    assert!(
+        !o.status.success() && text(&o).contains("HUBSPOT_ACCESS_TOKEN"),
+        "{}",
+        text(&o)
+    );
+}
