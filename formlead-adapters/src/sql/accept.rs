@@ -98,13 +98,12 @@ where
         let savepoints = batch.len() > 1;
         let mut outcomes = Vec::with_capacity(batch.len());
         for s in batch {
-            if savepoints {
-                if let Err(e) = sqlx::query::<B::Db>("SAVEPOINT accept_item")
+            if savepoints
+                && let Err(e) = sqlx::query::<B::Db>("SAVEPOINT accept_item")
                     .execute(&mut *tx)
                     .await
-                {
-                    return all_failed(db_err::<B>(e));
-                }
+            {
+                return all_failed(db_err::<B>(e));
             }
             let outcome = match self.insert_one(&mut tx, s).await {
                 Ok(Some(accepted)) => Outcome::Inserted(accepted),

@@ -296,10 +296,10 @@ where
         // submission is committed by itself, just as fast.
         if let Some(batcher) = self.batcher() {
             let (reply, answer) = tokio::sync::oneshot::channel();
-            if batcher.send((s.clone(), reply)).await.is_ok() {
-                if let Ok(result) = answer.await {
-                    return result;
-                }
+            if batcher.send((s.clone(), reply)).await.is_ok()
+                && let Ok(result) = answer.await
+            {
+                return result;
             }
         }
         self.accept_batch(&[s])
