@@ -4,8 +4,6 @@
 //! alone) and answers every caller only after the commit. One fsync then
 //! covers many leads, while a lone lead is committed at once.
 
-use std::time::Duration;
-
 use formlead_core::domain::{FormSubmission, WorkflowId};
 use formlead_core::ports::{Accepted, StoreError, WorkflowJob};
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type};
@@ -21,12 +19,6 @@ pub const MAX_BATCH: usize = 256;
 type Reply = oneshot::Sender<Result<Accepted, StoreError>>;
 /// The group-commit task's inbox.
 pub type Inbox = mpsc::Sender<(FormSubmission, Reply)>;
-
-enum Outcome {
-    Inserted(Accepted),
-    Duplicate,
-    Failed(StoreError),
-}
 
 impl<B: Backend> SqlStore<B>
 where
@@ -72,73 +64,150 @@ where
         }
     }
 
-    /// Commits `batch` in one transaction; one result per submission, in order.
+    /// Commits `batch` in one transaction; one result per submission, in
+    /// order. If the batch as a whole fails, its submissions are committed
+    /// one by one, so a bad one fails alone.
     pub(crate) async fn accept_batch(
         &self,
         batch: &[&FormSubmission],
     ) -> Vec<Result<Accepted, StoreError>> {
-        let all_failed = |e: StoreError| -> Vec<Result<Accepted, StoreError>> {
-            let message = e.to_string();
-            let transient = formlead_core::ports::Classify::is_transient(&e);
-            batch
-                .iter()
-                .map(|_| {
-                    Err(if transient {
-                        StoreError::transient(message.clone())
-                    } else {
-                        StoreError::permanent(message.clone())
-                    })
-                })
-                .collect()
-        };
-        let mut tx = match B::begin_write(self.pool()).await {
-            Ok(tx) => tx,
-            Err(e) => return all_failed(db_err::<B>(e)),
-        };
-        let savepoints = batch.len() > 1;
-        let mut outcomes = Vec::with_capacity(batch.len());
-        for s in batch {
-            if savepoints
-                && let Err(e) = sqlx::query::<B::Db>("SAVEPOINT accept_item")
-                    .execute(&mut *tx)
-                    .await
-            {
-                return all_failed(db_err::<B>(e));
-            }
-            let outcome = match self.insert_one(&mut tx, s).await {
-                Ok(Some(accepted)) => Outcome::Inserted(accepted),
-                Ok(None) => Outcome::Duplicate,
-                Err(e) => Outcome::Failed(e),
-            };
-            if savepoints {
-                let end = if matches!(outcome, Outcome::Failed(_)) {
-                    "ROLLBACK TO SAVEPOINT accept_item"
-                } else {
-                    "RELEASE SAVEPOINT accept_item"
-                };
-                if let Err(e) = sqlx::query::<B::Db>(end).execute(&mut *tx).await {
-                    return all_failed(db_err::<B>(e));
+        match self.accept_together(batch).await {
+            Ok(results) => results,
+            Err(e) if batch.len() == 1 => vec![Err(e)],
+            Err(e) => {
+                tracing::warn!(error = %e, size = batch.len(), "batched accept failed; committing one by one");
+                let mut results = Vec::with_capacity(batch.len());
+                for s in batch {
+                    results.push(self.accept_together(&[s]).await.and_then(|mut r| {
+                        r.pop()
+                            .unwrap_or_else(|| Err(StoreError::transient("no result")))
+                    }));
                 }
-            } else if let Outcome::Failed(e) = outcome {
-                drop(tx);
-                return vec![Err(e)];
+                results
             }
-            outcomes.push(outcome);
         }
-        if outcomes.iter().any(|o| matches!(o, Outcome::Inserted(_))) {
-            if let Err(e) = tx.commit().await {
-                return all_failed(db_err::<B>(e));
+    }
+
+    /// One transaction for the whole batch: a few multi-row inserts per
+    /// table (chunks of 128, 32, 8, 2 and 1 rows, so few statement shapes),
+    /// then the jobs, then one commit.
+    async fn accept_together(
+        &self,
+        batch: &[&FormSubmission],
+    ) -> Result<Vec<Result<Accepted, StoreError>>, StoreError> {
+        // The first of several submissions with one formSubmissionId is
+        // inserted; the others are duplicates of it.
+        let mut seen = std::collections::HashSet::new();
+        let unique: Vec<&FormSubmission> = batch
+            .iter()
+            .copied()
+            .filter(|s| seen.insert(s.form_submission_id.as_str()))
+            .collect();
+
+        let mut tx = B::begin_write(self.pool()).await.map_err(db_err::<B>)?;
+        let mut inserted: std::collections::HashSet<uuid::Uuid> = std::collections::HashSet::new();
+        for chunk in chunks(&unique) {
+            let q = sqlx::query::<B::Db>(B::sql_dyn(multi_row(
+                concat!(
+                    "INSERT INTO form_submissions (",
+                    submission_cols!(),
+                    ", prospect_email) VALUES "
+                ),
+                11,
+                chunk.len(),
+                " ON CONFLICT (form_submission_id) DO NOTHING RETURNING id",
+            )));
+            let mut q = q;
+            for s in chunk {
+                let fields = serde_json::to_value(&s.fields).map_err(StoreError::permanent)?;
+                q = q
+                    .bind(B::id(s.id.0))
+                    .bind(s.form_submission_id.clone())
+                    .bind(s.portal_id.and_then(|p| i64::try_from(p).ok()))
+                    .bind(s.form_id.clone())
+                    .bind(s.submitted_at.map(B::time))
+                    .bind(s.page_url.clone())
+                    .bind(B::json(&fields))
+                    .bind(s.raw_payload.clone())
+                    .bind(s.source.as_str().to_owned())
+                    .bind(B::time(s.received_at))
+                    .bind(s.email().to_owned());
             }
-            self.wake_workers();
-        } else {
+            let rows = q.fetch_all(&mut *tx).await.map_err(db_err::<B>)?;
+            for row in &rows {
+                inserted.insert(super::rows::Reader::<B>::new(row).uuid("id")?);
+            }
+        }
+        // Test hooks: a crash between the inserts must leave nothing; one
+        // submission can be made to fail.
+        self.faults()
+            .before::<StoreError>("accept_submission:after_insert")
+            .await?;
+        let fresh: Vec<(&FormSubmission, WorkflowId)> = unique
+            .iter()
+            .filter(|s| inserted.contains(&s.id.0))
+            .map(|s| (*s, WorkflowId::new()))
+            .collect();
+        for (s, _) in &fresh {
+            self.faults()
+                .before::<StoreError>(&format!("accept_submission:item:{}", s.form_submission_id))
+                .await?;
+        }
+        for chunk in chunks(&fresh) {
+            let mut sql = String::from(
+                "INSERT INTO workflows (id, submission_id, status, prospect_email, attempts, created_at, updated_at) VALUES ",
+            );
+            for r in 0..chunk.len() {
+                let b = r * 4;
+                sql.push_str(&format!(
+                    "{}(${}, ${}, 'triggered', ${}, 0, ${}, ${})",
+                    if r > 0 { ", " } else { "" },
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 4
+                ));
+            }
+            let mut q = sqlx::query::<B::Db>(B::sql_dyn(sql));
+            for (s, workflow_id) in chunk {
+                q = q
+                    .bind(B::id(workflow_id.0))
+                    .bind(B::id(s.id.0))
+                    .bind(s.email().to_owned())
+                    .bind(B::time(s.received_at));
+            }
+            q.execute(&mut *tx).await.map_err(db_err::<B>)?;
+        }
+        let jobs: Vec<WorkflowJob> = fresh
+            .iter()
+            .map(|(_, w)| WorkflowJob { workflow_id: *w })
+            .collect();
+        B::push_jobs(&mut tx, jobs).await.map_err(db_err::<B>)?;
+        if fresh.is_empty() {
             drop(tx);
+        } else {
+            tx.commit().await.map_err(db_err::<B>)?;
+            self.wake_workers();
         }
+
+        let accepted: std::collections::HashMap<&str, Accepted> = fresh
+            .iter()
+            .map(|(s, w)| {
+                (
+                    s.form_submission_id.as_str(),
+                    Accepted {
+                        submission_id: s.id,
+                        workflow_id: *w,
+                    },
+                )
+            })
+            .collect();
         let mut results = Vec::with_capacity(batch.len());
-        for (s, outcome) in batch.iter().zip(outcomes) {
-            results.push(match outcome {
-                Outcome::Inserted(a) => Ok(a),
-                Outcome::Failed(e) => Err(e),
-                Outcome::Duplicate => {
+        for s in batch {
+            results.push(match accepted.get(s.form_submission_id.as_str()) {
+                Some(a) if a.submission_id == s.id => Ok(*a),
+                _ => {
                     match formlead_core::ports::Store::find_submission(self, &s.form_submission_id)
                         .await
                     {
@@ -151,63 +220,61 @@ where
                 }
             });
         }
-        results
+        Ok(results)
     }
+}
 
-    /// Submission, workflow and job for `s` on `conn`; `None` when the
-    /// `formSubmissionId` exists already.
-    async fn insert_one(
-        &self,
-        conn: &mut <B::Db as Database>::Connection,
-        s: &FormSubmission,
-    ) -> Result<Option<Accepted>, StoreError> {
-        let workflow_id = WorkflowId::new();
-        let fields = serde_json::to_value(&s.fields).map_err(StoreError::permanent)?;
-        let inserted = sqlx::query::<B::Db>(B::sql(concat!(
-            "INSERT INTO form_submissions (",
-            submission_cols!(),
-            ", prospect_email) ",
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ",
-            "ON CONFLICT (form_submission_id) DO NOTHING RETURNING id"
-        )))
-        .bind(B::id(s.id.0))
-        .bind(s.form_submission_id.clone())
-        .bind(s.portal_id.and_then(|p| i64::try_from(p).ok()))
-        .bind(s.form_id.clone())
-        .bind(s.submitted_at.map(B::time))
-        .bind(s.page_url.clone())
-        .bind(B::json(&fields))
-        .bind(s.raw_payload.clone())
-        .bind(s.source.as_str().to_owned())
-        .bind(B::time(s.received_at))
-        .bind(s.email().to_owned())
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_err::<B>)?;
-        if inserted.is_none() {
-            return Ok(None);
+/// `prefix` + `rows` groups of `width` placeholders + `suffix`.
+fn multi_row(prefix: &str, width: usize, rows: usize, suffix: &str) -> String {
+    let mut sql = String::with_capacity(prefix.len() + rows * width * 5 + suffix.len());
+    sql.push_str(prefix);
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
         }
-        // Test hook: a crash between the inserts must leave nothing.
-        self.faults()
-            .before::<StoreError>("accept_submission:after_insert")
-            .await?;
-        sqlx::query::<B::Db>(B::sql(
-            "INSERT INTO workflows (id, submission_id, status, prospect_email, attempts, created_at, updated_at) \
-             VALUES ($1, $2, 'triggered', $3, 0, $4, $4)",
-        ))
-        .bind(B::id(workflow_id.0))
-        .bind(B::id(s.id.0))
-        .bind(s.email().to_owned())
-        .bind(B::time(s.received_at))
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err::<B>)?;
-        B::push_job(conn, WorkflowJob { workflow_id }, Duration::ZERO)
-            .await
-            .map_err(db_err::<B>)?;
-        Ok(Some(Accepted {
-            submission_id: s.id,
-            workflow_id,
-        }))
+        sql.push('(');
+        for c in 0..width {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(r * width + c + 1).to_string());
+        }
+        sql.push(')');
+    }
+    sql.push_str(suffix);
+    sql
+}
+
+/// Splits into chunks of 128, 32, 8, 2 and 1 (greedy), so only five statement
+/// shapes per table reach the prepared-statement cache.
+fn chunks<T>(items: &[T]) -> Vec<&[T]> {
+    let mut out = Vec::new();
+    let mut rest = items;
+    while !rest.is_empty() {
+        let size = [128, 32, 8, 2, 1]
+            .into_iter()
+            .find(|s| *s <= rest.len())
+            .unwrap_or(1);
+        let (head, tail) = rest.split_at(size);
+        out.push(head);
+        rest = tail;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunking_and_placeholders() {
+        let v: Vec<u32> = (0..101).collect();
+        let sizes: Vec<usize> = chunks(&v).iter().map(|c| c.len()).collect();
+        assert_eq!(sizes, vec![32, 32, 32, 2, 2, 1], "101 = 3 × 32 + 2 × 2 + 1");
+        assert_eq!(
+            multi_row("INSERT INTO t VALUES ", 2, 2, " X"),
+            "INSERT INTO t VALUES ($1, $2), ($3, $4) X"
+        );
     }
 }

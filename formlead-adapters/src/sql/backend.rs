@@ -47,6 +47,10 @@ pub trait Backend: Send + Sync + Sized + 'static {
     /// placeholders.
     fn sql(text: &'static str) -> SqlStr;
 
+    /// [`Self::sql`] for query text built at run time (multi-row inserts;
+    /// only placeholders are generated, never values).
+    fn sql_dyn(text: String) -> SqlStr;
+
     fn id(u: Uuid) -> Self::Id;
     fn uuid(v: Self::Id) -> Result<Uuid, String>;
     fn time(t: DateTime<Utc>) -> Self::Time;
@@ -65,6 +69,13 @@ pub trait Backend: Send + Sync + Sized + 'static {
         conn: &'c mut <Self::Db as Database>::Connection,
         job: WorkflowJob,
         delay: Duration,
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>>;
+
+    /// Enqueues several due-now jobs in one statement, inside the caller's
+    /// transaction.
+    fn push_jobs<'c>(
+        conn: &'c mut <Self::Db as Database>::Connection,
+        jobs: Vec<WorkflowJob>,
     ) -> BoxFuture<'c, Result<(), sqlx::Error>>;
 
     /// Jobs on the apalis queue in one of `statuses` (`Pending`, `Queued`,

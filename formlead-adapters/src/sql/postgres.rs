@@ -34,6 +34,32 @@ impl Backend for PgBackend {
         text.into_sql_str()
     }
 
+    fn sql_dyn(text: String) -> SqlStr {
+        sqlx::AssertSqlSafe(text).into_sql_str()
+    }
+
+    fn push_jobs<'c>(
+        conn: &'c mut PgConnection,
+        jobs: Vec<WorkflowJob>,
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
+        async move {
+            if jobs.is_empty() {
+                return Ok(());
+            }
+            let tasks = jobs
+                .into_iter()
+                .map(|j| job_task(j, Duration::ZERO))
+                .collect::<Result<Vec<_>, _>>()?;
+            apalis_postgres::queries::push_tasks(conn, WORKFLOW_QUEUE, tasks)
+                .await
+                .map_err(|e| match e {
+                    apalis_postgres::Error::Database(db) => db,
+                    other => sqlx::Error::Protocol(other.to_string()),
+                })
+        }
+        .boxed()
+    }
+
     fn id(u: Uuid) -> Uuid {
         u
     }

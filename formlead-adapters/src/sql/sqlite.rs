@@ -46,6 +46,46 @@ impl Backend for SqliteBackend {
         AssertSqlSafe(text.replace('$', "?")).into_sql_str()
     }
 
+    fn sql_dyn(text: String) -> SqlStr {
+        AssertSqlSafe(text.replace('$', "?")).into_sql_str()
+    }
+
+    fn push_jobs<'c>(
+        conn: &'c mut SqliteConnection,
+        jobs: Vec<WorkflowJob>,
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
+        async move {
+            if jobs.is_empty() {
+                return Ok(());
+            }
+            // apalis-sqlite's own push inserts row by row; this is the same
+            // row (see its queries/task/sink.sql), many at once.
+            let now = i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())).unwrap_or(0);
+            let mut sql = String::from(
+                "INSERT INTO Jobs (job, id, job_type, status, attempts, max_attempts, run_at, priority, metadata) VALUES ",
+            );
+            for i in 0..jobs.len() {
+                let b = i * 4;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("(?{}, ?{}, ?{}, 'Pending', 0, ?{}, {now}, 0, '{{}}')", b + 1, b + 2, b + 3, b + 4));
+            }
+            let mut q = sqlx::query::<Sqlite>(AssertSqlSafe(sql));
+            for job in &jobs {
+                let bytes = serde_json::to_vec(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+                q = q
+                    .bind(bytes)
+                    .bind(ulid::Ulid::generate().to_string())
+                    .bind(WORKFLOW_QUEUE)
+                    .bind(i64::try_from(super::backend::JOB_MAX_ATTEMPTS).unwrap_or(5));
+            }
+            q.execute(&mut *conn).await?;
+            Ok(())
+        }
+        .boxed()
+    }
+
     fn id(u: Uuid) -> String {
         u.hyphenated().to_string()
     }
