@@ -3,7 +3,8 @@
 //! are woken in-process (polling every 200 ms covers other writers);
 //! PostgreSQL adds LISTEN/NOTIFY.
 //!
-//! `cargo bench --bench pickup` (FORMLEAD_BENCH_POSTGRES_URL for PostgreSQL)
+//! `cargo bench --bench pickup` (FORMLEAD_BENCH_POSTGRES_URL: an empty
+//! PostgreSQL database — jobs already queued there would be served first)
 
 mod common;
 

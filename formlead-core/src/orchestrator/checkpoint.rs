@@ -14,6 +14,36 @@ use super::engine::{Engine, FailureKind, StepFailure};
 use crate::domain::{StepName, StepRecord, StepStatus, Workflow};
 use crate::ports::{Classify, Retry, StoreError};
 
+/// This attempt's hold on its workflow.
+#[derive(Debug)]
+pub(crate) struct Lease {
+    pub owner: String,
+    expires: std::sync::Mutex<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Lease {
+    pub fn new(owner: String, expires: chrono::DateTime<chrono::Utc>) -> Self {
+        Self {
+            owner,
+            expires: std::sync::Mutex::new(expires),
+        }
+    }
+
+    fn expires(&self) -> chrono::DateTime<chrono::Utc> {
+        *self
+            .expires
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn extend(&self, until: chrono::DateTime<chrono::Utc>) {
+        *self
+            .expires
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = until;
+    }
+}
+
 /// Checkpoints of a workflow by step.
 pub(crate) type Checkpoints = HashMap<StepName, StepRecord>;
 
@@ -98,10 +128,14 @@ impl Engine {
             output: None,
             error: None,
         };
-        store
-            .save_step(&record)
-            .await
-            .map_err(store_failure(Some(step)))?;
+        // The `running` record is the intent marker a retry looks for before
+        // repeating a side effect; steps without one skip it (a commit less).
+        if step.has_side_effect() {
+            store
+                .save_step(&record)
+                .await
+                .map_err(store_failure(Some(step)))?;
+        }
         let timer = Instant::now();
         let result = run(previously_attempted).await;
         record.finished_at = Some(self.ports.clock.now());
@@ -136,18 +170,26 @@ impl Engine {
         }
     }
 
-    /// Extends this attempt's lease before the next step.
+    /// Extends this attempt's lease before the next step, once less than
+    /// half of it remains (so a fast workflow renews rarely; a lost lease
+    /// is noticed at the latest halfway to its expiry).
     pub(crate) async fn renew_lease(
         &self,
         workflow: &Workflow,
-        owner: &str,
+        lease: &Lease,
     ) -> Result<(), StepFailure> {
-        let until = self.ports.clock.now()
-            + chrono::Duration::from_std(self.config.lease).unwrap_or(chrono::Duration::MAX);
+        let now = self.ports.clock.now();
+        let length = chrono::Duration::from_std(self.config.lease).unwrap_or(chrono::Duration::MAX);
+        if lease.expires() - now > length / 2 {
+            return Ok(());
+        }
+        let until = now + length;
         self.ports
             .store
-            .renew_lease(workflow.id, owner, until)
+            .renew_lease(workflow.id, &lease.owner, until)
             .await
-            .map_err(store_failure(None))
+            .map_err(store_failure(None))?;
+        lease.extend(until);
+        Ok(())
     }
 }

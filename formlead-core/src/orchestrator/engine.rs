@@ -280,7 +280,11 @@ impl Engine {
         let attempt = workflow.attempts;
         info!(attempt, "workflow attempt started");
 
-        let failure = match self.run_steps(&workflow, owner).await {
+        let lease = super::checkpoint::Lease::new(
+            owner.to_owned(),
+            now + chrono::Duration::from_std(self.config.lease).unwrap_or(chrono::Duration::MAX),
+        );
+        let failure = match self.run_steps(&workflow, &lease).await {
             Ok(status) => {
                 store
                     .finish_workflow(workflow.id, owner, status, self.ports.clock.now())

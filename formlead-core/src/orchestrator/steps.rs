@@ -41,7 +41,7 @@ impl Engine {
     pub(crate) async fn run_steps(
         &self,
         wf: &Workflow,
-        owner: &str,
+        lease: &super::checkpoint::Lease,
     ) -> Result<WorkflowStatus, StepFailure> {
         let store = &self.ports.store;
         let submission: FormSubmission = store
@@ -64,7 +64,7 @@ impl Engine {
         let now = || self.ports.clock.now();
 
         // 1. validate_submission
-        self.renew_lease(wf, owner).await?;
+        self.renew_lease(wf, lease).await?;
         let prospect: Prospect = self
             .checkpointed(wf, StepName::ValidateSubmission, &done, |_| async {
                 let p = Prospect::from_submission(&submission).map_err(|e| {
@@ -86,7 +86,7 @@ impl Engine {
             .await?;
 
         // 2. upsert_contact
-        self.renew_lease(wf, owner).await?;
+        self.renew_lease(wf, lease).await?;
         let contact: Contact = self
             .checkpointed(wf, StepName::UpsertContact, &done, |_| async {
                 let fail = port_failure(StepName::UpsertContact);
@@ -116,7 +116,7 @@ impl Engine {
             .await?;
 
         // 3–6 only read: run them concurrently.
-        self.renew_lease(wf, owner).await?;
+        self.renew_lease(wf, lease).await?;
         let (threads, memory, assets, slots) = futures_util::join!(
             self.checkpointed(wf, StepName::ReadThreads, &done, |_| async {
                 let found = self
@@ -208,7 +208,7 @@ impl Engine {
         let (threads, memory, assets, slots) = (threads?, memory?, assets?, slots?);
 
         // 7. plan_next_step
-        self.renew_lease(wf, owner).await?;
+        self.renew_lease(wf, lease).await?;
         let plan: NextStep = self
             .checkpointed(wf, StepName::PlanNextStep, &done, |_| async {
                 let plan = NextStepPlanner.plan(&prospect, &threads, &memory, &assets, &slots);
@@ -218,7 +218,7 @@ impl Engine {
             .await?;
 
         // 8. write_draft
-        self.renew_lease(wf, owner).await?;
+        self.renew_lease(wf, lease).await?;
         let content: DraftContent = self
             .checkpointed(wf, StepName::WriteDraft, &done, |_| async {
                 let input = DraftInput {
@@ -247,7 +247,7 @@ impl Engine {
             .await?;
 
         // 9. check_send_policy
-        self.renew_lease(wf, owner).await?;
+        self.renew_lease(wf, lease).await?;
         let decision: SendDecision = self
             .checkpointed(wf, StepName::CheckSendPolicy, &done, |_| async {
                 let decision = self.ports.policy.decide(&prospect.email).await;
@@ -270,7 +270,7 @@ impl Engine {
             (&prospect, &contact, &threads, &plan, &content, &decision);
 
         // 10. create_mail_draft
-        self.renew_lease(wf, owner).await?;
+        self.renew_lease(wf, lease).await?;
         let draft: DraftCheckpoint = self
             .checkpointed(
                 wf,
@@ -369,7 +369,7 @@ impl Engine {
             .await?;
 
         // 11. create_crm_task
-        self.renew_lease(wf, owner).await?;
+        self.renew_lease(wf, lease).await?;
         let task: TaskCheckpoint = self
             .checkpointed(wf, StepName::CreateCrmTask, &done, |attempted| async move {
                 let step = StepName::CreateCrmTask;
@@ -463,7 +463,7 @@ impl Engine {
             .await?;
 
         // 12. log_crm_note
-        self.renew_lease(wf, owner).await?;
+        self.renew_lease(wf, lease).await?;
         let _note: String = self
             .checkpointed(wf, StepName::LogCrmNote, &done, |attempted| async move {
                 let step = StepName::LogCrmNote;
@@ -495,7 +495,7 @@ impl Engine {
             .await?;
 
         // 13. finalize
-        self.renew_lease(wf, owner).await?;
+        self.renew_lease(wf, lease).await?;
         self.checkpointed(wf, StepName::Finalize, &done, |_| async {
             let step = StepName::Finalize;
             let (status, summary) = match decision.mode {

@@ -729,7 +729,15 @@ async fn a_worker_that_lost_its_lease_stops_without_touching_the_workflow() {
 #[tokio::test]
 async fn store_outages_while_renewing_are_transient() {
     let kit = TestKit::new();
-    let engine = kit.engine();
+    // A zero-length lease is renewed before every step.
+    let engine = Engine::new(
+        kit.ports(),
+        EngineConfig {
+            lease: Duration::ZERO,
+            worker_id: "w".into(),
+            ..EngineConfig::default()
+        },
+    );
     kit.submit_lead(&engine, "f-1").await.unwrap();
     kit.store.faults().inject("renew_lease", Fault::Transient);
     let out = kit.run_due(&engine).await.unwrap();

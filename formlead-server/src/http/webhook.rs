@@ -26,6 +26,21 @@ use crate::metrics;
 
 pub const PATH: &str = "/api/webhooks/hubspot/forms";
 
+/// Oversized bodies up to this size are read and dropped before the 413.
+const DRAIN_LIMIT: usize = 8 * 1024 * 1024;
+
+async fn drain(body: Body, cap: usize) {
+    use futures_util::StreamExt as _;
+    let mut stream = body.into_data_stream();
+    let mut seen = 0;
+    while let Some(Ok(chunk)) = stream.next().await {
+        seen += chunk.len();
+        if seen > cap {
+            break;
+        }
+    }
+}
+
 pub async fn receive(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -74,6 +89,11 @@ async fn handle(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
+        // Read (and drop) a moderately oversized body before answering, so
+        // the client gets the 413 instead of a reset while still sending.
+        if declared.is_some_and(|n| n <= DRAIN_LIMIT) {
+            drain(body, DRAIN_LIMIT).await;
+        }
         return Err(too_large());
     }
 
