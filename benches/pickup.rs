@@ -81,7 +81,7 @@ async fn main() {
     let started = Arc::new(Started::default());
     let e = engine(
         store.clone(),
-        Arc::new(ApalisQueue::<SqliteBackend>::new(store.pool().clone())),
+        Arc::new(ApalisQueue::<SqliteBackend>::new(store.writer().clone())),
         started.clone(),
     );
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
@@ -106,7 +106,7 @@ async fn main() {
     let started = Arc::new(Started::default());
     let e = engine(
         store.clone(),
-        Arc::new(ApalisQueue::<PgBackend>::new(store.pool().clone())),
+        Arc::new(ApalisQueue::<PgBackend>::new(store.writer().clone())),
         started.clone(),
     );
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();

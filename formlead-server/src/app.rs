@@ -60,8 +60,8 @@ impl Database {
 
     pub fn queue(&self) -> Arc<dyn Queue> {
         match self {
-            Self::Sqlite(s) => Arc::new(ApalisQueue::<SqliteBackend>::new(s.pool().clone())),
-            Self::Postgres(s) => Arc::new(ApalisQueue::<PgBackend>::new(s.pool().clone())),
+            Self::Sqlite(s) => Arc::new(ApalisQueue::<SqliteBackend>::new(s.writer().clone())),
+            Self::Postgres(s) => Arc::new(ApalisQueue::<PgBackend>::new(s.writer().clone())),
         }
     }
 

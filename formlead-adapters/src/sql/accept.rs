@@ -104,7 +104,7 @@ where
             .filter(|s| seen.insert(s.form_submission_id.as_str()))
             .collect();
 
-        let mut tx = B::begin_write(self.pool()).await.map_err(db_err::<B>)?;
+        let mut tx = B::begin_write(self.writer()).await.map_err(db_err::<B>)?;
         let mut inserted: std::collections::HashSet<uuid::Uuid> = std::collections::HashSet::new();
         for chunk in chunks(&unique) {
             let q = sqlx::query::<B::Db>(B::sql_dyn(multi_row(

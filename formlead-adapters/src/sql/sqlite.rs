@@ -209,11 +209,17 @@ impl SqlStore<SqliteBackend> {
             })
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
+        // One writer connection (writers queue in-process, in order) and a
+        // pool of readers (WAL lets them read while a write commits).
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        let reader = SqlitePoolOptions::new()
             .max_connections(max_connections.max(2))
             .connect_with(options)
             .await?;
-        let store = Self::from_pool(pool);
+        let store = Self::from_pools(reader, writer);
         store.migrate().await?;
         Ok(store)
     }

@@ -25,7 +25,12 @@ use super::rows::Reader;
 /// A [`Store`] on a SQL database. Construct it with
 /// `SqliteStore::connect_sqlite` or `PgStore::connect_postgres`.
 pub struct SqlStore<B: Backend> {
+    /// Reads.
     pool: Pool<B::Db>,
+    /// Writes. On SQLite a single connection, so writers queue here in
+    /// order instead of polling SQLite's file lock with growing sleeps;
+    /// on PostgreSQL the same pool as reads.
+    writer: Pool<B::Db>,
     faults: std::sync::Arc<Faults>,
     /// The group-commit task's inbox (started on first use).
     batcher: std::sync::Arc<std::sync::OnceLock<Option<super::accept::Inbox>>>,
@@ -45,6 +50,7 @@ impl<B: Backend> Clone for SqlStore<B> {
     fn clone(&self) -> Self {
         Self {
             pool: self.pool.clone(),
+            writer: self.writer.clone(),
             faults: self.faults.clone(),
             batcher: self.batcher.clone(),
             wakers: self.wakers.clone(),
@@ -79,6 +85,7 @@ fn i64_of(v: u32) -> i64 {
 impl<B: Backend> SqlStore<B> {
     pub fn from_pool(pool: Pool<B::Db>) -> Self {
         Self {
+            writer: pool.clone(),
             pool,
             faults: std::sync::Arc::default(),
             batcher: std::sync::Arc::default(),
@@ -107,6 +114,7 @@ impl<B: Backend> SqlStore<B> {
     pub(crate) fn detached(&self) -> Self {
         Self {
             pool: self.pool.clone(),
+            writer: self.writer.clone(),
             faults: self.faults.clone(),
             batcher: std::sync::Arc::default(),
             wakers: self.wakers.clone(),
@@ -124,6 +132,18 @@ impl<B: Backend> SqlStore<B> {
 
     pub fn pool(&self) -> &Pool<B::Db> {
         &self.pool
+    }
+
+    /// The pool writes go through (the single SQLite writer connection).
+    pub fn writer(&self) -> &Pool<B::Db> {
+        &self.writer
+    }
+
+    /// A store reading from `reader` and writing through `writer`.
+    pub fn from_pools(reader: Pool<B::Db>, writer: Pool<B::Db>) -> Self {
+        let mut store = Self::from_pool(reader);
+        store.writer = writer;
+        store
     }
 
     /// Fault injection for tests: `accept_submission`,
@@ -167,9 +187,9 @@ where
     pub async fn migrate(&self) -> Result<(), sqlx::Error> {
         let (mut apalis, mut ours) = B::migrators();
         apalis.set_ignore_missing(true);
-        apalis.run(&self.pool).await?;
+        apalis.run(&self.writer).await?;
         ours.dangerous_set_table_name("formlead_migrations");
-        ours.run(&self.pool).await?;
+        ours.run(&self.writer).await?;
         Ok(())
     }
 }
@@ -189,6 +209,19 @@ where
     for<'e> Option<B::Json>: Encode<'e, B::Db>,
     for<'a> &'a str: ColumnIndex<<B::Db as Database>::Row>,
 {
+    /// [`Self::fetch_optional`] on the writer (UPDATE … RETURNING).
+    async fn write_optional<T>(
+        &self,
+        query: sqlx::query::Query<'_, B::Db, <B::Db as Database>::Arguments>,
+        map: impl FnOnce(Reader<'_, B>) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        let row = query
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(db_err::<B>)?;
+        row.as_ref().map(|r| map(Reader::new(r))).transpose()
+    }
+
     async fn fetch_optional<T>(
         &self,
         query: sqlx::query::Query<'_, B::Db, <B::Db as Database>::Arguments>,
@@ -403,7 +436,7 @@ where
         .bind(owner.to_owned())
         .bind(B::time(now))
         .bind(B::time(until));
-        if let Some(w) = self.fetch_optional(q, |r| r.workflow()).await? {
+        if let Some(w) = self.write_optional(q, |r| r.workflow()).await? {
             return Ok(StartAttempt::Started(w));
         }
         let q = sqlx::query::<B::Db>(B::sql(
@@ -443,7 +476,7 @@ where
         .bind(B::id(id.0))
         .bind(owner.to_owned())
         .bind(B::time(until));
-        match self.fetch_optional(q, |_| Ok(())).await? {
+        match self.write_optional(q, |_| Ok(())).await? {
             Some(()) => Ok(()),
             None => Err(self.lease_lost_or_missing(id).await),
         }
@@ -464,7 +497,7 @@ where
         .bind(owner.to_owned())
         .bind(status.as_str().to_owned())
         .bind(B::time(now));
-        match self.fetch_optional(q, |_| Ok(())).await? {
+        match self.write_optional(q, |_| Ok(())).await? {
             Some(()) => Ok(()),
             None => Err(self.lease_lost_or_missing(id).await),
         }
@@ -477,7 +510,7 @@ where
         error: &WorkflowError,
         retry_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut tx = B::begin_write(&self.pool).await.map_err(db_err::<B>)?;
+        let mut tx = B::begin_write(&self.writer).await.map_err(db_err::<B>)?;
         self.insert_error(&mut tx, error).await?;
         let updated = sqlx::query::<B::Db>(B::sql(
             "UPDATE workflows SET status = 'retrying', next_retry_at = $3, last_error = $4, updated_at = $5, \
@@ -508,7 +541,7 @@ where
         owner: &str,
         error: &WorkflowError,
     ) -> Result<(), StoreError> {
-        let mut tx = B::begin_write(&self.pool).await.map_err(db_err::<B>)?;
+        let mut tx = B::begin_write(&self.writer).await.map_err(db_err::<B>)?;
         self.insert_error(&mut tx, error).await?;
         let updated = sqlx::query::<B::Db>(B::sql(
             "UPDATE workflows SET status = 'failed', completed_at = $3, updated_at = $3, next_retry_at = NULL, \
@@ -533,7 +566,7 @@ where
         id: WorkflowId,
         now: DateTime<Utc>,
     ) -> Result<Workflow, StoreError> {
-        let mut tx = B::begin_write(&self.pool).await.map_err(db_err::<B>)?;
+        let mut tx = B::begin_write(&self.writer).await.map_err(db_err::<B>)?;
         let row = sqlx::query::<B::Db>(B::sql(concat!(
             "UPDATE workflows SET status = 'retrying', attempts = 0, completed_at = NULL, next_retry_at = $2, updated_at = $2 ",
             "WHERE id = $1 AND status = 'failed' RETURNING ", workflow_cols!()
@@ -563,7 +596,7 @@ where
     }
 
     async fn recover_orphans(&self, now: DateTime<Utc>) -> Result<Vec<WorkflowId>, StoreError> {
-        let mut tx = B::begin_write(&self.pool).await.map_err(db_err::<B>)?;
+        let mut tx = B::begin_write(&self.writer).await.map_err(db_err::<B>)?;
         let rows = sqlx::query::<B::Db>(B::sql(
             "UPDATE workflows SET status = 'retrying', next_retry_at = $1, updated_at = $1, lease_owner = NULL, lease_until = NULL \
              WHERE status = 'processing' AND lease_until < $1 RETURNING id",
@@ -603,7 +636,7 @@ where
         .bind(to.as_str().to_owned())
         .bind(B::time(now))
         .bind(to.is_terminal().then(|| B::time(now)));
-        Ok(self.fetch_optional(q, |_| Ok(())).await?.is_some())
+        Ok(self.write_optional(q, |_| Ok(())).await?.is_some())
     }
 
     async fn save_step(&self, r: &StepRecord) -> Result<(), StoreError> {
@@ -626,7 +659,7 @@ where
         .bind(r.summary.clone())
         .bind(r.output.as_ref().map(B::json))
         .bind(r.error.clone())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db_err::<B>)?;
         Ok(())
@@ -674,7 +707,7 @@ where
         .bind(d.reject_reason.clone())
         .bind(d.sent_message_id.clone())
         .bind(d.sent_at.map(B::time))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db_err::<B>)?;
         Ok(())
@@ -700,7 +733,7 @@ where
         .bind(d.sent_at.map(B::time))
         .bind(d.external_id.clone())
         .bind(d.thread_id.clone());
-        if self.fetch_optional(q, |_| Ok(())).await?.is_some() {
+        if self.write_optional(q, |_| Ok(())).await?.is_some() {
             return Ok(true);
         }
         match self.get_draft(d.id).await? {
@@ -774,7 +807,7 @@ where
         .bind(t.task_type.as_str().to_owned())
         .bind(t.owner_id.clone())
         .bind(B::time(t.created_at))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db_err::<B>)?;
         Ok(())
@@ -818,7 +851,7 @@ where
         .bind(e.action.clone())
         .bind(B::json(&e.detail))
         .bind(B::time(e.created_at))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db_err::<B>)?;
         Ok(())

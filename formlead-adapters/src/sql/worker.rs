@@ -135,7 +135,7 @@ pub async fn run_sqlite_workers(
     use apalis_core::backend::ext::poll_strategy::Strategy;
     // Jobs committed by this process wake the workers at once; polling
     // finds the rest (other processes, delayed retries).
-    let storage = apalis_sqlite::SqliteStorage::<WorkflowJob>::new(store.pool())
+    let storage = apalis_sqlite::SqliteStorage::<WorkflowJob>::new(store.writer())
         .with_config(
             apalis_sqlite::Config::default()
                 .queue(super::WORKFLOW_QUEUE)
@@ -166,8 +166,8 @@ pub async fn run_postgres_workers(
     use apalis_core::backend::ext::BackendExt;
     use apalis_core::backend::ext::poll_strategy::Strategy;
     let notify =
-        apalis_postgres::Pubsub::new(store.pool().clone(), super::WORKFLOW_QUEUE.to_owned());
-    let storage = apalis_postgres::PostgresStorage::<WorkflowJob>::new(store.pool())
+        apalis_postgres::Pubsub::new(store.writer().clone(), super::WORKFLOW_QUEUE.to_owned());
+    let storage = apalis_postgres::PostgresStorage::<WorkflowJob>::new(store.writer())
         .with_config(
             apalis_postgres::Config::default()
                 .queue(super::WORKFLOW_QUEUE)

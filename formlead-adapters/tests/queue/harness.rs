@@ -73,8 +73,8 @@ impl Db {
 
     pub fn queue(&self) -> Arc<dyn formlead_core::ports::Queue> {
         match self {
-            Db::Sqlite(s) => Arc::new(ApalisQueue::<SqliteBackend>::new(s.pool().clone())),
-            Db::Pg(s) => Arc::new(ApalisQueue::<PgBackend>::new(s.pool().clone())),
+            Db::Sqlite(s) => Arc::new(ApalisQueue::<SqliteBackend>::new(s.writer().clone())),
+            Db::Pg(s) => Arc::new(ApalisQueue::<PgBackend>::new(s.writer().clone())),
         }
     }
 
