@@ -211,47 +211,16 @@ impl SqlStore<SqliteBackend> {
             .busy_timeout(Duration::from_secs(10));
         // One writer connection (writers queue in-process, in order) and a
         // pool of readers (WAL lets them read while a write commits).
-        // Checkpoints do not run inside commits (where they would add a
-        // main-file fsync to some unlucky request); a background task runs
-        // them instead.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
+            .connect_with(options.clone())
             .await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(max_connections.max(2))
             .connect_with(options)
             .await?;
-        let store = Self::from_pools(reader.clone(), writer);
-        spawn_checkpointer(reader, store.liveness());
+        let store = Self::from_pools(reader, writer);
         store.migrate().await?;
         Ok(store)
     }
-}
-
-/// Copies the WAL into the database file every second, without waiting for
-/// readers or writers (`PASSIVE`), while the store lives.
-fn spawn_checkpointer(pool: Pool<Sqlite>, alive: std::sync::Weak<()>) {
-    let Ok(handle) = tokio::runtime::Handle::try_current() else {
-        return;
-    };
-    handle.spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        while !pool.is_closed() {
-            tick.tick().await;
-            if alive.upgrade().is_none() {
-                return;
-            }
-            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(&pool)
-                .await
-            {
-                if pool.is_closed() {
-                    return;
-                }
-                tracing::debug!(error = %e, "WAL checkpoint skipped");
-            }
-        }
-    });
 }

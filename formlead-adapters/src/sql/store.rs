@@ -34,9 +34,6 @@ pub struct SqlStore<B: Backend> {
     faults: std::sync::Arc<Faults>,
     /// The group-commit task's inbox (started on first use).
     batcher: std::sync::Arc<std::sync::OnceLock<Option<super::accept::Inbox>>>,
-    /// Dropped with the last copy of the store; background tasks hold a
-    /// `Weak` to it and stop then.
-    alive: std::sync::Arc<()>,
     /// Wakes this process's workers when a job was committed here.
     wakers: std::sync::Arc<std::sync::Mutex<Vec<futures_channel::mpsc::Sender<()>>>>,
 }
@@ -56,7 +53,6 @@ impl<B: Backend> Clone for SqlStore<B> {
             writer: self.writer.clone(),
             faults: self.faults.clone(),
             batcher: self.batcher.clone(),
-            alive: self.alive.clone(),
             wakers: self.wakers.clone(),
         }
     }
@@ -93,7 +89,6 @@ impl<B: Backend> SqlStore<B> {
             pool,
             faults: std::sync::Arc::default(),
             batcher: std::sync::Arc::default(),
-            alive: std::sync::Arc::default(),
             wakers: std::sync::Arc::default(),
         }
     }
@@ -122,7 +117,6 @@ impl<B: Backend> SqlStore<B> {
             writer: self.writer.clone(),
             faults: self.faults.clone(),
             batcher: std::sync::Arc::default(),
-            alive: self.alive.clone(),
             wakers: self.wakers.clone(),
         }
     }
@@ -138,11 +132,6 @@ impl<B: Backend> SqlStore<B> {
 
     pub fn pool(&self) -> &Pool<B::Db> {
         &self.pool
-    }
-
-    /// A handle that fails to upgrade once every copy of the store is gone.
-    pub(crate) fn liveness(&self) -> std::sync::Weak<()> {
-        std::sync::Arc::downgrade(&self.alive)
     }
 
     /// The pool writes go through (the single SQLite writer connection).
