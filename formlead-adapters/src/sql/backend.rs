@@ -1,9 +1,11 @@
 //! What differs between SQLite and PostgreSQL: placeholders, column types,
 //! how a write transaction starts, and how a job is pushed to apalis.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use formlead_core::domain::{FormSubmission, WorkflowId};
 use formlead_core::ports::WorkflowJob;
 use futures_util::future::BoxFuture;
 use serde_json::Value;
@@ -17,6 +19,19 @@ pub const WORKFLOW_QUEUE: &str = "formlead::workflow";
 /// engine as new jobs; this only covers a worker failing to run the engine
 /// at all (e.g. the store was down).
 pub const JOB_MAX_ATTEMPTS: usize = 5;
+
+/// One lead of an accept batch: its submission and the workflow to create
+/// for it if the submission is new.
+#[derive(Debug, Clone, Copy)]
+pub struct NewLead<'a> {
+    pub submission: &'a FormSubmission,
+    pub workflow_id: WorkflowId,
+}
+
+/// The JSON bytes of a workflow job, as apalis' JSON codec decodes them.
+pub(crate) fn job_bytes(workflow_id: WorkflowId) -> Result<Vec<u8>, sqlx::Error> {
+    serde_json::to_vec(&WorkflowJob { workflow_id }).map_err(|e| sqlx::Error::Encode(Box::new(e)))
+}
 
 /// A SQL backend: the database plus the mapping of formlead's types onto it.
 pub trait Backend: Send + Sync + Sized + 'static {
@@ -71,12 +86,14 @@ pub trait Backend: Send + Sync + Sized + 'static {
         delay: Duration,
     ) -> BoxFuture<'c, Result<(), sqlx::Error>>;
 
-    /// Enqueues several due-now jobs in one statement, inside the caller's
-    /// transaction.
-    fn push_jobs<'c>(
+    /// Inside the caller's transaction, inserts each lead's submission and,
+    /// for each one that is new (no submission with its formSubmissionId
+    /// yet), its workflow and a due-now job. Returns the ids of the new
+    /// submissions.
+    fn insert_leads<'c>(
         conn: &'c mut <Self::Db as Database>::Connection,
-        jobs: Vec<WorkflowJob>,
-    ) -> BoxFuture<'c, Result<(), sqlx::Error>>;
+        leads: &'c [NewLead<'c>],
+    ) -> BoxFuture<'c, Result<HashSet<Uuid>, sqlx::Error>>;
 
     /// Jobs on the apalis queue in one of `statuses` (`Pending`, `Queued`,
     /// `Running`, `Done`, `Failed`, `Killed`).

@@ -6,6 +6,8 @@ mod accept;
 mod backend;
 mod columns;
 #[cfg(feature = "postgres")]
+mod multi_row;
+#[cfg(feature = "postgres")]
 mod postgres;
 mod queue;
 mod rows;
@@ -14,7 +16,7 @@ mod sqlite;
 mod store;
 mod worker;
 
-pub use backend::{Backend, JOB_MAX_ATTEMPTS, WORKFLOW_QUEUE};
+pub use backend::{Backend, JOB_MAX_ATTEMPTS, NewLead, WORKFLOW_QUEUE};
 #[cfg(feature = "postgres")]
 pub use postgres::{PgBackend, PgStore};
 pub use queue::ApalisQueue;

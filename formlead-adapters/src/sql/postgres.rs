@@ -1,6 +1,7 @@
 //! PostgreSQL: the scale-out backend. Native UUID, TIMESTAMPTZ and JSONB;
 //! apalis-postgres with LISTEN/NOTIFY.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -10,10 +11,12 @@ use futures_util::future::BoxFuture;
 use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::types::Json;
-use sqlx::{PgConnection, Pool, Postgres, SqlSafeStr, SqlStr, Transaction};
+use sqlx::{AssertSqlSafe, PgConnection, Pool, Postgres, Row, SqlSafeStr, SqlStr, Transaction};
 use uuid::Uuid;
 
-use super::backend::{Backend, WORKFLOW_QUEUE, job_task};
+use super::backend::{Backend, NewLead, WORKFLOW_QUEUE, job_task};
+use super::columns::submission_cols;
+use super::multi_row::{chunks, multi_row};
 use super::store::SqlStore;
 
 /// The PostgreSQL flavour of [`SqlStore`].
@@ -38,24 +41,83 @@ impl Backend for PgBackend {
         sqlx::AssertSqlSafe(text).into_sql_str()
     }
 
-    fn push_jobs<'c>(
+    fn insert_leads<'c>(
         conn: &'c mut PgConnection,
-        jobs: Vec<WorkflowJob>,
-    ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
+        leads: &'c [NewLead<'c>],
+    ) -> BoxFuture<'c, Result<HashSet<Uuid>, sqlx::Error>> {
         async move {
-            if jobs.is_empty() {
-                return Ok(());
+            // Multi-row inserts in a few fixed sizes; RETURNING tells which
+            // submissions were new.
+            let mut inserted = HashSet::new();
+            for chunk in chunks(leads) {
+                let sql = multi_row(
+                    concat!(
+                        "INSERT INTO form_submissions (",
+                        submission_cols!(),
+                        ", prospect_email) VALUES "
+                    ),
+                    11,
+                    chunk.len(),
+                    " ON CONFLICT (form_submission_id) DO NOTHING RETURNING id",
+                );
+                let mut q = sqlx::query::<Postgres>(AssertSqlSafe(sql));
+                for lead in chunk {
+                    let s = lead.submission;
+                    let fields = serde_json::to_value(&s.fields)
+                        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+                    q = q
+                        .bind(s.id.0)
+                        .bind(s.form_submission_id.clone())
+                        .bind(s.portal_id.and_then(|p| i64::try_from(p).ok()))
+                        .bind(s.form_id.clone())
+                        .bind(s.submitted_at)
+                        .bind(s.page_url.clone())
+                        .bind(Json(fields))
+                        .bind(s.raw_payload.clone())
+                        .bind(s.source.as_str().to_owned())
+                        .bind(s.received_at)
+                        .bind(s.email().to_owned());
+                }
+                for row in q.fetch_all(&mut *conn).await? {
+                    inserted.insert(row.try_get::<Uuid, _>(0)?);
+                }
             }
-            let tasks = jobs
-                .into_iter()
-                .map(|j| job_task(j, Duration::ZERO))
-                .collect::<Result<Vec<_>, _>>()?;
-            apalis_postgres::queries::push_tasks(conn, WORKFLOW_QUEUE, tasks)
-                .await
-                .map_err(|e| match e {
-                    apalis_postgres::Error::Database(db) => db,
-                    other => sqlx::Error::Protocol(other.to_string()),
-                })
+            let fresh: Vec<&NewLead<'_>> = leads
+                .iter()
+                .filter(|l| inserted.contains(&l.submission.id.0))
+                .collect();
+            for chunk in chunks(&fresh) {
+                let sql = multi_row(
+                    "INSERT INTO workflows (id, submission_id, status, prospect_email, created_at, updated_at) VALUES ",
+                    6,
+                    chunk.len(),
+                    "",
+                );
+                let mut q = sqlx::query::<Postgres>(AssertSqlSafe(sql));
+                for lead in chunk {
+                    q = q
+                        .bind(lead.workflow_id.0)
+                        .bind(lead.submission.id.0)
+                        .bind("triggered")
+                        .bind(lead.submission.email().to_owned())
+                        .bind(lead.submission.received_at)
+                        .bind(lead.submission.received_at);
+                }
+                q.execute(&mut *conn).await?;
+            }
+            if !fresh.is_empty() {
+                let tasks = fresh
+                    .iter()
+                    .map(|l| job_task(WorkflowJob { workflow_id: l.workflow_id }, Duration::ZERO))
+                    .collect::<Result<Vec<_>, _>>()?;
+                apalis_postgres::queries::push_tasks(conn, WORKFLOW_QUEUE, tasks)
+                    .await
+                    .map_err(|e| match e {
+                        apalis_postgres::Error::Database(db) => db,
+                        other => sqlx::Error::Protocol(other.to_string()),
+                    })?;
+            }
+            Ok(inserted)
         }
         .boxed()
     }

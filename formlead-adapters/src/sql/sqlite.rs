@@ -1,6 +1,7 @@
 //! SQLite: the embedded default. Ids are text, timestamps integer
 //! milliseconds, JSON text.
 
+use std::collections::HashSet;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{AssertSqlSafe, Pool, SqlSafeStr, SqlStr, Sqlite, SqliteConnection, Transaction};
 use uuid::Uuid;
 
-use super::backend::{Backend, WORKFLOW_QUEUE, job_task};
+use super::backend::{Backend, NewLead, WORKFLOW_QUEUE, job_bytes, job_task};
 use super::store::SqlStore;
 
 /// The SQLite flavour of [`SqlStore`].
@@ -22,6 +23,70 @@ pub type SqliteStore = SqlStore<SqliteBackend>;
 /// SQLite type mapping.
 #[derive(Debug, Clone, Copy)]
 pub struct SqliteBackend;
+
+/// The accept batch's inserts; `?1` is a JSON array of [`LeadRow`]s. A
+/// workflow is created only for a submission inserted here, and a job only
+/// for a workflow inserted here. (`WHERE true` lets SQLite parse `ON
+/// CONFLICT` after `SELECT`.)
+const INSERT_LEADS: &str = "\
+INSERT INTO form_submissions (id, form_submission_id, portal_id, form_id, submitted_at, page_url, fields, raw_body, source, received_at, prospect_email) \
+SELECT value->>'id', value->>'fsid', value->>'portal', value->>'form', value->>'submitted', value->>'page', value->>'fields', value->>'raw', value->>'source', value->>'received', value->>'email' \
+FROM json_each(?1) WHERE true ON CONFLICT (form_submission_id) DO NOTHING; \
+INSERT INTO workflows (id, submission_id, status, prospect_email, attempts, created_at, updated_at) \
+SELECT l.value->>'wid', s.id, 'triggered', s.prospect_email, 0, s.received_at, s.received_at \
+FROM json_each(?1) AS l JOIN form_submissions AS s ON s.id = l.value->>'id' WHERE true ON CONFLICT DO NOTHING; \
+INSERT INTO Jobs (job, id, job_type, status, attempts, max_attempts, run_at, priority, metadata) \
+SELECT CAST(l.value->>'job' AS BLOB), l.value->>'ulid', ?2, 'Pending', 0, ?3, ?4, 0, '{}' \
+FROM json_each(?1) AS l JOIN workflows AS w ON w.id = l.value->>'wid'";
+
+/// Submissions of an [`INSERT_LEADS`] batch that were new (their workflow
+/// is the batch's).
+const NEW_LEADS: &str =
+    "SELECT l.value->>'id' FROM json_each(?1) AS l JOIN workflows AS w ON w.id = l.value->>'wid'";
+
+/// One lead as [`INSERT_LEADS`] reads it. apalis-sqlite's own push writes
+/// the same job row (see its queries/task/sink.sql), one at a time.
+#[derive(serde::Serialize)]
+struct LeadRow<'a> {
+    id: String,
+    fsid: &'a str,
+    portal: Option<i64>,
+    form: Option<&'a str>,
+    submitted: Option<i64>,
+    page: Option<&'a str>,
+    fields: String,
+    raw: &'a str,
+    source: &'a str,
+    received: i64,
+    email: &'a str,
+    wid: String,
+    job: String,
+    ulid: String,
+}
+
+impl<'a> LeadRow<'a> {
+    fn new(lead: &NewLead<'a>) -> Result<Self, sqlx::Error> {
+        let s = lead.submission;
+        let encode = |e: serde_json::Error| sqlx::Error::Encode(Box::new(e));
+        Ok(Self {
+            id: SqliteBackend::id(s.id.0),
+            fsid: &s.form_submission_id,
+            portal: s.portal_id.and_then(|p| i64::try_from(p).ok()),
+            form: s.form_id.as_deref(),
+            submitted: s.submitted_at.map(SqliteBackend::time),
+            page: s.page_url.as_deref(),
+            fields: serde_json::to_string(&s.fields).map_err(encode)?,
+            raw: &s.raw_payload,
+            source: s.source.as_str(),
+            received: SqliteBackend::time(s.received_at),
+            email: s.email(),
+            wid: SqliteBackend::id(lead.workflow_id.0),
+            job: String::from_utf8(job_bytes(lead.workflow_id)?)
+                .map_err(|e| sqlx::Error::Encode(Box::new(e)))?,
+            ulid: ulid::Ulid::generate().to_string(),
+        })
+    }
+}
 
 /// How hard SQLite works to keep a commit (`PRAGMA synchronous`, WAL mode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -50,38 +115,49 @@ impl Backend for SqliteBackend {
         AssertSqlSafe(text.replace('$', "?")).into_sql_str()
     }
 
-    fn push_jobs<'c>(
+    fn insert_leads<'c>(
         conn: &'c mut SqliteConnection,
-        jobs: Vec<WorkflowJob>,
-    ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
+        leads: &'c [NewLead<'c>],
+    ) -> BoxFuture<'c, Result<HashSet<Uuid>, sqlx::Error>> {
         async move {
-            if jobs.is_empty() {
-                return Ok(());
+            if leads.is_empty() {
+                return Ok(HashSet::new());
             }
-            // apalis-sqlite's own push inserts row by row; this is the same
-            // row (see its queries/task/sink.sql), many at once.
-            let now = i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())).unwrap_or(0);
-            let mut sql = String::from(
-                "INSERT INTO Jobs (job, id, job_type, status, attempts, max_attempts, run_at, priority, metadata) VALUES ",
-            );
-            for i in 0..jobs.len() {
-                let b = i * 4;
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!("(?{}, ?{}, ?{}, 'Pending', 0, ?{}, {now}, 0, '{{}}')", b + 1, b + 2, b + 3, b + 4));
+            // The whole batch is one JSON parameter and the three inserts
+            // one call: one statement text (prepared once) whatever the
+            // batch size, and one round trip to SQLite's thread.
+            let rows = leads
+                .iter()
+                .map(LeadRow::new)
+                .collect::<Result<Vec<_>, _>>()?;
+            let json =
+                serde_json::to_string(&rows).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+            let now = i64::try_from(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs()),
+            )
+            .unwrap_or(0);
+            let done = sqlx::query::<Sqlite>(INSERT_LEADS)
+                .bind(json.as_str())
+                .bind(WORKFLOW_QUEUE)
+                .bind(i64::try_from(super::backend::JOB_MAX_ATTEMPTS).unwrap_or(5))
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+            // Three rows per new lead (submission, workflow, job).
+            if done.rows_affected() == 3 * leads.len() as u64 {
+                return Ok(leads.iter().map(|l| l.submission.id.0).collect());
             }
-            let mut q = sqlx::query::<Sqlite>(AssertSqlSafe(sql));
-            for job in &jobs {
-                let bytes = serde_json::to_vec(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-                q = q
-                    .bind(bytes)
-                    .bind(ulid::Ulid::generate().to_string())
-                    .bind(WORKFLOW_QUEUE)
-                    .bind(i64::try_from(super::backend::JOB_MAX_ATTEMPTS).unwrap_or(5));
-            }
-            q.execute(&mut *conn).await?;
-            Ok(())
+            // Some were duplicates: the new ones are those whose workflow
+            // was just created.
+            let ids: Vec<String> = sqlx::query_scalar::<Sqlite, String>(NEW_LEADS)
+                .bind(json.as_str())
+                .fetch_all(&mut *conn)
+                .await?;
+            ids.into_iter()
+                .map(|id| Self::uuid(id).map_err(|e| sqlx::Error::Decode(e.into())))
+                .collect()
         }
         .boxed()
     }
@@ -210,13 +286,17 @@ impl SqlStore<SqliteBackend> {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         // One writer connection (writers queue in-process, in order) and a
-        // pool of readers (WAL lets them read while a write commits).
+        // pool of readers (WAL lets them read while a write commits). A
+        // local file needs no ping before each use: that would be one more
+        // round trip to the connection's thread.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(max_connections.max(2))
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         let store = Self::from_pools(reader, writer);
