@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::backend::{Backend, NewLead};
 use super::store::{SqlStore, db_err};
+use super::write_gate::Turn;
 
 /// Most submissions committed together.
 pub const MAX_BATCH: usize = 256;
@@ -107,6 +108,7 @@ where
             })
             .collect();
 
+        let turn = self.write_turn(Turn::Accept).await;
         let mut tx = B::begin_write(self.writer()).await.map_err(db_err::<B>)?;
         let inserted = B::insert_leads(&mut tx, &leads)
             .await
@@ -132,6 +134,8 @@ where
             tx.commit().await.map_err(db_err::<B>)?;
             self.wake_workers();
         }
+        // Looking up duplicates below only reads.
+        drop(turn);
 
         let accepted: std::collections::HashMap<&str, Accepted> = fresh
             .iter()

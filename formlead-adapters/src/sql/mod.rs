@@ -15,6 +15,7 @@ mod rows;
 mod sqlite;
 mod store;
 mod worker;
+mod write_gate;
 
 pub use backend::{Backend, JOB_MAX_ATTEMPTS, NewLead, WORKFLOW_QUEUE};
 #[cfg(feature = "postgres")]

@@ -21,6 +21,7 @@ use super::columns::{
     audit_cols, draft_cols, error_cols, step_cols, submission_cols, task_cols, workflow_cols,
 };
 use super::rows::Reader;
+use super::write_gate::{Turn, WriteGate, WriteTurn};
 
 /// A [`Store`] on a SQL database. Construct it with
 /// `SqliteStore::connect_sqlite` or `PgStore::connect_postgres`.
@@ -36,6 +37,8 @@ pub struct SqlStore<B: Backend> {
     batcher: std::sync::Arc<std::sync::OnceLock<Option<super::accept::Inbox>>>,
     /// Wakes this process's workers when a job was committed here.
     wakers: std::sync::Arc<std::sync::Mutex<Vec<futures_channel::mpsc::Sender<()>>>>,
+    /// Turns on the writer (accepts first) when it is a single connection.
+    gate: std::sync::Arc<WriteGate>,
 }
 
 impl<B: Backend> std::fmt::Debug for SqlStore<B> {
@@ -54,6 +57,7 @@ impl<B: Backend> Clone for SqlStore<B> {
             faults: self.faults.clone(),
             batcher: self.batcher.clone(),
             wakers: self.wakers.clone(),
+            gate: self.gate.clone(),
         }
     }
 }
@@ -90,6 +94,7 @@ impl<B: Backend> SqlStore<B> {
             faults: std::sync::Arc::default(),
             batcher: std::sync::Arc::default(),
             wakers: std::sync::Arc::default(),
+            gate: std::sync::Arc::default(),
         }
     }
 
@@ -118,6 +123,7 @@ impl<B: Backend> SqlStore<B> {
             faults: self.faults.clone(),
             batcher: std::sync::Arc::default(),
             wakers: self.wakers.clone(),
+            gate: self.gate.clone(),
         }
     }
 
@@ -139,11 +145,18 @@ impl<B: Backend> SqlStore<B> {
         &self.writer
     }
 
-    /// A store reading from `reader` and writing through `writer`.
+    /// A store reading from `reader` and writing through `writer`, a
+    /// single connection whose turns go to webhook accepts first.
     pub fn from_pools(reader: Pool<B::Db>, writer: Pool<B::Db>) -> Self {
         let mut store = Self::from_pool(reader);
         store.writer = writer;
+        store.gate = std::sync::Arc::new(WriteGate::exclusive());
         store
+    }
+
+    /// Waits for a turn on the writer.
+    pub(crate) async fn write_turn(&self, turn: Turn) -> WriteTurn<'_> {
+        self.gate.turn(turn).await
     }
 
     /// Fault injection for tests: `accept_submission`,
@@ -234,6 +247,7 @@ where
         query: sqlx::query::Query<'_, B::Db, <B::Db as Database>::Arguments>,
         map: impl FnOnce(Reader<'_, B>) -> Result<T, StoreError>,
     ) -> Result<Option<T>, StoreError> {
+        let _turn = self.write_turn(Turn::Other).await;
         Self::optional_on(&self.writer, query, map).await
     }
 
@@ -513,6 +527,7 @@ where
         error: &WorkflowError,
         retry_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let _turn = self.write_turn(Turn::Other).await;
         let mut tx = B::begin_write(&self.writer).await.map_err(db_err::<B>)?;
         self.insert_error(&mut tx, error).await?;
         let updated = sqlx::query::<B::Db>(B::sql(
@@ -544,6 +559,7 @@ where
         owner: &str,
         error: &WorkflowError,
     ) -> Result<(), StoreError> {
+        let _turn = self.write_turn(Turn::Other).await;
         let mut tx = B::begin_write(&self.writer).await.map_err(db_err::<B>)?;
         self.insert_error(&mut tx, error).await?;
         let updated = sqlx::query::<B::Db>(B::sql(
@@ -569,6 +585,7 @@ where
         id: WorkflowId,
         now: DateTime<Utc>,
     ) -> Result<Workflow, StoreError> {
+        let _turn = self.write_turn(Turn::Other).await;
         let mut tx = B::begin_write(&self.writer).await.map_err(db_err::<B>)?;
         let row = sqlx::query::<B::Db>(B::sql(concat!(
             "UPDATE workflows SET status = 'retrying', attempts = 0, completed_at = NULL, next_retry_at = $2, updated_at = $2 ",
@@ -599,6 +616,7 @@ where
     }
 
     async fn recover_orphans(&self, now: DateTime<Utc>) -> Result<Vec<WorkflowId>, StoreError> {
+        let _turn = self.write_turn(Turn::Other).await;
         let mut tx = B::begin_write(&self.writer).await.map_err(db_err::<B>)?;
         let rows = sqlx::query::<B::Db>(B::sql(
             "UPDATE workflows SET status = 'retrying', next_retry_at = $1, updated_at = $1, lease_owner = NULL, lease_until = NULL \
@@ -647,6 +665,7 @@ where
         self.faults
             .before::<StoreError>(&format!("save_step:{}:{}", r.step, r.status))
             .await?;
+        let _turn = self.write_turn(Turn::Other).await;
         sqlx::query::<B::Db>(B::sql(concat!(
             "INSERT INTO workflow_steps (", step_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ",
             "ON CONFLICT (workflow_id, step) DO UPDATE SET status = excluded.status, attempt = excluded.attempt, ",
@@ -685,6 +704,7 @@ where
     }
 
     async fn insert_draft(&self, d: &DraftEmail) -> Result<(), StoreError> {
+        let _turn = self.write_turn(Turn::Other).await;
         sqlx::query::<B::Db>(B::sql(concat!(
             "INSERT INTO draft_emails (",
             draft_cols!(),
@@ -794,6 +814,7 @@ where
     }
 
     async fn insert_task(&self, t: &CrmTask) -> Result<(), StoreError> {
+        let _turn = self.write_turn(Turn::Other).await;
         sqlx::query::<B::Db>(B::sql(concat!(
             "INSERT INTO hubspot_tasks (",
             task_cols!(),
@@ -843,6 +864,7 @@ where
     }
 
     async fn record_audit(&self, e: &AuditEvent) -> Result<(), StoreError> {
+        let _turn = self.write_turn(Turn::Other).await;
         sqlx::query::<B::Db>(B::sql(concat!(
             "INSERT INTO audit_events (",
             audit_cols!(),

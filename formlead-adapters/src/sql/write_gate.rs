@@ -1,0 +1,246 @@
+//! Turns on a single writer (SQLite), with webhook accepts first.
+//!
+//! A HubSpot delivery waits for its accept to commit, while a worker's
+//! checkpoint only delays a workflow that is already safe on disk. So when
+//! both wait, the accept batch goes next, unless other writers have had no
+//! turn for [`OTHERS_WAIT_AT_MOST`]: under a steady flood of webhooks the
+//! workers slow down but still make progress.
+//!
+//! Without the gate (PostgreSQL, many writer connections) every turn is
+//! granted at once.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// Who is asking for the writer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Turn {
+    /// A webhook accept batch.
+    Accept,
+    /// Everything else (workers, the dashboard's actions).
+    Other,
+}
+
+/// How long other writers wait at most while accepts keep coming.
+const OTHERS_WAIT_AT_MOST: Duration = Duration::from_millis(10);
+
+#[derive(Debug)]
+struct State {
+    busy: bool,
+    accepts_waiting: usize,
+    others_waiting: usize,
+    /// When the last turn went to another writer (or the gate was made).
+    last_other: Instant,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            busy: false,
+            accepts_waiting: 0,
+            others_waiting: 0,
+            last_other: Instant::now(),
+        }
+    }
+}
+
+impl State {
+    /// Other writers are overdue: they waited long enough for accepts.
+    fn others_overdue(&self) -> bool {
+        self.others_waiting > 0 && self.last_other.elapsed() >= OTHERS_WAIT_AT_MOST
+    }
+
+    fn may_take(&self, turn: Turn) -> bool {
+        if self.busy {
+            return false;
+        }
+        match turn {
+            Turn::Accept => !self.others_overdue(),
+            Turn::Other => self.accepts_waiting == 0 || self.others_overdue(),
+        }
+    }
+
+    fn waiting(&mut self, turn: Turn) -> &mut usize {
+        match turn {
+            Turn::Accept => &mut self.accepts_waiting,
+            Turn::Other => &mut self.others_waiting,
+        }
+    }
+}
+
+/// The gate; `exclusive: false` makes it a no-op.
+#[derive(Debug, Default)]
+pub(crate) struct WriteGate {
+    exclusive: bool,
+    state: Mutex<State>,
+    released: Notify,
+}
+
+/// Holds the writer until dropped.
+#[derive(Debug)]
+pub(crate) struct WriteTurn<'a> {
+    gate: Option<&'a WriteGate>,
+}
+
+/// Keeps a waiter counted until it gets its turn or gives up (its future
+/// was dropped).
+struct Waiting<'a> {
+    gate: &'a WriteGate,
+    turn: Turn,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        let mut state = self.gate.lock();
+        let n = state.waiting(self.turn);
+        *n = n.saturating_sub(1);
+        drop(state);
+        // The rule for the others may have changed.
+        self.gate.released.notify_waiters();
+    }
+}
+
+impl WriteGate {
+    /// A gate over one writer connection.
+    pub fn exclusive() -> Self {
+        Self {
+            exclusive: true,
+            ..Self::default()
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Waits for the writer.
+    pub async fn turn(&self, turn: Turn) -> WriteTurn<'_> {
+        if !self.exclusive {
+            return WriteTurn { gate: None };
+        }
+        let mut waiting: Option<Waiting<'_>> = None;
+        loop {
+            let released = self.released.notified();
+            tokio::pin!(released);
+            released.as_mut().enable();
+            {
+                let mut state = self.lock();
+                if state.may_take(turn) {
+                    state.busy = true;
+                    if turn == Turn::Other {
+                        state.last_other = Instant::now();
+                    }
+                    if let Some(w) = waiting.take() {
+                        // Uncount without the drop's notify (nothing changed
+                        // for the others: the writer just got busier).
+                        let n = state.waiting(turn);
+                        *n = n.saturating_sub(1);
+                        std::mem::forget(w);
+                    }
+                    return WriteTurn { gate: Some(self) };
+                }
+                if waiting.is_none() {
+                    *state.waiting(turn) += 1;
+                    waiting = Some(Waiting { gate: self, turn });
+                }
+            }
+            released.await;
+        }
+    }
+}
+
+impl Drop for WriteTurn<'_> {
+    fn drop(&mut self) {
+        if let Some(gate) = self.gate {
+            gate.lock().busy = false;
+            gate.released.notify_waiters();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_waiting_accept_goes_before_a_waiting_other() {
+        let gate = Arc::new(WriteGate::exclusive());
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let held = gate.turn(Turn::Other).await;
+        let mut tasks = Vec::new();
+        for turn in [Turn::Other, Turn::Accept] {
+            let (gate, order) = (gate.clone(), order.clone());
+            tasks.push(tokio::spawn(async move {
+                let _t = gate.turn(turn).await;
+                order.lock().unwrap().push(turn);
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }));
+            tokio::task::yield_now().await;
+        }
+        drop(held);
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), vec![Turn::Accept, Turn::Other]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_flood_of_accepts_does_not_starve_other_writers() {
+        let gate = Arc::new(WriteGate::exclusive());
+        let flood = {
+            let gate = gate.clone();
+            tokio::spawn(async move {
+                for _ in 0..50 {
+                    let _t = gate.turn(Turn::Accept).await;
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            })
+        };
+        tokio::task::yield_now().await;
+        let asked = Instant::now();
+        let other = gate.turn(Turn::Other).await;
+        let waited = asked.elapsed();
+        assert!(
+            waited <= OTHERS_WAIT_AT_MOST + Duration::from_millis(2),
+            "waited {waited:?}"
+        );
+        assert!(!flood.is_finished(), "the other writer went in mid-flood");
+        drop(other);
+        flood.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_accept_does_not_block_others() {
+        let gate = Arc::new(WriteGate::exclusive());
+        let held = gate.turn(Turn::Other).await;
+        let waiting_accept = {
+            let gate = gate.clone();
+            tokio::spawn(async move {
+                let _t = gate.turn(Turn::Accept).await;
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        waiting_accept.abort();
+        let _ = waiting_accept.await;
+        drop(held);
+        tokio::time::timeout(Duration::from_secs(1), gate.turn(Turn::Other))
+            .await
+            .expect("the writer is free again");
+    }
+
+    #[tokio::test]
+    async fn without_exclusivity_every_turn_is_granted() {
+        let gate = WriteGate::default();
+        let _a = gate.turn(Turn::Other).await;
+        let _b = gate.turn(Turn::Other).await;
+        let _c = gate.turn(Turn::Accept).await;
+    }
+}
