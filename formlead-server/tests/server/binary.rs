@@ -346,11 +346,16 @@ async fn sigterm_during_a_burst_loses_nothing() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+    // Every 202 is stored (checked above), and nothing was stored that was
+    // not sent. A request can be stored without its client seeing the 202
+    // (the client gave up while the commit was under way); HubSpot then
+    // retries it and gets the duplicate answer, so that is allowed.
     let all = api(&client, &server.base, "/api/dashboard/workflows?limit=1").await;
-    assert_eq!(
-        all["total"].as_u64(),
-        Some(accepted.len() as u64),
-        "exactly the accepted requests were stored"
+    let stored = all["total"].as_u64().unwrap_or_default();
+    assert!(
+        stored >= accepted.len() as u64 && stored <= (accepted.len() + refused) as u64,
+        "{stored} stored for {} accepted and {refused} refused",
+        accepted.len()
     );
 }
 
