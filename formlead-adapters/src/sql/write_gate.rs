@@ -27,6 +27,11 @@ pub(crate) enum Turn {
 /// How long other writers wait at most while accepts keep coming.
 const OTHERS_WAIT_AT_MOST: Duration = Duration::from_millis(10);
 
+/// After an accept batch, the writer stays free for the next batch this
+/// long (the batch task answers its callers and collects the next batch
+/// meanwhile), unless other writers are overdue.
+const ACCEPT_GRACE: Duration = Duration::from_millis(2);
+
 #[derive(Debug)]
 struct State {
     busy: bool,
@@ -34,6 +39,8 @@ struct State {
     others_waiting: usize,
     /// When the last turn went to another writer (or the gate was made).
     last_other: Instant,
+    /// When the last accept turn ended.
+    accept_ended: Option<Instant>,
 }
 
 impl Default for State {
@@ -43,6 +50,7 @@ impl Default for State {
             accepts_waiting: 0,
             others_waiting: 0,
             last_other: Instant::now(),
+            accept_ended: None,
         }
     }
 }
@@ -59,8 +67,27 @@ impl State {
         }
         match turn {
             Turn::Accept => !self.others_overdue(),
-            Turn::Other => self.accepts_waiting == 0 || self.others_overdue(),
+            Turn::Other => {
+                self.others_overdue() || (self.accepts_waiting == 0 && self.grace_until().is_none())
+            }
         }
+    }
+
+    /// The end of the free time after an accept batch, if it has not passed.
+    fn grace_until(&self) -> Option<Instant> {
+        self.accept_ended
+            .map(|t| t + ACCEPT_GRACE)
+            .filter(|end| *end > Instant::now())
+    }
+
+    /// When a blocked writer should look again even if no turn ends: when
+    /// the grace after an accept ends, or when other writers become overdue.
+    fn recheck_at(&self, turn: Turn) -> Option<Instant> {
+        if self.busy || turn == Turn::Accept {
+            return None;
+        }
+        let overdue_at = self.last_other + OTHERS_WAIT_AT_MOST;
+        Some(self.grace_until().map_or(overdue_at, |g| g.min(overdue_at)))
     }
 
     fn waiting(&mut self, turn: Turn) -> &mut usize {
@@ -83,6 +110,7 @@ pub(crate) struct WriteGate {
 #[derive(Debug)]
 pub(crate) struct WriteTurn<'a> {
     gate: Option<&'a WriteGate>,
+    turn: Turn,
 }
 
 /// Keeps a waiter counted until it gets its turn or gives up (its future
@@ -121,14 +149,14 @@ impl WriteGate {
     /// Waits for the writer.
     pub async fn turn(&self, turn: Turn) -> WriteTurn<'_> {
         if !self.exclusive {
-            return WriteTurn { gate: None };
+            return WriteTurn { gate: None, turn };
         }
         let mut waiting: Option<Waiting<'_>> = None;
         loop {
             let released = self.released.notified();
             tokio::pin!(released);
             released.as_mut().enable();
-            {
+            let recheck = {
                 let mut state = self.lock();
                 if state.may_take(turn) {
                     state.busy = true;
@@ -142,14 +170,26 @@ impl WriteGate {
                         *n = n.saturating_sub(1);
                         std::mem::forget(w);
                     }
-                    return WriteTurn { gate: Some(self) };
+                    return WriteTurn {
+                        gate: Some(self),
+                        turn,
+                    };
                 }
                 if waiting.is_none() {
                     *state.waiting(turn) += 1;
                     waiting = Some(Waiting { gate: self, turn });
                 }
+                state.recheck_at(turn)
+            };
+            match recheck {
+                Some(at) => {
+                    tokio::select! {
+                        () = &mut released => {}
+                        () = tokio::time::sleep_until(at) => {}
+                    }
+                }
+                None => released.await,
             }
-            released.await;
         }
     }
 }
@@ -157,7 +197,12 @@ impl WriteGate {
 impl Drop for WriteTurn<'_> {
     fn drop(&mut self) {
         if let Some(gate) = self.gate {
-            gate.lock().busy = false;
+            let mut state = gate.lock();
+            state.busy = false;
+            if self.turn == Turn::Accept {
+                state.accept_ended = Some(Instant::now());
+            }
+            drop(state);
             gate.released.notify_waiters();
         }
     }
@@ -215,6 +260,34 @@ mod tests {
         assert!(!flood.is_finished(), "the other writer went in mid-flood");
         drop(other);
         flood.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_an_accept_the_writer_is_kept_free_briefly_for_the_next() {
+        let gate = Arc::new(WriteGate::exclusive());
+        let accept = gate.turn(Turn::Accept).await;
+        let other = {
+            let gate = gate.clone();
+            tokio::spawn(async move {
+                let asked = Instant::now();
+                let _t = gate.turn(Turn::Other).await;
+                asked.elapsed()
+            })
+        };
+        tokio::task::yield_now().await;
+        let ended = Instant::now();
+        drop(accept);
+        // The next batch arrives within the grace period and goes first.
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        let next = gate.turn(Turn::Accept).await;
+        assert!(ended.elapsed() < ACCEPT_GRACE);
+        drop(next);
+        // No further batch: the other writer goes once the grace is over.
+        let waited = other.await.unwrap();
+        assert!(
+            waited >= Duration::from_millis(1) + ACCEPT_GRACE && waited < OTHERS_WAIT_AT_MOST,
+            "waited {waited:?}"
+        );
     }
 
     #[tokio::test]
