@@ -103,6 +103,18 @@ pub async fn duplicates_are_detected(s: &impl Subject) {
     let page = s.list_workflows(&WorkflowFilter::default()).await.unwrap();
     assert_eq!(page.total, 1, "no second workflow");
     assert_eq!(s.jobs().await.unwrap(), 1, "no second job");
+
+    // The very same submission again (its id too), as a caller retrying
+    // after a lost answer would send it.
+    let same = submission("dup-same", "a@b.co", t0());
+    let first = s.accept_submission(&same).await.unwrap();
+    match s.accept_submission(&same).await {
+        Err(StoreError::Duplicate { existing }) => assert_eq!(existing, first),
+        other => panic!("expected a duplicate, got {other:?}"),
+    }
+    let page = s.list_workflows(&WorkflowFilter::default()).await.unwrap();
+    assert_eq!(page.total, 2, "one workflow for it");
+    assert_eq!(s.jobs().await.unwrap(), 2, "one job for it");
 }
 
 pub async fn concurrent_duplicates_make_one_workflow(s: Arc<impl Subject + 'static>) {
