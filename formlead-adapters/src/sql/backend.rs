@@ -62,10 +62,6 @@ pub trait Backend: Send + Sync + Sized + 'static {
     /// placeholders.
     fn sql(text: &'static str) -> SqlStr;
 
-    /// [`Self::sql`] for query text built at run time (multi-row inserts;
-    /// only placeholders are generated, never values).
-    fn sql_dyn(text: String) -> SqlStr;
-
     fn id(u: Uuid) -> Self::Id;
     fn uuid(v: Self::Id) -> Result<Uuid, String>;
     fn time(t: DateTime<Utc>) -> Self::Time;

@@ -37,10 +37,6 @@ impl Backend for PgBackend {
         text.into_sql_str()
     }
 
-    fn sql_dyn(text: String) -> SqlStr {
-        sqlx::AssertSqlSafe(text).into_sql_str()
-    }
-
     fn insert_leads<'c>(
         conn: &'c mut PgConnection,
         leads: &'c [NewLead<'c>],

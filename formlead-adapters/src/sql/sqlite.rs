@@ -111,10 +111,6 @@ impl Backend for SqliteBackend {
         AssertSqlSafe(text.replace('$', "?")).into_sql_str()
     }
 
-    fn sql_dyn(text: String) -> SqlStr {
-        AssertSqlSafe(text.replace('$', "?")).into_sql_str()
-    }
-
     fn insert_leads<'c>(
         conn: &'c mut SqliteConnection,
         leads: &'c [NewLead<'c>],
