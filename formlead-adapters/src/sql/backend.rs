@@ -28,9 +28,9 @@ pub struct NewLead<'a> {
     pub workflow_id: WorkflowId,
 }
 
-/// The JSON bytes of a workflow job, as apalis' JSON codec decodes them.
-pub(crate) fn job_bytes(workflow_id: WorkflowId) -> Result<Vec<u8>, sqlx::Error> {
-    serde_json::to_vec(&WorkflowJob { workflow_id }).map_err(|e| sqlx::Error::Encode(Box::new(e)))
+/// A workflow job as JSON, as apalis' JSON codec decodes it.
+pub(crate) fn job_json(job: &WorkflowJob) -> Result<String, sqlx::Error> {
+    serde_json::to_string(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))
 }
 
 /// A SQL backend: the database plus the mapping of formlead's types onto it.
@@ -110,8 +110,8 @@ pub(crate) fn job_task(
     job: WorkflowJob,
     delay: Duration,
 ) -> Result<apalis::prelude::Task<Vec<u8>>, sqlx::Error> {
-    let bytes = serde_json::to_vec(&job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let mut builder = apalis::prelude::TaskBuilder::new(bytes).max_attempts(JOB_MAX_ATTEMPTS);
+    let mut builder = apalis::prelude::TaskBuilder::new(job_json(&job)?.into_bytes())
+        .max_attempts(JOB_MAX_ATTEMPTS);
     if let Some(at) = run_at_secs(std::time::SystemTime::now(), delay) {
         builder = builder.run_at_timestamp(at);
     }

@@ -106,12 +106,7 @@ impl Backend for PgBackend {
                     .iter()
                     .map(|l| job_task(WorkflowJob { workflow_id: l.workflow_id }, Duration::ZERO))
                     .collect::<Result<Vec<_>, _>>()?;
-                apalis_postgres::queries::push_tasks(conn, WORKFLOW_QUEUE, tasks)
-                    .await
-                    .map_err(|e| match e {
-                        apalis_postgres::Error::Database(db) => db,
-                        other => sqlx::Error::Protocol(other.to_string()),
-                    })?;
+                push_tasks(conn, tasks).await?;
             }
             Ok(inserted)
         }
@@ -155,12 +150,7 @@ impl Backend for PgBackend {
     ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
         async move {
             let task = job_task(job, delay)?;
-            apalis_postgres::queries::push_tasks(conn, WORKFLOW_QUEUE, vec![task])
-                .await
-                .map_err(|e| match e {
-                    apalis_postgres::Error::Database(db) => db,
-                    other => sqlx::Error::Protocol(other.to_string()),
-                })
+            push_tasks(conn, vec![task]).await
         }
         .boxed()
     }
@@ -198,6 +188,19 @@ impl Backend for PgBackend {
             Some("40001" | "40P01" | "55P03" | "53300" | "57P01" | "57P02" | "57P03")
         )
     }
+}
+
+/// Pushes `tasks` onto the workflow queue inside the caller's transaction.
+async fn push_tasks(
+    conn: &mut PgConnection,
+    tasks: Vec<apalis::prelude::Task<Vec<u8>>>,
+) -> Result<(), sqlx::Error> {
+    apalis_postgres::queries::push_tasks(conn, WORKFLOW_QUEUE, tasks)
+        .await
+        .map_err(|e| match e {
+            apalis_postgres::Error::Database(db) => db,
+            other => sqlx::Error::Protocol(other.to_string()),
+        })
 }
 
 impl SqlStore<PgBackend> {

@@ -14,7 +14,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{AssertSqlSafe, Pool, SqlSafeStr, SqlStr, Sqlite, SqliteConnection, Transaction};
 use uuid::Uuid;
 
-use super::backend::{Backend, NewLead, WORKFLOW_QUEUE, job_bytes, job_task};
+use super::backend::{Backend, NewLead, WORKFLOW_QUEUE, job_json, job_task};
 use super::store::SqlStore;
 
 /// The SQLite flavour of [`SqlStore`].
@@ -81,8 +81,9 @@ impl<'a> LeadRow<'a> {
             received: SqliteBackend::time(s.received_at),
             email: s.email(),
             wid: SqliteBackend::id(lead.workflow_id.0),
-            job: String::from_utf8(job_bytes(lead.workflow_id)?)
-                .map_err(|e| sqlx::Error::Encode(Box::new(e)))?,
+            job: job_json(&WorkflowJob {
+                workflow_id: lead.workflow_id,
+            })?,
             ulid: ulid::Ulid::generate().to_string(),
         })
     }
