@@ -108,8 +108,7 @@ where
             })
             .collect();
 
-        let turn = self.write_turn(Turn::Accept).await;
-        let mut tx = B::begin_write(self.writer()).await.map_err(db_err::<B>)?;
+        let (turn, mut tx) = self.begin_write_turn(Turn::Accept).await?;
         let inserted = B::insert_leads(&mut tx, &leads)
             .await
             .map_err(db_err::<B>)?;

@@ -155,8 +155,19 @@ impl<B: Backend> SqlStore<B> {
     }
 
     /// Waits for a turn on the writer.
-    pub(crate) async fn write_turn(&self, turn: Turn) -> WriteTurn<'_> {
+    async fn write_turn(&self, turn: Turn) -> WriteTurn<'_> {
         self.gate.turn(turn).await
+    }
+
+    /// A write transaction on the writer, in a turn held until both are
+    /// dropped (the transaction first).
+    pub(crate) async fn begin_write_turn(
+        &self,
+        turn: Turn,
+    ) -> Result<(WriteTurn<'_>, sqlx::Transaction<'static, B::Db>), StoreError> {
+        let turn = self.write_turn(turn).await;
+        let tx = B::begin_write(&self.writer).await.map_err(db_err::<B>)?;
+        Ok((turn, tx))
     }
 
     /// Fault injection for tests: `accept_submission`,
@@ -249,6 +260,16 @@ where
     ) -> Result<Option<T>, StoreError> {
         let _turn = self.write_turn(Turn::Other).await;
         Self::optional_on(&self.writer, query, map).await
+    }
+
+    /// One write statement on the writer, in its turn.
+    async fn execute_write(
+        &self,
+        query: sqlx::query::Query<'_, B::Db, <B::Db as Database>::Arguments>,
+    ) -> Result<(), StoreError> {
+        let _turn = self.write_turn(Turn::Other).await;
+        query.execute(&self.writer).await.map_err(db_err::<B>)?;
+        Ok(())
     }
 
     async fn fetch_all<T>(
@@ -527,8 +548,7 @@ where
         error: &WorkflowError,
         retry_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let _turn = self.write_turn(Turn::Other).await;
-        let mut tx = B::begin_write(&self.writer).await.map_err(db_err::<B>)?;
+        let (_turn, mut tx) = self.begin_write_turn(Turn::Other).await?;
         self.insert_error(&mut tx, error).await?;
         let updated = sqlx::query::<B::Db>(B::sql(
             "UPDATE workflows SET status = 'retrying', next_retry_at = $3, last_error = $4, updated_at = $5, \
@@ -559,8 +579,7 @@ where
         owner: &str,
         error: &WorkflowError,
     ) -> Result<(), StoreError> {
-        let _turn = self.write_turn(Turn::Other).await;
-        let mut tx = B::begin_write(&self.writer).await.map_err(db_err::<B>)?;
+        let (_turn, mut tx) = self.begin_write_turn(Turn::Other).await?;
         self.insert_error(&mut tx, error).await?;
         let updated = sqlx::query::<B::Db>(B::sql(
             "UPDATE workflows SET status = 'failed', completed_at = $3, updated_at = $3, next_retry_at = NULL, \
@@ -585,8 +604,7 @@ where
         id: WorkflowId,
         now: DateTime<Utc>,
     ) -> Result<Workflow, StoreError> {
-        let _turn = self.write_turn(Turn::Other).await;
-        let mut tx = B::begin_write(&self.writer).await.map_err(db_err::<B>)?;
+        let (_turn, mut tx) = self.begin_write_turn(Turn::Other).await?;
         let row = sqlx::query::<B::Db>(B::sql(concat!(
             "UPDATE workflows SET status = 'retrying', attempts = 0, completed_at = NULL, next_retry_at = $2, updated_at = $2 ",
             "WHERE id = $1 AND status = 'failed' RETURNING ", workflow_cols!()
@@ -616,8 +634,7 @@ where
     }
 
     async fn recover_orphans(&self, now: DateTime<Utc>) -> Result<Vec<WorkflowId>, StoreError> {
-        let _turn = self.write_turn(Turn::Other).await;
-        let mut tx = B::begin_write(&self.writer).await.map_err(db_err::<B>)?;
+        let (_turn, mut tx) = self.begin_write_turn(Turn::Other).await?;
         let rows = sqlx::query::<B::Db>(B::sql(
             "UPDATE workflows SET status = 'retrying', next_retry_at = $1, updated_at = $1, lease_owner = NULL, lease_until = NULL \
              WHERE status = 'processing' AND lease_until < $1 RETURNING id",
@@ -665,26 +682,24 @@ where
         self.faults
             .before::<StoreError>(&format!("save_step:{}:{}", r.step, r.status))
             .await?;
-        let _turn = self.write_turn(Turn::Other).await;
-        sqlx::query::<B::Db>(B::sql(concat!(
-            "INSERT INTO workflow_steps (", step_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ",
-            "ON CONFLICT (workflow_id, step) DO UPDATE SET status = excluded.status, attempt = excluded.attempt, ",
-            "started_at = excluded.started_at, finished_at = excluded.finished_at, summary = excluded.summary, ",
-            "output = excluded.output, error = excluded.error"
-        )))
-        .bind(B::id(r.workflow_id.0))
-        .bind(r.step.as_str().to_owned())
-        .bind(r.status.as_str().to_owned())
-        .bind(i64_of(r.attempt))
-        .bind(B::time(r.started_at))
-        .bind(r.finished_at.map(B::time))
-        .bind(r.summary.clone())
-        .bind(r.output.as_ref().map(B::json))
-        .bind(r.error.clone())
-        .execute(&self.writer)
+        self.execute_write(
+            sqlx::query::<B::Db>(B::sql(concat!(
+                "INSERT INTO workflow_steps (", step_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ",
+                "ON CONFLICT (workflow_id, step) DO UPDATE SET status = excluded.status, attempt = excluded.attempt, ",
+                "started_at = excluded.started_at, finished_at = excluded.finished_at, summary = excluded.summary, ",
+                "output = excluded.output, error = excluded.error"
+            )))
+            .bind(B::id(r.workflow_id.0))
+            .bind(r.step.as_str().to_owned())
+            .bind(r.status.as_str().to_owned())
+            .bind(i64_of(r.attempt))
+            .bind(B::time(r.started_at))
+            .bind(r.finished_at.map(B::time))
+            .bind(r.summary.clone())
+            .bind(r.output.as_ref().map(B::json))
+            .bind(r.error.clone())
+        )
         .await
-        .map_err(db_err::<B>)?;
-        Ok(())
     }
 
     async fn list_steps(&self, id: WorkflowId) -> Result<Vec<StepRecord>, StoreError> {
@@ -704,36 +719,34 @@ where
     }
 
     async fn insert_draft(&self, d: &DraftEmail) -> Result<(), StoreError> {
-        let _turn = self.write_turn(Turn::Other).await;
-        sqlx::query::<B::Db>(B::sql(concat!(
-            "INSERT INTO draft_emails (",
-            draft_cols!(),
-            ") VALUES ",
-            "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
-        )))
-        .bind(B::id(d.id.0))
-        .bind(B::id(d.workflow_id.0))
-        .bind(d.to_email.clone())
-        .bind(d.to_name.clone())
-        .bind(d.subject.clone())
-        .bind(d.body_text.clone())
-        .bind(d.body_html.clone())
-        .bind(d.message_id.clone())
-        .bind(d.thread_id.clone())
-        .bind(d.in_reply_to.clone())
-        .bind(d.external_id.clone())
-        .bind(d.status.as_str().to_owned())
-        .bind(B::time(d.created_at))
-        .bind(B::time(d.updated_at))
-        .bind(d.decided_by.clone())
-        .bind(d.decided_at.map(B::time))
-        .bind(d.reject_reason.clone())
-        .bind(d.sent_message_id.clone())
-        .bind(d.sent_at.map(B::time))
-        .execute(&self.writer)
+        self.execute_write(
+            sqlx::query::<B::Db>(B::sql(concat!(
+                "INSERT INTO draft_emails (",
+                draft_cols!(),
+                ") VALUES ",
+                "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+            )))
+            .bind(B::id(d.id.0))
+            .bind(B::id(d.workflow_id.0))
+            .bind(d.to_email.clone())
+            .bind(d.to_name.clone())
+            .bind(d.subject.clone())
+            .bind(d.body_text.clone())
+            .bind(d.body_html.clone())
+            .bind(d.message_id.clone())
+            .bind(d.thread_id.clone())
+            .bind(d.in_reply_to.clone())
+            .bind(d.external_id.clone())
+            .bind(d.status.as_str().to_owned())
+            .bind(B::time(d.created_at))
+            .bind(B::time(d.updated_at))
+            .bind(d.decided_by.clone())
+            .bind(d.decided_at.map(B::time))
+            .bind(d.reject_reason.clone())
+            .bind(d.sent_message_id.clone())
+            .bind(d.sent_at.map(B::time))
+        )
         .await
-        .map_err(db_err::<B>)?;
-        Ok(())
     }
 
     async fn update_draft(
@@ -814,27 +827,25 @@ where
     }
 
     async fn insert_task(&self, t: &CrmTask) -> Result<(), StoreError> {
-        let _turn = self.write_turn(Turn::Other).await;
-        sqlx::query::<B::Db>(B::sql(concat!(
-            "INSERT INTO hubspot_tasks (",
-            task_cols!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-        )))
-        .bind(B::id(t.id.0))
-        .bind(B::id(t.workflow_id.0))
-        .bind(t.contact_id.clone())
-        .bind(t.external_id.clone())
-        .bind(t.subject.clone())
-        .bind(t.body.clone())
-        .bind(B::time(t.due_at))
-        .bind(t.priority.as_str().to_owned())
-        .bind(t.task_type.as_str().to_owned())
-        .bind(t.owner_id.clone())
-        .bind(B::time(t.created_at))
-        .execute(&self.writer)
+        self.execute_write(
+            sqlx::query::<B::Db>(B::sql(concat!(
+                "INSERT INTO hubspot_tasks (",
+                task_cols!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            )))
+            .bind(B::id(t.id.0))
+            .bind(B::id(t.workflow_id.0))
+            .bind(t.contact_id.clone())
+            .bind(t.external_id.clone())
+            .bind(t.subject.clone())
+            .bind(t.body.clone())
+            .bind(B::time(t.due_at))
+            .bind(t.priority.as_str().to_owned())
+            .bind(t.task_type.as_str().to_owned())
+            .bind(t.owner_id.clone())
+            .bind(B::time(t.created_at)),
+        )
         .await
-        .map_err(db_err::<B>)?;
-        Ok(())
     }
 
     async fn tasks_for_workflow(&self, id: WorkflowId) -> Result<Vec<CrmTask>, StoreError> {
@@ -864,22 +875,20 @@ where
     }
 
     async fn record_audit(&self, e: &AuditEvent) -> Result<(), StoreError> {
-        let _turn = self.write_turn(Turn::Other).await;
-        sqlx::query::<B::Db>(B::sql(concat!(
-            "INSERT INTO audit_events (",
-            audit_cols!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6)"
-        )))
-        .bind(B::id(e.id.0))
-        .bind(e.workflow_id.map(|w| B::id(w.0)))
-        .bind(e.actor.clone())
-        .bind(e.action.clone())
-        .bind(B::json(&e.detail))
-        .bind(B::time(e.created_at))
-        .execute(&self.writer)
+        self.execute_write(
+            sqlx::query::<B::Db>(B::sql(concat!(
+                "INSERT INTO audit_events (",
+                audit_cols!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6)"
+            )))
+            .bind(B::id(e.id.0))
+            .bind(e.workflow_id.map(|w| B::id(w.0)))
+            .bind(e.actor.clone())
+            .bind(e.action.clone())
+            .bind(B::json(&e.detail))
+            .bind(B::time(e.created_at)),
+        )
         .await
-        .map_err(db_err::<B>)?;
-        Ok(())
     }
 
     async fn audit_for_workflow(&self, id: WorkflowId) -> Result<Vec<AuditEvent>, StoreError> {
