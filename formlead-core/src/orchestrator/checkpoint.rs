@@ -170,6 +170,11 @@ impl Engine {
         }
     }
 
+    /// How long a lease lasts (`EngineConfig::lease`).
+    pub(crate) fn lease_length(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.config.lease).unwrap_or(chrono::Duration::MAX)
+    }
+
     /// Extends this attempt's lease before the next step, once less than
     /// half of it remains (so a fast workflow renews rarely; a lost lease
     /// is noticed at the latest halfway to its expiry).
@@ -179,7 +184,7 @@ impl Engine {
         lease: &Lease,
     ) -> Result<(), StepFailure> {
         let now = self.ports.clock.now();
-        let length = chrono::Duration::from_std(self.config.lease).unwrap_or(chrono::Duration::MAX);
+        let length = self.lease_length();
         if lease.expires() - now > length / 2 {
             return Ok(());
         }

@@ -280,10 +280,7 @@ impl Engine {
         let attempt = workflow.attempts;
         info!(attempt, "workflow attempt started");
 
-        let lease = super::checkpoint::Lease::new(
-            owner.to_owned(),
-            now + chrono::Duration::from_std(self.config.lease).unwrap_or(chrono::Duration::MAX),
-        );
+        let lease = super::checkpoint::Lease::new(owner.to_owned(), now + self.lease_length());
         let failure = match self.run_steps(&workflow, &lease).await {
             Ok(status) => {
                 store
