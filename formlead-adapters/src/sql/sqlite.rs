@@ -31,18 +31,18 @@ pub struct SqliteBackend;
 const INSERT_LEADS: &str = "\
 INSERT INTO form_submissions (id, form_submission_id, portal_id, form_id, submitted_at, page_url, fields, raw_body, source, received_at, prospect_email) \
 SELECT value->>'id', value->>'fsid', value->>'portal', value->>'form', value->>'submitted', value->>'page', value->>'fields', value->>'raw', value->>'source', value->>'received', value->>'email' \
-FROM json_each(?1) WHERE true ON CONFLICT (form_submission_id) DO NOTHING; \
+FROM jsonb_each(?1) WHERE true ON CONFLICT (form_submission_id) DO NOTHING; \
 INSERT INTO workflows (id, submission_id, status, prospect_email, attempts, created_at, updated_at) \
 SELECT l.value->>'wid', s.id, 'triggered', s.prospect_email, 0, s.received_at, s.received_at \
-FROM json_each(?1) AS l JOIN form_submissions AS s ON s.id = l.value->>'id' WHERE true ON CONFLICT DO NOTHING; \
+FROM jsonb_each(?1) AS l JOIN form_submissions AS s ON s.id = l.value->>'id' WHERE true ON CONFLICT DO NOTHING; \
 INSERT INTO Jobs (job, id, job_type, status, attempts, max_attempts, run_at, priority, metadata) \
 SELECT CAST(l.value->>'job' AS BLOB), l.value->>'ulid', ?2, 'Pending', 0, ?3, ?4, 0, '{}' \
-FROM json_each(?1) AS l JOIN workflows AS w ON w.id = l.value->>'wid'";
+FROM jsonb_each(?1) AS l JOIN workflows AS w ON w.id = l.value->>'wid'";
 
 /// Submissions of an [`INSERT_LEADS`] batch that were new (their workflow
 /// is the batch's).
 const NEW_LEADS: &str =
-    "SELECT l.value->>'id' FROM json_each(?1) AS l JOIN workflows AS w ON w.id = l.value->>'wid'";
+    "SELECT l.value->>'id' FROM jsonb_each(?1) AS l JOIN workflows AS w ON w.id = l.value->>'wid'";
 
 /// One lead as [`INSERT_LEADS`] reads it. apalis-sqlite's own push writes
 /// the same job row (see its queries/task/sink.sql), one at a time.
@@ -281,6 +281,11 @@ impl SqlStore<SqliteBackend> {
                 SqliteDurability::Normal => SqliteSynchronous::Normal,
             })
             .foreign_keys(true)
+            // Statement journals (a multi-row INSERT inside a transaction
+            // keeps one so it can be undone alone) stay in memory instead
+            // of spilling to a temporary file: they are never needed after
+            // a crash.
+            .pragma("temp_store", "memory")
             .busy_timeout(Duration::from_secs(10));
         // One writer connection (writers queue in-process, in order) and a
         // pool of readers (WAL lets them read while a write commits). A
