@@ -26,9 +26,13 @@ use crate::config::Settings;
 use errors::ApiError;
 use rate_limit::IpRateLimiter;
 
-/// What handlers share.
+/// What handlers share: a cheap handle (one reference count per request,
+/// not one per engine part), read through `Deref`.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// The state behind an [`AppState`].
+pub struct Shared {
     pub engine: Engine,
     pub settings: Arc<Settings>,
     pub database: Database,
@@ -40,13 +44,21 @@ impl AppState {
     pub fn new(engine: Engine, settings: Arc<Settings>, database: Database) -> Self {
         let webhook_limiter = (settings.webhook_rate_limit > 0)
             .then(|| Arc::new(IpRateLimiter::new(settings.webhook_rate_limit)));
-        Self {
+        Self(Arc::new(Shared {
             engine,
             settings,
             database,
             webhook_limiter,
             metrics: crate::metrics::handle(),
-        }
+        }))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
     }
 }
 
