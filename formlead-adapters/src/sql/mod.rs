@@ -16,6 +16,7 @@ mod sqlite;
 mod store;
 mod worker;
 mod write_gate;
+mod write_queue;
 
 pub use backend::{Backend, JOB_MAX_ATTEMPTS, NewLead, WORKFLOW_QUEUE};
 #[cfg(feature = "postgres")]

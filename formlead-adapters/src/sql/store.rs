@@ -22,6 +22,7 @@ use super::columns::{
 };
 use super::rows::Reader;
 use super::write_gate::{Turn, WriteGate, WriteTurn};
+use super::write_queue::{WriteInbox, WriteQuery};
 
 /// A [`Store`] on a SQL database. Construct it with
 /// `SqliteStore::connect_sqlite` or `PgStore::connect_postgres`.
@@ -39,6 +40,8 @@ pub struct SqlStore<B: Backend> {
     wakers: std::sync::Arc<std::sync::Mutex<Vec<futures_channel::mpsc::Sender<()>>>>,
     /// Turns on the writer (accepts first) when it is a single connection.
     gate: std::sync::Arc<WriteGate>,
+    /// The write queue task's inbox (single writer only; started on first use).
+    writes: std::sync::Arc<std::sync::OnceLock<Option<WriteInbox<B::Db>>>>,
 }
 
 impl<B: Backend> std::fmt::Debug for SqlStore<B> {
@@ -58,6 +61,7 @@ impl<B: Backend> Clone for SqlStore<B> {
             batcher: self.batcher.clone(),
             wakers: self.wakers.clone(),
             gate: self.gate.clone(),
+            writes: self.writes.clone(),
         }
     }
 }
@@ -95,6 +99,7 @@ impl<B: Backend> SqlStore<B> {
             batcher: std::sync::Arc::default(),
             wakers: std::sync::Arc::default(),
             gate: std::sync::Arc::default(),
+            writes: std::sync::Arc::default(),
         }
     }
 
@@ -114,8 +119,18 @@ impl<B: Backend> SqlStore<B> {
         &self.batcher
     }
 
-    /// A copy sharing pool, fault hooks and wake-ups but not the batcher
-    /// (the batcher task holds one; it must not keep its own inbox alive).
+    pub(crate) fn write_queue_cell(&self) -> &std::sync::OnceLock<Option<WriteInbox<B::Db>>> {
+        &self.writes
+    }
+
+    /// Writes go through one connection (SQLite), taking turns at the gate.
+    pub(crate) fn single_writer(&self) -> bool {
+        self.gate.is_exclusive()
+    }
+
+    /// A copy sharing pool, fault hooks and wake-ups but not the batcher or
+    /// the write queue (their tasks hold one; it must not keep their own
+    /// inboxes alive).
     pub(crate) fn detached(&self) -> Self {
         Self {
             pool: self.pool.clone(),
@@ -124,6 +139,7 @@ impl<B: Backend> SqlStore<B> {
             batcher: std::sync::Arc::default(),
             wakers: self.wakers.clone(),
             gate: self.gate.clone(),
+            writes: std::sync::Arc::default(),
         }
     }
 
@@ -155,7 +171,7 @@ impl<B: Backend> SqlStore<B> {
     }
 
     /// Waits for a turn on the writer.
-    async fn write_turn(&self, turn: Turn) -> WriteTurn<'_> {
+    pub(crate) async fn write_turn(&self, turn: Turn) -> WriteTurn<'_> {
         self.gate.turn(turn).await
     }
 
@@ -252,24 +268,19 @@ where
         Self::optional_on(&self.pool, query, map).await
     }
 
-    /// A write returning a row (`UPDATE … RETURNING`), on the writer.
+    /// A write returning a row (`UPDATE … RETURNING`), committed.
     async fn write_optional<T>(
         &self,
-        query: sqlx::query::Query<'_, B::Db, <B::Db as Database>::Arguments>,
+        query: WriteQuery<B::Db>,
         map: impl FnOnce(Reader<'_, B>) -> Result<T, StoreError>,
     ) -> Result<Option<T>, StoreError> {
-        let _turn = self.write_turn(Turn::Other).await;
-        Self::optional_on(&self.writer, query, map).await
+        let row = self.write_row(query).await?;
+        row.as_ref().map(|r| map(Reader::new(r))).transpose()
     }
 
-    /// One write statement on the writer, in its turn.
-    async fn execute_write(
-        &self,
-        query: sqlx::query::Query<'_, B::Db, <B::Db as Database>::Arguments>,
-    ) -> Result<(), StoreError> {
-        let _turn = self.write_turn(Turn::Other).await;
-        query.execute(&self.writer).await.map_err(db_err::<B>)?;
-        Ok(())
+    /// One write statement, committed.
+    async fn execute_write(&self, query: WriteQuery<B::Db>) -> Result<(), StoreError> {
+        self.write_row(query).await.map(|_| ())
     }
 
     async fn fetch_all<T>(

@@ -140,6 +140,11 @@ impl WriteGate {
         }
     }
 
+    /// Whether this gate guards a single writer (otherwise it never waits).
+    pub fn is_exclusive(&self) -> bool {
+        self.exclusive
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state
             .lock()

@@ -73,6 +73,20 @@ async fn postgres_concurrent_accepts_are_batched_correctly() {
     suite::concurrent_accepts_are_batched_correctly(store).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_queued_writes_fail_alone() {
+    let f = helpers::sqlite().await;
+    suite::queued_writes_fail_alone(f.store.clone()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_queued_writes_fail_alone() {
+    let Some(store) = helpers::postgres().await else {
+        return;
+    };
+    suite::queued_writes_fail_alone(store).await;
+}
+
 #[test]
 fn test_database_urls() {
     assert_eq!(

@@ -701,3 +701,54 @@ pub async fn concurrent_accepts_are_batched_correctly(s: Arc<impl Subject + 'sta
         );
     }
 }
+
+/// Writes that pile up behind a busy writer are committed together on
+/// SQLite (its write queue); each caller still gets its own outcome: a
+/// failing statement fails alone and every other write is stored.
+pub async fn queued_writes_fail_alone(s: Arc<impl Subject + 'static>) {
+    let w = accept(&*s, "queued-1", "q@acme.example").await.workflow_id;
+    let first = draft(w, 1);
+    s.insert_draft(&first).await.unwrap();
+
+    // An accept that holds the writer (inside its transaction) for 300 ms,
+    // so the writes below queue up behind it.
+    s.faults()
+        .set_latency("accept_submission:after_insert", Duration::from_millis(300));
+    let holder = {
+        let s = s.clone();
+        tokio::spawn(async move {
+            s.accept_submission(&submission("queued-2", "q@acme.example", t0()))
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let mut audits = Vec::new();
+    for n in 0..30 {
+        let s = s.clone();
+        audits.push(tokio::spawn(async move {
+            let e = AuditEvent::new(
+                Some(w),
+                "system",
+                "queued",
+                serde_json::json!({ "n": n }),
+                t0(),
+            );
+            s.record_audit(&e).await
+        }));
+    }
+    let again = {
+        let s = s.clone();
+        // The same draft id again: a primary-key violation.
+        tokio::spawn(async move { s.insert_draft(&first).await })
+    };
+    for a in audits {
+        a.await.unwrap().expect("every audit event is stored");
+    }
+    assert!(again.await.unwrap().is_err(), "the duplicate draft fails");
+    s.faults().clear();
+    holder.await.unwrap().expect("the holding accept commits");
+
+    assert_eq!(s.audit_for_workflow(w).await.unwrap().len(), 30);
+    assert_eq!(s.drafts_for_workflow(w).await.unwrap().len(), 1);
+}

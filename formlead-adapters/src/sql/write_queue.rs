@@ -1,0 +1,177 @@
+//! Group commit for single-statement writes on a single writer (SQLite).
+//!
+//! Every workflow step record, checkpoint, draft, task and audit event is
+//! one statement. Committed one by one, each cost an fsync and a turn on
+//! the writer, and the writer — not the workers — set the pace of the
+//! whole engine. Here, writes that arrive while the writer is busy are
+//! queued to one task that runs them in a single transaction and answers
+//! each caller only after that commit, so a caller still never moves on
+//! before its write is durable. A write that finds the queue empty runs at
+//! once in its own (autocommit) transaction, as before.
+//!
+//! A statement that fails (a constraint) fails alone: SQLite undoes just
+//! that statement and the transaction goes on. If the transaction itself
+//! is lost (I/O error, disk full), its commit fails and every caller in it
+//! gets that error.
+//!
+//! PostgreSQL, with many writer connections and a transaction that is
+//! aborted by any failing statement, writes directly instead.
+
+use sqlx::query::Query;
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type};
+use tokio::sync::{mpsc, oneshot};
+
+use formlead_core::ports::StoreError;
+
+use super::backend::Backend;
+use super::store::{SqlStore, db_err};
+use super::write_gate::Turn;
+
+/// Most writes committed together.
+pub(crate) const MAX_GROUP: usize = 64;
+
+/// A write statement that owns its parameters.
+pub(crate) type WriteQuery<DB> = Query<'static, DB, <DB as Database>::Arguments>;
+
+/// What a queued write gets back: its `RETURNING` row, if any.
+type Answer<DB> = oneshot::Sender<Result<Option<<DB as Database>::Row>, StoreError>>;
+
+/// The write queue task's inbox.
+pub(crate) type WriteInbox<DB> = mpsc::Sender<(WriteQuery<DB>, Answer<DB>)>;
+
+impl<B: Backend> SqlStore<B>
+where
+    <B::Db as Database>::Arguments: IntoArguments<B::Db>,
+    for<'c> &'c mut <B::Db as Database>::Connection: Executor<'c, Database = B::Db>,
+    for<'e> String: Encode<'e, B::Db> + Decode<'e, B::Db> + Type<B::Db>,
+    for<'e> i64: Encode<'e, B::Db> + Decode<'e, B::Db> + Type<B::Db>,
+    for<'e> Option<String>: Encode<'e, B::Db>,
+    for<'e> Option<i64>: Encode<'e, B::Db>,
+    for<'e> Option<B::Id>: Encode<'e, B::Db>,
+    for<'e> Option<B::Time>: Encode<'e, B::Db>,
+    for<'e> Option<B::Json>: Encode<'e, B::Db>,
+    for<'a> &'a str: ColumnIndex<<B::Db as Database>::Row>,
+{
+    /// Runs `query` on the writer and commits it; its `RETURNING` row, if
+    /// any. On a single writer it may share its commit with other writes.
+    pub(crate) async fn write_row(
+        &self,
+        query: WriteQuery<B::Db>,
+    ) -> Result<Option<<B::Db as Database>::Row>, StoreError> {
+        let query = match self.write_queue() {
+            Some(inbox) => {
+                let (answer, answered) = oneshot::channel();
+                match inbox.send((query, answer)).await {
+                    Ok(()) => {
+                        return answered.await.unwrap_or_else(|_| {
+                            Err(StoreError::transient("the write queue stopped"))
+                        });
+                    }
+                    // The task is gone (runtime shutting down): write here.
+                    Err(mpsc::error::SendError((query, _))) => query,
+                }
+            }
+            None => query,
+        };
+        let _turn = self.write_turn(Turn::Other).await;
+        query
+            .fetch_optional(self.writer())
+            .await
+            .map_err(db_err::<B>)
+    }
+
+    /// The queue's inbox, starting its task on first use; `None` with
+    /// several writer connections or outside a tokio runtime.
+    fn write_queue(&self) -> Option<&WriteInbox<B::Db>> {
+        if !self.single_writer() {
+            return None;
+        }
+        self.write_queue_cell()
+            .get_or_init(|| {
+                let handle = tokio::runtime::Handle::try_current().ok()?;
+                let (tx, rx) = mpsc::channel(4 * MAX_GROUP);
+                handle.spawn(self.detached().run_write_queue(rx));
+                Some(tx)
+            })
+            .as_ref()
+    }
+
+    async fn run_write_queue(self, mut rx: mpsc::Receiver<(WriteQuery<B::Db>, Answer<B::Db>)>) {
+        while let Some(first) = rx.recv().await {
+            let mut group = vec![first];
+            while group.len() < MAX_GROUP {
+                match rx.try_recv() {
+                    Ok(next) => group.push(next),
+                    Err(_) => break,
+                }
+            }
+            self.commit_group(group).await;
+        }
+    }
+
+    /// Runs `group` in one transaction (one write: on its own) and answers
+    /// each caller after the commit.
+    async fn commit_group(&self, mut group: Vec<(WriteQuery<B::Db>, Answer<B::Db>)>) {
+        if group.len() == 1
+            && let Some((query, answer)) = group.pop()
+        {
+            let turn = self.write_turn(Turn::Other).await;
+            let result = query
+                .fetch_optional(self.writer())
+                .await
+                .map_err(db_err::<B>);
+            drop(turn);
+            let _ = answer.send(result);
+            return;
+        }
+        let (turn, mut tx) = match self.begin_write_turn(Turn::Other).await {
+            Ok(begun) => begun,
+            Err(e) => {
+                let e = Shared::of(&e);
+                for (_, answer) in group {
+                    let _ = answer.send(Err(e.error()));
+                }
+                return;
+            }
+        };
+        let mut done = Vec::with_capacity(group.len());
+        for (query, answer) in group {
+            let result = query.fetch_optional(&mut *tx).await.map_err(db_err::<B>);
+            done.push((result, answer));
+        }
+        let committed = tx.commit().await.map_err(db_err::<B>);
+        drop(turn);
+        let lost = committed.as_ref().err().map(Shared::of);
+        for (result, answer) in done {
+            let result = match (&lost, result) {
+                (Some(lost), Ok(_)) => Err(lost.error()),
+                (_, result) => result,
+            };
+            let _ = answer.send(result);
+        }
+    }
+}
+
+/// One error for every caller of a group ([`StoreError`] is not `Clone`):
+/// its message and whether trying again may help.
+struct Shared {
+    message: String,
+    transient: bool,
+}
+
+impl Shared {
+    fn of(e: &StoreError) -> Self {
+        Self {
+            message: e.to_string(),
+            transient: matches!(e, StoreError::Transient { .. }),
+        }
+    }
+
+    fn error(&self) -> StoreError {
+        if self.transient {
+            StoreError::transient(self.message.clone())
+        } else {
+            StoreError::permanent(self.message.clone())
+        }
+    }
+}
