@@ -36,8 +36,11 @@ pub(crate) type WriteQuery<DB> = Query<'static, DB, <DB as Database>::Arguments>
 /// What a queued write gets back: its `RETURNING` row, if any.
 type Answer<DB> = oneshot::Sender<Result<Option<<DB as Database>::Row>, StoreError>>;
 
+/// A write waiting in the queue, with where its outcome goes.
+type Queued<DB> = (WriteQuery<DB>, Answer<DB>);
+
 /// The write queue task's inbox.
-pub(crate) type WriteInbox<DB> = mpsc::Sender<(WriteQuery<DB>, Answer<DB>)>;
+pub(crate) type WriteInbox<DB> = mpsc::Sender<Queued<DB>>;
 
 impl<B: Backend> SqlStore<B>
 where
@@ -96,7 +99,7 @@ where
             .as_ref()
     }
 
-    async fn run_write_queue(self, mut rx: mpsc::Receiver<(WriteQuery<B::Db>, Answer<B::Db>)>) {
+    async fn run_write_queue(self, mut rx: mpsc::Receiver<Queued<B::Db>>) {
         while let Some(first) = rx.recv().await {
             let mut group = vec![first];
             while group.len() < MAX_GROUP {
@@ -111,7 +114,7 @@ where
 
     /// Runs `group` in one transaction (one write: on its own) and answers
     /// each caller after the commit.
-    async fn commit_group(&self, mut group: Vec<(WriteQuery<B::Db>, Answer<B::Db>)>) {
+    async fn commit_group(&self, mut group: Vec<Queued<B::Db>>) {
         if group.len() == 1
             && let Some((query, answer)) = group.pop()
         {
