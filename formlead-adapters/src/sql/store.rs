@@ -249,23 +249,17 @@ where
     for<'e> Option<B::Json>: Encode<'e, B::Db>,
     for<'a> &'a str: ColumnIndex<<B::Db as Database>::Row>,
 {
-    /// The row of `query` on `pool`, mapped, if any.
-    async fn optional_on<T>(
-        pool: &Pool<B::Db>,
-        query: sqlx::query::Query<'_, B::Db, <B::Db as Database>::Arguments>,
-        map: impl FnOnce(Reader<'_, B>) -> Result<T, StoreError>,
-    ) -> Result<Option<T>, StoreError> {
-        let row = query.fetch_optional(pool).await.map_err(db_err::<B>)?;
-        row.as_ref().map(|r| map(Reader::new(r))).transpose()
-    }
-
     /// A read: the row of `query`, mapped, if any.
     async fn fetch_optional<T>(
         &self,
         query: sqlx::query::Query<'_, B::Db, <B::Db as Database>::Arguments>,
         map: impl FnOnce(Reader<'_, B>) -> Result<T, StoreError>,
     ) -> Result<Option<T>, StoreError> {
-        Self::optional_on(&self.pool, query, map).await
+        let row = query
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err::<B>)?;
+        row.as_ref().map(|r| map(Reader::new(r))).transpose()
     }
 
     /// A write returning a row (`UPDATE … RETURNING`), committed.

@@ -76,6 +76,14 @@ where
             }
             None => query,
         };
+        self.write_alone(query).await
+    }
+
+    /// Runs `query` in its own (autocommit) transaction, in its turn.
+    async fn write_alone(
+        &self,
+        query: WriteQuery<B::Db>,
+    ) -> Result<Option<<B::Db as Database>::Row>, StoreError> {
         let _turn = self.write_turn(Turn::Other).await;
         query
             .fetch_optional(self.writer())
@@ -118,13 +126,7 @@ where
         if group.len() == 1
             && let Some((query, answer)) = group.pop()
         {
-            let turn = self.write_turn(Turn::Other).await;
-            let result = query
-                .fetch_optional(self.writer())
-                .await
-                .map_err(db_err::<B>);
-            drop(turn);
-            let _ = answer.send(result);
+            let _ = answer.send(self.write_alone(query).await);
             return;
         }
         let (turn, mut tx) = match self.begin_write_turn(Turn::Other).await {
