@@ -7,14 +7,26 @@ mod engine;
 mod helpers;
 mod suite;
 
+/// Every case on every backend: `borrowed` cases take `&impl Subject`,
+/// `shared` ones (which spawn tasks) an `Arc` of it.
 macro_rules! for_each_backend {
-    ($($name:ident),+ $(,)?) => {
+    (
+        borrowed: [$($name:ident),+ $(,)?],
+        shared: [$($shared:ident),+ $(,)?] $(,)?
+    ) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     let f = crate::helpers::sqlite().await;
                     crate::suite::$name(&*f.store).await;
+                }
+            )+
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $shared() {
+                    let f = crate::helpers::sqlite().await;
+                    crate::suite::$shared(f.store.clone()).await;
                 }
             )+
         }
@@ -26,66 +38,38 @@ macro_rules! for_each_backend {
                     crate::suite::$name(&*store).await;
                 }
             )+
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $shared() {
+                    let Some(store) = crate::helpers::postgres().await else { return };
+                    crate::suite::$shared(store).await;
+                }
+            )+
         }
     };
 }
 
 for_each_backend!(
-    accept_round_trips_and_enqueues,
-    duplicates_are_detected,
-    accept_is_atomic,
-    foreign_keys_are_enforced,
-    steps_checkpoint_and_upsert,
-    drafts_round_trip_with_compare_and_set,
-    tasks_errors_and_audit_round_trip,
-    leases_guard_workflows,
-    retries_dead_letters_and_requeue,
-    orphans_are_recovered,
-    lists_filter_and_page,
-    history_and_stats,
+    borrowed: [
+        accept_round_trips_and_enqueues,
+        duplicates_are_detected,
+        accept_is_atomic,
+        foreign_keys_are_enforced,
+        steps_checkpoint_and_upsert,
+        drafts_round_trip_with_compare_and_set,
+        tasks_errors_and_audit_round_trip,
+        leases_guard_workflows,
+        retries_dead_letters_and_requeue,
+        orphans_are_recovered,
+        lists_filter_and_page,
+        history_and_stats,
+    ],
+    shared: [
+        concurrent_duplicates_make_one_workflow,
+        concurrent_accepts_are_batched_correctly,
+        queued_writes_fail_alone,
+    ],
 );
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_concurrent_duplicates_make_one_workflow() {
-    let f = helpers::sqlite().await;
-    suite::concurrent_duplicates_make_one_workflow(f.store.clone()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_concurrent_duplicates_make_one_workflow() {
-    let Some(store) = helpers::postgres().await else {
-        return;
-    };
-    suite::concurrent_duplicates_make_one_workflow(store).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_concurrent_accepts_are_batched_correctly() {
-    let f = helpers::sqlite().await;
-    suite::concurrent_accepts_are_batched_correctly(f.store.clone()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_concurrent_accepts_are_batched_correctly() {
-    let Some(store) = helpers::postgres().await else {
-        return;
-    };
-    suite::concurrent_accepts_are_batched_correctly(store).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_queued_writes_fail_alone() {
-    let f = helpers::sqlite().await;
-    suite::queued_writes_fail_alone(f.store.clone()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_queued_writes_fail_alone() {
-    let Some(store) = helpers::postgres().await else {
-        return;
-    };
-    suite::queued_writes_fail_alone(store).await;
-}
 
 #[test]
 fn test_database_urls() {
