@@ -15,6 +15,7 @@
 set -euo pipefail
 
 BIN=${BIN:-$(dirname "$0")/../target/release/formlead}
+CLIENT=${CLIENT:-$BIN}   # the binary whose `simulate` drives the load
 RUNS=${RUNS:-5}
 COUNT=${COUNT:-10000}
 CONCURRENCY=${CONCURRENCY:-64}
@@ -36,7 +37,7 @@ for run in $(seq "$RUNS"); do
         sleep 0.1
     done
     cpu0=$(awk '{print $14 + $15}' "/proc/$server/stat")
-    out=$("$BIN" simulate --url "http://127.0.0.1:$PORT" --count "$COUNT" \
+    out=$("$CLIENT" simulate --url "http://127.0.0.1:$PORT" --count "$COUNT" \
         --concurrency "$CONCURRENCY" ${RATE:+--rate "$RATE"} 2>&1) || {
         echo "$out" >&2
         kill "$server"

@@ -1,8 +1,11 @@
 //! `formlead simulate`: signs and posts realistic sample submissions, then
 //! reports throughput and latency.
 
+mod connection;
+
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -10,9 +13,9 @@ use chrono::Utc;
 use clap::Args;
 use formlead_core::signature::{HEADER_SIGNATURE_V3, HEADER_TIMESTAMP, sign_v3};
 use secrecy::ExposeSecret;
-use tokio::sync::Semaphore;
 
 use crate::config::Settings;
+use connection::{Connection, Signed, Target};
 
 #[derive(Debug, Clone, Args)]
 pub struct SimulateArgs {
@@ -147,10 +150,12 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[idx.min(sorted.len() - 1)]
 }
 
-/// Posts `count` signed submissions to `base` with `concurrency` in flight.
+/// Posts `count` signed submissions to `base` over `concurrency`
+/// keep-alive connections, each sending its next request when the last
+/// one was answered (or, with `rate`, when it is due).
 ///
 /// # Errors
-/// When the HTTP client cannot be built.
+/// When `base` is not an http(s) URL or the HTTPS client cannot be built.
 pub async fn post_many(
     settings: &Settings,
     base: &str,
@@ -158,19 +163,15 @@ pub async fn post_many(
     concurrency: usize,
     rate: Option<f64>,
 ) -> anyhow::Result<Report> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .context("HTTP client")?;
-    let url = format!(
-        "{}{}",
-        base.trim_end_matches('/'),
-        crate::http::webhook::PATH
-    );
-    let signed_url = match &settings.public_url {
-        Some(public) => format!("{public}{}", crate::http::webhook::PATH),
-        None => url.clone(),
-    };
+    let path = crate::http::webhook::PATH;
+    let target = Arc::new(Target::parse(&format!(
+        "{}{path}",
+        base.trim_end_matches('/')
+    ))?);
+    let signed_url = Arc::new(match &settings.public_url {
+        Some(public) => format!("{public}{path}"),
+        None => target.url.clone(),
+    });
     let secret = Arc::new(
         settings
             .webhook_secret
@@ -179,60 +180,58 @@ pub async fn post_many(
             .as_bytes()
             .to_vec(),
     );
-    let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
-    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    let run: Arc<str> = uuid::Uuid::new_v4().simple().to_string()[..8].into();
+    let next = Arc::new(AtomicUsize::new(0));
+    let rate = rate.filter(|r| *r > 0.0);
     let started = Instant::now();
-    let mut tasks = Vec::with_capacity(count);
-    for i in 0..count {
-        if let Some(rate) = rate.filter(|r| *r > 0.0) {
-            let due = started + Duration::from_secs_f64(i as f64 / rate);
-            tokio::time::sleep_until(due.into()).await;
-        }
-        let permit = permits.clone().acquire_owned().await.context("semaphore")?;
-        let (client, url, signed_url, secret, run) = (
-            client.clone(),
-            url.clone(),
+    let mut connections = Vec::new();
+    for _ in 0..concurrency.clamp(1, count.max(1)) {
+        let mut connection = Connection::new(&target)?;
+        let (target, signed_url, secret, run, next) = (
+            target.clone(),
             signed_url.clone(),
             secret.clone(),
             run.clone(),
+            next.clone(),
         );
-        tasks.push(tokio::spawn(async move {
-            let _permit = permit;
-            let body = sample_body(&run, i);
-            let ts = Utc::now().timestamp_millis();
-            let sig = sign_v3(&secret, "POST", &signed_url, body.as_bytes(), ts);
-            let t0 = Instant::now();
-            let result = client
-                .post(&url)
-                .header("content-type", "application/json")
-                .header(HEADER_SIGNATURE_V3, sig)
-                .header(HEADER_TIMESTAMP, ts.to_string())
-                .body(body)
-                .send()
-                .await;
-            let latency = t0.elapsed();
-            match result {
-                Ok(r) => {
-                    let status = r.status().as_u16();
-                    let text = r.text().await.unwrap_or_default();
-                    (status, text, latency)
+        connections.push(tokio::spawn(async move {
+            let mut outcomes = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= count {
+                    break outcomes;
                 }
-                Err(e) => (0, e.to_string(), latency),
+                if let Some(rate) = rate {
+                    let due = started + Duration::from_secs_f64(i as f64 / rate);
+                    tokio::time::sleep_until(due.into()).await;
+                }
+                let body = sample_body(&run, i);
+                let ts = Utc::now().timestamp_millis();
+                let signature = sign_v3(&secret, "POST", &signed_url, body.as_bytes(), ts);
+                let timestamp = ts.to_string();
+                let signed = Signed {
+                    signature: &signature,
+                    timestamp: &timestamp,
+                };
+                let t0 = Instant::now();
+                let result = connection.post(&target, body, &signed).await;
+                outcomes.push((result, t0.elapsed()));
             }
         }));
     }
     let mut report = Report::default();
-    for t in tasks {
-        let (status, text, latency) = t.await.context("request task")?;
-        report.latencies.push(latency);
-        match status {
-            202 => report.accepted += 1,
-            409 => report.duplicates += 1,
-            0 => report.failed.push(format!("request failed: {text}")),
-            s => report.failed.push(format!(
-                "HTTP {s}: {}",
-                text.chars().take(200).collect::<String>()
-            )),
+    for connection in connections {
+        for (result, latency) in connection.await.context("connection task")? {
+            report.latencies.push(latency);
+            match result {
+                Ok((202, _)) => report.accepted += 1,
+                Ok((409, _)) => report.duplicates += 1,
+                Ok((status, text)) => report.failed.push(format!(
+                    "HTTP {status}: {}",
+                    text.chars().take(200).collect::<String>()
+                )),
+                Err(e) => report.failed.push(format!("request failed: {e}")),
+            }
         }
     }
     report.elapsed = started.elapsed();
