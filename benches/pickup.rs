@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use formlead::adapters::sql::{
-    ApalisQueue, ApalisWorkerConfig, PgBackend, PgStore, SqliteBackend, SqliteDurability,
-    SqliteStore, run_postgres_workers, run_sqlite_workers,
+    ApalisWorkerConfig, PgStore, SqliteDurability, SqliteStore, run_postgres_workers,
+    run_sqlite_workers,
 };
 use formlead::core::domain::WorkflowId;
 use formlead::core::orchestrator::{Engine, EngineObserver};
@@ -79,11 +79,7 @@ async fn main() {
             .expect("sqlite"),
     );
     let started = Arc::new(Started::default());
-    let e = engine(
-        store.clone(),
-        Arc::new(ApalisQueue::<SqliteBackend>::new(store.writer().clone())),
-        started.clone(),
-    );
+    let e = engine(store.clone(), Arc::new(store.queue()), started.clone());
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
     let s = store.clone();
     let c = config.clone();
@@ -104,11 +100,7 @@ async fn main() {
     };
     let store = Arc::new(PgStore::connect_postgres(&url, 16).await.expect("postgres"));
     let started = Arc::new(Started::default());
-    let e = engine(
-        store.clone(),
-        Arc::new(ApalisQueue::<PgBackend>::new(store.writer().clone())),
-        started.clone(),
-    );
+    let e = engine(store.clone(), Arc::new(store.queue()), started.clone());
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
     let s = store.clone();
     let workers = tokio::spawn(async move {

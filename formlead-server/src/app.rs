@@ -6,9 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use formlead_adapters::sandbox::{self, SandboxCalendar, SandboxCrm, SandboxMail, StaticAssets};
-use formlead_adapters::sql::{
-    ApalisQueue, ApalisWorkerConfig, PgBackend, PgStore, SqliteBackend, SqliteStore,
-};
+use formlead_adapters::sql::{ApalisWorkerConfig, PgStore, SqliteStore};
 use formlead_core::agents::{DraftWriter, TemplateWriter, VoiceProfile};
 use formlead_core::orchestrator::{Engine, EngineConfig, Ports, RetryPolicy};
 use formlead_core::policy::GatedPolicy;
@@ -60,8 +58,8 @@ impl Database {
 
     pub fn queue(&self) -> Arc<dyn Queue> {
         match self {
-            Self::Sqlite(s) => Arc::new(ApalisQueue::<SqliteBackend>::new(s.writer().clone())),
-            Self::Postgres(s) => Arc::new(ApalisQueue::<PgBackend>::new(s.writer().clone())),
+            Self::Sqlite(s) => Arc::new(s.queue()),
+            Self::Postgres(s) => Arc::new(s.queue()),
         }
     }
 

@@ -1,8 +1,9 @@
 //! Accepting submissions with group commit: concurrent accepts are queued
 //! to one task that writes up to [`MAX_BATCH`] of them in a single
 //! transaction (if that fails, they are committed one by one, so one bad
-//! submission fails alone) and answers every caller only after the commit. One fsync then
-//! covers many leads, while a lone lead is committed at once.
+//! submission fails alone) and answers every caller only once the commit is
+//! durable. One fsync then covers many leads, while a lone lead is
+//! committed at once.
 
 use formlead_core::domain::{FormSubmission, WorkflowId};
 use formlead_core::ports::{Accepted, StoreError};
@@ -10,7 +11,7 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type}
 use tokio::sync::{mpsc, oneshot};
 
 use super::backend::{Backend, NewLead};
-use super::store::{SqlStore, db_err};
+use super::store::{SharedError, SqlStore, db_err};
 use super::write_gate::Turn;
 
 /// Most submissions committed together.
@@ -55,12 +56,23 @@ where
                     Err(_) => break,
                 }
             }
-            let subs: Vec<&FormSubmission> = batch.iter().map(|(s, _)| s).collect();
-            let results = self.accept_batch(&subs).await;
-            for ((_, reply), result) in batch.into_iter().zip(results) {
-                // A caller that went away still had its lead committed.
-                let _ = reply.send(result);
-            }
+            let (subs, replies): (Vec<FormSubmission>, Vec<Reply>) = batch.into_iter().unzip();
+            let refs: Vec<&FormSubmission> = subs.iter().collect();
+            let results = self.accept_batch(&refs).await;
+            // Answered once durable; meanwhile the writer commits the next
+            // batch.
+            let durable = self.durable();
+            tokio::spawn(async move {
+                let synced = durable.await.map_err(|e| SharedError::of(&e));
+                for (reply, result) in replies.into_iter().zip(results) {
+                    let result = match &synced {
+                        Ok(()) => result,
+                        Err(e) => Err(e.error()),
+                    };
+                    // A caller that went away still had its lead committed.
+                    let _ = reply.send(result);
+                }
+            });
         }
     }
 

@@ -14,6 +14,7 @@ mod rows;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod store;
+mod wal_sync;
 mod worker;
 mod write_gate;
 mod write_queue;

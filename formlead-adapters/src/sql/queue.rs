@@ -2,6 +2,7 @@
 //! database. (Accepts, retries and re-queues push inside the store's own
 //! transactions; this is for everything else.)
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -9,10 +10,13 @@ use formlead_core::ports::{Queue, QueueError, WorkflowJob};
 use sqlx::{Database, Pool};
 
 use super::backend::Backend;
+use super::wal_sync::WalSync;
 
 /// Enqueues workflow jobs on apalis' queue in the store's database.
 pub struct ApalisQueue<B: Backend> {
     pool: Pool<B::Db>,
+    /// Makes a push durable where its commit does not sync (SQLite).
+    wal_sync: Option<Arc<WalSync>>,
 }
 
 impl<B: Backend> std::fmt::Debug for ApalisQueue<B> {
@@ -24,8 +28,18 @@ impl<B: Backend> std::fmt::Debug for ApalisQueue<B> {
 }
 
 impl<B: Backend> ApalisQueue<B> {
+    /// A queue on `pool`. Prefer [`SqlStore::queue`](super::SqlStore::queue),
+    /// which also makes pushes durable on SQLite.
     pub fn new(pool: Pool<B::Db>) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            wal_sync: None,
+        }
+    }
+
+    pub(crate) fn with_wal_sync(mut self, wal_sync: Option<Arc<WalSync>>) -> Self {
+        self.wal_sync = wal_sync;
+        self
     }
 }
 
@@ -47,7 +61,14 @@ where
 {
     async fn enqueue(&self, job: WorkflowJob, delay: Duration) -> Result<(), QueueError> {
         let mut conn = self.pool.acquire().await.map_err(queue_err)?;
-        B::push_job(&mut conn, job, delay).await.map_err(queue_err)
+        B::push_job(&mut conn, job, delay)
+            .await
+            .map_err(queue_err)?;
+        drop(conn);
+        match &self.wal_sync {
+            Some(sync) => sync.durable().await.map_err(QueueError::transient),
+            None => Ok(()),
+        }
     }
 
     async fn depth(&self) -> Result<u64, QueueError> {

@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use super::backend::{Backend, NewLead, WORKFLOW_QUEUE, job_json, job_task};
 use super::store::SqlStore;
+use super::wal_sync::WalSync;
 
 /// The SQLite flavour of [`SqlStore`].
 pub type SqliteStore = SqlStore<SqliteBackend>;
@@ -92,7 +93,8 @@ impl<'a> LeadRow<'a> {
 /// How hard SQLite works to keep a commit (`PRAGMA synchronous`, WAL mode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SqliteDurability {
-    /// fsync on every commit: an acknowledged accept survives power loss.
+    /// Every commit is fsynced before its caller goes on: an acknowledged
+    /// accept survives power loss.
     #[default]
     Full,
     /// fsync at checkpoints: survives a process crash; the last commits
@@ -276,10 +278,10 @@ impl SqlStore<SqliteBackend> {
             .filename(&path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(match durability {
-                SqliteDurability::Full => SqliteSynchronous::Full,
-                SqliteDurability::Normal => SqliteSynchronous::Normal,
-            })
+            // Commits do not fsync on the writer; with `Full` durability
+            // a WAL fsync on another thread makes them durable before
+            // their callers go on (see wal_sync.rs).
+            .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             // Statement journals (a multi-row INSERT inside a transaction
             // keeps one so it can be undone alone) stay in memory instead
@@ -301,7 +303,10 @@ impl SqlStore<SqliteBackend> {
             .test_before_acquire(false)
             .connect_with(options)
             .await?;
-        let store = Self::from_pools(reader, writer);
+        let mut store = Self::from_pools(reader, writer);
+        if durability == SqliteDurability::Full {
+            store.set_wal_sync(WalSync::start(std::path::Path::new(&path))?);
+        }
         store.migrate().await?;
         Ok(store)
     }

@@ -21,6 +21,7 @@ use super::columns::{
     audit_cols, draft_cols, error_cols, step_cols, submission_cols, task_cols, workflow_cols,
 };
 use super::rows::Reader;
+use super::wal_sync::WalSync;
 use super::write_gate::{Turn, WriteGate, WriteTurn};
 use super::write_queue::{WriteInbox, WriteQuery};
 
@@ -42,6 +43,8 @@ pub struct SqlStore<B: Backend> {
     gate: std::sync::Arc<WriteGate>,
     /// The write queue task's inbox (single writer only; started on first use).
     writes: std::sync::Arc<std::sync::OnceLock<Option<WriteInbox<B::Db>>>>,
+    /// fsyncs after commits, when commits themselves do not sync (SQLite).
+    wal_sync: Option<std::sync::Arc<WalSync>>,
 }
 
 impl<B: Backend> std::fmt::Debug for SqlStore<B> {
@@ -62,6 +65,7 @@ impl<B: Backend> Clone for SqlStore<B> {
             wakers: self.wakers.clone(),
             gate: self.gate.clone(),
             writes: self.writes.clone(),
+            wal_sync: self.wal_sync.clone(),
         }
     }
 }
@@ -75,6 +79,30 @@ pub(crate) fn db_err<B: Backend>(e: sqlx::Error) -> StoreError {
             StoreError::transient(e)
         }
         _ => StoreError::permanent(e),
+    }
+}
+
+/// One error for every caller of a group commit ([`StoreError`] is not
+/// `Clone`): its message and whether trying again may help.
+pub(crate) struct SharedError {
+    message: String,
+    transient: bool,
+}
+
+impl SharedError {
+    pub(crate) fn of(e: &StoreError) -> Self {
+        Self {
+            message: e.to_string(),
+            transient: matches!(e, StoreError::Transient { .. }),
+        }
+    }
+
+    pub(crate) fn error(&self) -> StoreError {
+        if self.transient {
+            StoreError::transient(self.message.clone())
+        } else {
+            StoreError::permanent(self.message.clone())
+        }
     }
 }
 
@@ -100,6 +128,7 @@ impl<B: Backend> SqlStore<B> {
             wakers: std::sync::Arc::default(),
             gate: std::sync::Arc::default(),
             writes: std::sync::Arc::default(),
+            wal_sync: None,
         }
     }
 
@@ -140,7 +169,42 @@ impl<B: Backend> SqlStore<B> {
             wakers: self.wakers.clone(),
             gate: self.gate.clone(),
             writes: std::sync::Arc::default(),
+            wal_sync: self.wal_sync.clone(),
         }
+    }
+
+    /// Commits of this store sync through `wal_sync` (see [`WalSync`]).
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+    pub(crate) fn set_wal_sync(&mut self, wal_sync: WalSync) {
+        self.wal_sync = Some(std::sync::Arc::new(wal_sync));
+    }
+
+    /// Resolves once every commit this store made so far is durable: at
+    /// once where a commit syncs by itself.
+    ///
+    /// # Errors
+    /// [`StoreError::Transient`] when the fsync failed.
+    pub(crate) fn durable(
+        &self,
+    ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send + 'static {
+        let sync = self.wal_sync.as_ref().map(|s| s.durable());
+        async move {
+            match sync {
+                Some(sync) => sync.await,
+                None => Ok(()),
+            }
+        }
+    }
+
+    /// fsyncs of the WAL so far, if this store makes them.
+    #[cfg(test)]
+    pub(crate) fn wal_syncs(&self) -> Option<u64> {
+        self.wal_sync.as_ref().map(|s| s.syncs())
+    }
+
+    /// A queue pushing jobs through this store's writer, durably.
+    pub fn queue(&self) -> super::ApalisQueue<B> {
+        super::ApalisQueue::new(self.writer.clone()).with_wal_sync(self.wal_sync.clone())
     }
 
     pub(crate) fn wake_workers(&self) {
@@ -184,6 +248,18 @@ impl<B: Backend> SqlStore<B> {
         let turn = self.write_turn(turn).await;
         let tx = B::begin_write(&self.writer).await.map_err(db_err::<B>)?;
         Ok((turn, tx))
+    }
+
+    /// Commits `tx`, gives up the turn, then waits until the commit is
+    /// durable (the writer is free meanwhile).
+    pub(crate) async fn commit_durably(
+        &self,
+        tx: sqlx::Transaction<'static, B::Db>,
+        turn: WriteTurn<'_>,
+    ) -> Result<(), StoreError> {
+        tx.commit().await.map_err(db_err::<B>)?;
+        drop(turn);
+        self.durable().await
     }
 
     /// Fault injection for tests: `accept_submission`,
@@ -378,10 +454,13 @@ where
                 return result;
             }
         }
-        self.accept_batch(&[s])
+        let result = self
+            .accept_batch(&[s])
             .await
             .pop()
-            .unwrap_or_else(|| Err(StoreError::transient("accept produced no result")))
+            .unwrap_or_else(|| Err(StoreError::transient("accept produced no result")));
+        self.durable().await?;
+        result
     }
 
     async fn find_submission(
@@ -553,7 +632,7 @@ where
         error: &WorkflowError,
         retry_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let (_turn, mut tx) = self.begin_write_turn(Turn::Other).await?;
+        let (turn, mut tx) = self.begin_write_turn(Turn::Other).await?;
         self.insert_error(&mut tx, error).await?;
         let updated = sqlx::query::<B::Db>(B::sql(
             "UPDATE workflows SET status = 'retrying', next_retry_at = $3, last_error = $4, updated_at = $5, \
@@ -575,7 +654,7 @@ where
         B::push_job(&mut tx, WorkflowJob { workflow_id: id }, delay)
             .await
             .map_err(db_err::<B>)?;
-        tx.commit().await.map_err(db_err::<B>)
+        self.commit_durably(tx, turn).await
     }
 
     async fn fail_workflow(
@@ -584,7 +663,7 @@ where
         owner: &str,
         error: &WorkflowError,
     ) -> Result<(), StoreError> {
-        let (_turn, mut tx) = self.begin_write_turn(Turn::Other).await?;
+        let (turn, mut tx) = self.begin_write_turn(Turn::Other).await?;
         self.insert_error(&mut tx, error).await?;
         let updated = sqlx::query::<B::Db>(B::sql(
             "UPDATE workflows SET status = 'failed', completed_at = $3, updated_at = $3, next_retry_at = NULL, \
@@ -601,7 +680,7 @@ where
             drop(tx);
             return Err(self.lease_lost_or_missing(id).await);
         }
-        tx.commit().await.map_err(db_err::<B>)
+        self.commit_durably(tx, turn).await
     }
 
     async fn requeue_workflow(
@@ -609,7 +688,7 @@ where
         id: WorkflowId,
         now: DateTime<Utc>,
     ) -> Result<Workflow, StoreError> {
-        let (_turn, mut tx) = self.begin_write_turn(Turn::Other).await?;
+        let (turn, mut tx) = self.begin_write_turn(Turn::Other).await?;
         let row = sqlx::query::<B::Db>(B::sql(concat!(
             "UPDATE workflows SET status = 'retrying', attempts = 0, completed_at = NULL, next_retry_at = $2, updated_at = $2 ",
             "WHERE id = $1 AND status = 'failed' RETURNING ", workflow_cols!()
@@ -633,13 +712,13 @@ where
         B::push_job(&mut tx, WorkflowJob { workflow_id: id }, Duration::ZERO)
             .await
             .map_err(db_err::<B>)?;
-        tx.commit().await.map_err(db_err::<B>)?;
+        self.commit_durably(tx, turn).await?;
         self.wake_workers();
         Ok(workflow)
     }
 
     async fn recover_orphans(&self, now: DateTime<Utc>) -> Result<Vec<WorkflowId>, StoreError> {
-        let (_turn, mut tx) = self.begin_write_turn(Turn::Other).await?;
+        let (turn, mut tx) = self.begin_write_turn(Turn::Other).await?;
         let rows = sqlx::query::<B::Db>(B::sql(
             "UPDATE workflows SET status = 'retrying', next_retry_at = $1, updated_at = $1, lease_owner = NULL, lease_until = NULL \
              WHERE status = 'processing' AND lease_until < $1 RETURNING id",
@@ -657,7 +736,7 @@ where
                 .await
                 .map_err(db_err::<B>)?;
         }
-        tx.commit().await.map_err(db_err::<B>)?;
+        self.commit_durably(tx, turn).await?;
         if !ids.is_empty() {
             self.wake_workers();
         }

@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 use formlead_core::ports::StoreError;
 
 use super::backend::Backend;
-use super::store::{SqlStore, db_err};
+use super::store::{SharedError, SqlStore, db_err};
 use super::write_gate::Turn;
 
 /// Most writes committed together.
@@ -84,11 +84,14 @@ where
         &self,
         query: WriteQuery<B::Db>,
     ) -> Result<Option<<B::Db as Database>::Row>, StoreError> {
-        let _turn = self.write_turn(Turn::Other).await;
-        query
+        let turn = self.write_turn(Turn::Other).await;
+        let row = query
             .fetch_optional(self.writer())
             .await
-            .map_err(db_err::<B>)
+            .map_err(db_err::<B>)?;
+        drop(turn);
+        self.durable().await?;
+        Ok(row)
     }
 
     /// The queue's inbox, starting its task on first use; `None` with
@@ -132,7 +135,7 @@ where
         let (turn, mut tx) = match self.begin_write_turn(Turn::Other).await {
             Ok(begun) => begun,
             Err(e) => {
-                let e = Shared::of(&e);
+                let e = SharedError::of(&e);
                 for (_, answer) in group {
                     let _ = answer.send(Err(e.error()));
                 }
@@ -146,37 +149,21 @@ where
         }
         let committed = tx.commit().await.map_err(db_err::<B>);
         drop(turn);
-        let lost = committed.as_ref().err().map(Shared::of);
-        for (result, answer) in done {
-            let result = match (&lost, result) {
-                (Some(lost), Ok(_)) => Err(lost.error()),
-                (_, result) => result,
-            };
-            let _ = answer.send(result);
-        }
-    }
-}
-
-/// One error for every caller of a group ([`StoreError`] is not `Clone`):
-/// its message and whether trying again may help.
-struct Shared {
-    message: String,
-    transient: bool,
-}
-
-impl Shared {
-    fn of(e: &StoreError) -> Self {
-        Self {
-            message: e.to_string(),
-            transient: matches!(e, StoreError::Transient { .. }),
-        }
-    }
-
-    fn error(&self) -> StoreError {
-        if self.transient {
-            StoreError::transient(self.message.clone())
-        } else {
-            StoreError::permanent(self.message.clone())
-        }
+        // Answered once durable; meanwhile the queue runs its next group.
+        let durable = self.durable();
+        tokio::spawn(async move {
+            let lost = match committed {
+                Ok(()) => durable.await.err(),
+                Err(e) => Some(e),
+            }
+            .map(|e| SharedError::of(&e));
+            for (result, answer) in done {
+                let result = match (&lost, result) {
+                    (Some(lost), Ok(_)) => Err(lost.error()),
+                    (_, result) => result,
+                };
+                let _ = answer.send(result);
+            }
+        });
     }
 }

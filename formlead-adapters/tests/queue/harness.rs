@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use formlead_adapters::sql::{
-    ApalisQueue, ApalisWorkerConfig, PgBackend, PgStore, SqliteBackend, SqliteDurability,
-    SqliteStore, run_postgres_workers, run_sqlite_workers,
+    ApalisWorkerConfig, PgStore, SqliteDurability, SqliteStore, run_postgres_workers,
+    run_sqlite_workers,
 };
 use formlead_core::agents::TemplateWriter;
 use formlead_core::domain::{FormSubmission, WorkflowId, WorkflowStatus};
@@ -73,8 +73,8 @@ impl Db {
 
     pub fn queue(&self) -> Arc<dyn formlead_core::ports::Queue> {
         match self {
-            Db::Sqlite(s) => Arc::new(ApalisQueue::<SqliteBackend>::new(s.writer().clone())),
-            Db::Pg(s) => Arc::new(ApalisQueue::<PgBackend>::new(s.writer().clone())),
+            Db::Sqlite(s) => Arc::new(s.queue()),
+            Db::Pg(s) => Arc::new(s.queue()),
         }
     }
 
