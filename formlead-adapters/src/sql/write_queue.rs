@@ -5,9 +5,9 @@
 //! the writer, and the writer — not the workers — set the pace of the
 //! whole engine. Here, writes that arrive while the writer is busy are
 //! queued to one task that runs them in a single transaction and answers
-//! each caller only after that commit, so a caller still never moves on
-//! before its write is durable. A write that finds the queue empty runs at
-//! once in its own (autocommit) transaction, as before.
+//! each caller only once that commit is durable (see `wal_sync.rs`), so a
+//! caller still never moves on before its write is on disk. A write that
+//! finds the queue empty runs at once in its own (autocommit) transaction.
 //!
 //! A statement that fails (a constraint) fails alone: SQLite undoes just
 //! that statement and the transaction goes on. If the transaction itself
