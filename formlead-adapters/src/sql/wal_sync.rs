@@ -19,7 +19,6 @@
 #![cfg_attr(not(feature = "sqlite"), allow(dead_code))]
 
 use std::fs::File;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
@@ -166,10 +165,10 @@ fn sync_wal(wal: &Path, db: &Path, seen_wal: &mut Option<u64>) -> std::io::Resul
     match File::open(wal) {
         Ok(file) => {
             file.sync_data()?;
-            let inode = file.metadata()?.ino();
-            if *seen_wal != Some(inode) {
+            let id = file_id(&file)?;
+            if *seen_wal != Some(id) {
                 sync_dir(wal)?;
-                *seen_wal = Some(inode);
+                *seen_wal = Some(id);
             }
             Ok(())
         }
@@ -178,12 +177,31 @@ fn sync_wal(wal: &Path, db: &Path, seen_wal: &mut Option<u64>) -> std::io::Resul
     }
 }
 
+/// Which file this is (its inode), to notice a new WAL.
+#[cfg(unix)]
+fn file_id(file: &File) -> std::io::Result<u64> {
+    use std::os::unix::fs::MetadataExt;
+    Ok(file.metadata()?.ino())
+}
+
+#[cfg(not(unix))]
+fn file_id(_: &File) -> std::io::Result<u64> {
+    Ok(0)
+}
+
+#[cfg(unix)]
 fn sync_dir(file: &Path) -> std::io::Result<()> {
     let dir = match file.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
     File::open(dir)?.sync_all()
+}
+
+/// Directories cannot be opened (and need no sync) there.
+#[cfg(not(unix))]
+fn sync_dir(_: &Path) -> std::io::Result<()> {
+    Ok(())
 }
 
 #[cfg(test)]
