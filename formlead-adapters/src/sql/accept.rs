@@ -11,7 +11,7 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type}
 use tokio::sync::{mpsc, oneshot};
 
 use super::backend::{Backend, NewLead};
-use super::store::{SharedError, SqlStore, db_err};
+use super::store::{SqlStore, db_err};
 use super::write_gate::Turn;
 
 /// Most submissions committed together.
@@ -61,13 +61,11 @@ where
             let results = self.accept_batch(&refs).await;
             // Answered once durable; meanwhile the writer commits the next
             // batch.
-            let durable = self.durable();
-            tokio::spawn(async move {
-                let synced = durable.await.map_err(|e| SharedError::of(&e));
+            self.answer_when_durable(Ok(()), move |lost| {
                 for (reply, result) in replies.into_iter().zip(results) {
-                    let result = match &synced {
-                        Ok(()) => result,
-                        Err(e) => Err(e.error()),
+                    let result = match &lost {
+                        None => result,
+                        Some(e) => Err(e.error()),
                     };
                     // A caller that went away still had its lead committed.
                     let _ = reply.send(result);

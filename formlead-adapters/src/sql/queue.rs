@@ -2,7 +2,6 @@
 //! database. (Accepts, retries and re-queues push inside the store's own
 //! transactions; this is for everything else.)
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -10,13 +9,13 @@ use formlead_core::ports::{Queue, QueueError, WorkflowJob};
 use sqlx::{Database, Pool};
 
 use super::backend::Backend;
-use super::wal_sync::WalSync;
+use super::wal_sync::Durability;
 
 /// Enqueues workflow jobs on apalis' queue in the store's database.
 pub struct ApalisQueue<B: Backend> {
     pool: Pool<B::Db>,
     /// Makes a push durable where its commit does not sync (SQLite).
-    wal_sync: Option<Arc<WalSync>>,
+    durability: Durability,
 }
 
 impl<B: Backend> std::fmt::Debug for ApalisQueue<B> {
@@ -33,12 +32,12 @@ impl<B: Backend> ApalisQueue<B> {
     pub fn new(pool: Pool<B::Db>) -> Self {
         Self {
             pool,
-            wal_sync: None,
+            durability: Durability::default(),
         }
     }
 
-    pub(crate) fn with_wal_sync(mut self, wal_sync: Option<Arc<WalSync>>) -> Self {
-        self.wal_sync = wal_sync;
+    pub(crate) fn with_durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
         self
     }
 }
@@ -65,10 +64,10 @@ where
             .await
             .map_err(queue_err)?;
         drop(conn);
-        match &self.wal_sync {
-            Some(sync) => sync.durable().await.map_err(QueueError::transient),
-            None => Ok(()),
-        }
+        self.durability
+            .durable()
+            .await
+            .map_err(QueueError::transient)
     }
 
     async fn depth(&self) -> Result<u64, QueueError> {

@@ -21,7 +21,7 @@ use super::columns::{
     audit_cols, draft_cols, error_cols, step_cols, submission_cols, task_cols, workflow_cols,
 };
 use super::rows::Reader;
-use super::wal_sync::WalSync;
+use super::wal_sync::{Durability, WalSync};
 use super::write_gate::{Turn, WriteGate, WriteTurn};
 use super::write_queue::{WriteInbox, WriteQuery};
 
@@ -43,8 +43,8 @@ pub struct SqlStore<B: Backend> {
     gate: std::sync::Arc<WriteGate>,
     /// The write queue task's inbox (single writer only; started on first use).
     writes: std::sync::Arc<std::sync::OnceLock<Option<WriteInbox<B::Db>>>>,
-    /// fsyncs after commits, when commits themselves do not sync (SQLite).
-    wal_sync: Option<std::sync::Arc<WalSync>>,
+    /// How commits become durable (SQLite: a WAL fsync after them).
+    durability: Durability,
 }
 
 impl<B: Backend> std::fmt::Debug for SqlStore<B> {
@@ -65,7 +65,7 @@ impl<B: Backend> Clone for SqlStore<B> {
             wakers: self.wakers.clone(),
             gate: self.gate.clone(),
             writes: self.writes.clone(),
-            wal_sync: self.wal_sync.clone(),
+            durability: self.durability.clone(),
         }
     }
 }
@@ -128,7 +128,7 @@ impl<B: Backend> SqlStore<B> {
             wakers: std::sync::Arc::default(),
             gate: std::sync::Arc::default(),
             writes: std::sync::Arc::default(),
-            wal_sync: None,
+            durability: Durability::default(),
         }
     }
 
@@ -169,14 +169,14 @@ impl<B: Backend> SqlStore<B> {
             wakers: self.wakers.clone(),
             gate: self.gate.clone(),
             writes: std::sync::Arc::default(),
-            wal_sync: self.wal_sync.clone(),
+            durability: self.durability.clone(),
         }
     }
 
-    /// Commits of this store sync through `wal_sync` (see [`WalSync`]).
+    /// Commits of this store are made durable by `sync` (see [`WalSync`]).
     #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
-    pub(crate) fn set_wal_sync(&mut self, wal_sync: WalSync) {
-        self.wal_sync = Some(std::sync::Arc::new(wal_sync));
+    pub(crate) fn set_wal_sync(&mut self, sync: WalSync) {
+        self.durability = Durability::wal(sync);
     }
 
     /// Resolves once every commit this store made so far is durable: at
@@ -187,24 +187,37 @@ impl<B: Backend> SqlStore<B> {
     pub(crate) fn durable(
         &self,
     ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send + 'static {
-        let sync = self.wal_sync.as_ref().map(|s| s.durable());
-        async move {
-            match sync {
-                Some(sync) => sync.await,
-                None => Ok(()),
-            }
-        }
+        self.durability.durable()
+    }
+
+    /// Calls `answer` once the commits made so far are durable, on a task
+    /// of its own, so the caller can go on (to its next commit) meanwhile.
+    /// `answer` gets the error that callers whose writes took effect must
+    /// get instead of success: `committed`'s, or the fsync's.
+    pub(crate) fn answer_when_durable(
+        &self,
+        committed: Result<(), StoreError>,
+        answer: impl FnOnce(Option<SharedError>) + Send + 'static,
+    ) {
+        let durable = self.durable();
+        tokio::spawn(async move {
+            let lost = match committed {
+                Ok(()) => durable.await.err(),
+                Err(e) => Some(e),
+            };
+            answer(lost.as_ref().map(SharedError::of));
+        });
     }
 
     /// fsyncs of the WAL so far, if this store makes them.
     #[cfg(test)]
     pub(crate) fn wal_syncs(&self) -> Option<u64> {
-        self.wal_sync.as_ref().map(|s| s.syncs())
+        self.durability.syncs()
     }
 
     /// A queue pushing jobs through this store's writer, durably.
     pub fn queue(&self) -> super::ApalisQueue<B> {
-        super::ApalisQueue::new(self.writer.clone()).with_wal_sync(self.wal_sync.clone())
+        super::ApalisQueue::new(self.writer.clone()).with_durability(self.durability.clone())
     }
 
     pub(crate) fn wake_workers(&self) {

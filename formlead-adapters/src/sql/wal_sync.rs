@@ -119,6 +119,41 @@ impl WalSync {
     }
 }
 
+/// How commits become durable: by themselves (PostgreSQL; SQLite with
+/// `synchronous=normal`, which does not ask for it), or through a shared
+/// [`WalSync`].
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Durability(Option<Arc<WalSync>>);
+
+impl Durability {
+    /// Commits are made durable by `sync`.
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+    pub(crate) fn wal(sync: WalSync) -> Self {
+        Self(Some(Arc::new(sync)))
+    }
+
+    /// Resolves once every commit made so far is durable: at once where a
+    /// commit syncs by itself.
+    ///
+    /// # Errors
+    /// [`StoreError::Transient`] when the fsync failed.
+    pub(crate) fn durable(&self) -> impl Future<Output = Result<(), StoreError>> + Send + 'static {
+        let sync = self.0.as_ref().map(|s| s.durable());
+        async move {
+            match sync {
+                Some(sync) => sync.await,
+                None => Ok(()),
+            }
+        }
+    }
+
+    /// fsyncs finished so far, if commits go through a [`WalSync`].
+    #[cfg(test)]
+    pub(crate) fn syncs(&self) -> Option<u64> {
+        self.0.as_ref().map(|s| s.syncs())
+    }
+}
+
 impl Drop for WalSync {
     fn drop(&mut self) {
         self.shared.state().stop = true;

@@ -150,13 +150,7 @@ where
         let committed = tx.commit().await.map_err(db_err::<B>);
         drop(turn);
         // Answered once durable; meanwhile the queue runs its next group.
-        let durable = self.durable();
-        tokio::spawn(async move {
-            let lost = match committed {
-                Ok(()) => durable.await.err(),
-                Err(e) => Some(e),
-            }
-            .map(|e| SharedError::of(&e));
+        self.answer_when_durable(committed, move |lost| {
             for (result, answer) in done {
                 let result = match (&lost, result) {
                     (Some(lost), Ok(_)) => Err(lost.error()),
