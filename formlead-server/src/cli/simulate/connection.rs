@@ -56,6 +56,17 @@ pub struct Signed<'a> {
     pub timestamp: &'a str,
 }
 
+impl Signed<'_> {
+    /// Every header of the request but `Host`.
+    fn headers(&self) -> [(&'static str, &str); 3] {
+        [
+            ("content-type", "application/json"),
+            (super::HEADER_SIGNATURE_V3, self.signature),
+            (super::HEADER_TIMESTAMP, self.timestamp),
+        ]
+    }
+}
+
 /// One connection; reopened after a failure.
 pub enum Connection {
     Plain(Option<SendRequest<Full<Bytes>>>),
@@ -91,15 +102,11 @@ impl Connection {
     ) -> Result<(u16, String), String> {
         match self {
             Self::Tls(client) => {
-                let response = client
-                    .post(&target.url)
-                    .header("content-type", "application/json")
-                    .header(super::HEADER_SIGNATURE_V3, signed.signature)
-                    .header(super::HEADER_TIMESTAMP, signed.timestamp)
-                    .body(body)
-                    .send()
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let mut request = client.post(&target.url);
+                for (name, value) in signed.headers() {
+                    request = request.header(name, value);
+                }
+                let response = request.body(body).send().await.map_err(|e| e.to_string())?;
                 let status = response.status().as_u16();
                 Ok((status, response.text().await.unwrap_or_default()))
             }
@@ -129,11 +136,12 @@ async fn post_plain(
         _ => slot.insert(connect(authority).await?),
     };
     sender.ready().await.map_err(|e| e.to_string())?;
-    let request = hyper::Request::post(target.path.as_str())
-        .header(hyper::header::HOST, authority)
-        .header(hyper::header::CONTENT_TYPE, "application/json")
-        .header(super::HEADER_SIGNATURE_V3, signed.signature)
-        .header(super::HEADER_TIMESTAMP, signed.timestamp)
+    let mut request =
+        hyper::Request::post(target.path.as_str()).header(hyper::header::HOST, authority);
+    for (name, value) in signed.headers() {
+        request = request.header(name, value);
+    }
+    let request = request
         .body(Full::new(Bytes::from(body)))
         .map_err(|e| e.to_string())?;
     let response = sender
