@@ -11,7 +11,12 @@
 #   RUNS=7 COUNT=20000 benches/ingest.sh
 #   DATABASE_URL=postgres://... benches/ingest.sh   # PostgreSQL instead
 #
-# The load generator runs on the same machine and shares its cores.
+# The load generator runs on the same machine and shares its cores. Each
+# run starts with `sync`: every 202 waits for an fsync of the WAL, and dirty
+# pages another process left behind (a release build writes hundreds of MB)
+# would otherwise be written back during the run and queue ahead of those
+# fsyncs. "steal" is the share of the cores' time the hypervisor gave to
+# other guests during the run.
 set -euo pipefail
 
 BIN=${BIN:-$(dirname "$0")/../target/release/formlead}
@@ -25,11 +30,15 @@ DB=${DATABASE_URL:-}
 
 [ -x "$BIN" ] || { echo "no binary at $BIN: cargo build --release -p formlead-server" >&2; exit 1; }
 
+# Ticks of all cores: busy+idle, and stolen (fields of /proc/stat's "cpu" line).
+cpu_ticks() { awk '/^cpu / {t = 0; for (i = 2; i <= 9; i++) t += $i; print t, $9}' /proc/stat; }
+
 rates=()
 for run in $(seq "$RUNS"); do
     dir=$(mktemp -d)
     export FORMLEAD_LOG=warn FORMLEAD_BIND=127.0.0.1:$PORT
     export DATABASE_URL=${DB:-sqlite://$dir/formlead.db}
+    sync
     "$BIN" serve >"$dir/serve.log" 2>&1 &
     server=$!
     for _ in $(seq 100); do
@@ -37,6 +46,7 @@ for run in $(seq "$RUNS"); do
         sleep 0.1
     done
     cpu0=$(awk '{print $14 + $15}' "/proc/$server/stat")
+    read -r all0 steal0 < <(cpu_ticks)
     out=$("$CLIENT" simulate --url "http://127.0.0.1:$PORT" --count "$COUNT" \
         --concurrency "$CONCURRENCY" ${RATE:+--rate "$RATE"} 2>&1) || {
         echo "$out" >&2
@@ -44,13 +54,15 @@ for run in $(seq "$RUNS"); do
         exit 1
     }
     cpu1=$(awk '{print $14 + $15}' "/proc/$server/stat")
+    read -r all1 steal1 < <(cpu_ticks)
     kill "$server"
     wait "$server" 2>/dev/null || true
     rm -rf "$dir"
     rate=$(echo "$out" | grep -oP '\(\K[0-9]+(?= accepted/s)')
     latency=$(echo "$out" | grep -oP 'latency:\s+\K.*')
     cpu_us=$(( (cpu1 - cpu0) * 1000000 / TICKS / COUNT ))
-    echo "run $run: $rate accepted/s, $latency, server CPU ${cpu_us} µs/lead"
+    steal=$(( (steal1 - steal0) * 100 / (all1 - all0 > 0 ? all1 - all0 : 1) ))
+    echo "run $run: $rate accepted/s, $latency, server CPU ${cpu_us} µs/lead, steal ${steal} %"
     rates+=("$rate")
 done
 printf '%s\n' "${rates[@]}" | sort -n |
