@@ -4,6 +4,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -105,6 +106,10 @@ pub async fn start(settings: Settings, with_workers: bool) -> anyhow::Result<Run
     });
     let service = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let http = tokio::spawn(async move {
+        // Small responses go out at once, not after the peer's delayed ACK.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         axum::serve(listener, service)
             .with_graceful_shutdown(stopped(rx))
             .await
