@@ -25,10 +25,55 @@ pub fn handle() -> PrometheusHandle {
             let handle = recorder.handle();
             // Another recorder may be installed already (tests); then ours
             // renders only what it sees, which is fine for a scrape.
-            let _ = metrics::set_global_recorder(recorder);
+            if metrics::set_global_recorder(recorder).is_ok() {
+                describe();
+            }
             handle
         })
         .clone()
+}
+
+/// `# HELP` text for every family, and the unlabelled counters at 0, so a
+/// rate or an alert on them works before the first retry or dead letter.
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "formlead_webhooks_total",
+        "Webhook deliveries by outcome (accepted, duplicate, unauthorized, ...)"
+    );
+    describe_counter!(
+        "formlead_jobs_total",
+        "Workflow jobs processed by this process, by outcome"
+    );
+    describe_counter!(
+        "formlead_retries_total",
+        "Workflow jobs scheduled for another attempt"
+    );
+    describe_counter!(
+        "formlead_dead_letters_total",
+        "Workflow jobs dead-lettered (retries exhausted or a permanent error)"
+    );
+    describe_counter!(
+        "formlead_step_failures_total",
+        "Failed workflow steps, by step"
+    );
+    describe_counter!(
+        "formlead_vendor_calls_total",
+        "Calls to HubSpot and Google APIs, by vendor and outcome"
+    );
+    describe_histogram!(
+        "formlead_step_duration_seconds",
+        metrics::Unit::Seconds,
+        "Duration of workflow steps, by step"
+    );
+    describe_gauge!("formlead_workflows", "Workflows in the store, by status");
+    describe_gauge!("formlead_queue_depth", "Workflow jobs waiting in the queue");
+    describe_gauge!(
+        "formlead_dead_jobs",
+        "Workflow jobs in the queue's dead letters"
+    );
+    metrics::counter!("formlead_retries_total").absolute(0);
+    metrics::counter!("formlead_dead_letters_total").absolute(0);
 }
 
 /// Counts a webhook by outcome (`accepted`, `duplicate`, `unauthorized`, …).

@@ -270,6 +270,10 @@ async fn service_routes() {
         "formlead_step_duration_seconds_bucket",
         "formlead_queue_depth",
         "formlead_jobs_total",
+        "\nformlead_retries_total ",
+        "\nformlead_dead_letters_total ",
+        "# HELP formlead_webhooks_total Webhook deliveries by outcome",
+        "# HELP formlead_step_duration_seconds Duration of workflow steps",
     ] {
         assert!(text.contains(name), "missing {name} in:\n{text}");
     }
