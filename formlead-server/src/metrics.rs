@@ -8,6 +8,17 @@ use formlead_core::domain::{StepName, WorkflowId, WorkflowStatus};
 use formlead_core::orchestrator::{EngineObserver, ProcessOutcome};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+// Each family's name, shared by its description and its updates.
+const WEBHOOKS: &str = "formlead_webhooks_total";
+const JOBS: &str = "formlead_jobs_total";
+const RETRIES: &str = "formlead_retries_total";
+const DEAD_LETTERS: &str = "formlead_dead_letters_total";
+const STEP_FAILURES: &str = "formlead_step_failures_total";
+const STEP_DURATION: &str = "formlead_step_duration_seconds";
+const WORKFLOWS: &str = "formlead_workflows";
+const QUEUE_DEPTH: &str = "formlead_queue_depth";
+const DEAD_JOBS: &str = "formlead_dead_jobs";
+
 /// The process-wide recorder (installed once).
 pub fn handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -38,47 +49,35 @@ pub fn handle() -> PrometheusHandle {
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram};
     describe_counter!(
-        "formlead_webhooks_total",
+        WEBHOOKS,
         "Webhook deliveries by outcome (accepted, duplicate, unauthorized, ...)"
     );
+    describe_counter!(JOBS, "Workflow jobs processed by this process, by outcome");
+    describe_counter!(RETRIES, "Workflow jobs scheduled for another attempt");
     describe_counter!(
-        "formlead_jobs_total",
-        "Workflow jobs processed by this process, by outcome"
-    );
-    describe_counter!(
-        "formlead_retries_total",
-        "Workflow jobs scheduled for another attempt"
-    );
-    describe_counter!(
-        "formlead_dead_letters_total",
+        DEAD_LETTERS,
         "Workflow jobs dead-lettered (retries exhausted or a permanent error)"
     );
+    describe_counter!(STEP_FAILURES, "Failed workflow steps, by step");
     describe_counter!(
-        "formlead_step_failures_total",
-        "Failed workflow steps, by step"
-    );
-    describe_counter!(
-        "formlead_vendor_calls_total",
+        formlead_adapters::http::VENDOR_CALLS_METRIC,
         "Calls to HubSpot and Google APIs, by vendor and outcome"
     );
     describe_histogram!(
-        "formlead_step_duration_seconds",
+        STEP_DURATION,
         metrics::Unit::Seconds,
         "Duration of workflow steps, by step"
     );
-    describe_gauge!("formlead_workflows", "Workflows in the store, by status");
-    describe_gauge!("formlead_queue_depth", "Workflow jobs waiting in the queue");
-    describe_gauge!(
-        "formlead_dead_jobs",
-        "Workflow jobs in the queue's dead letters"
-    );
-    metrics::counter!("formlead_retries_total").absolute(0);
-    metrics::counter!("formlead_dead_letters_total").absolute(0);
+    describe_gauge!(WORKFLOWS, "Workflows in the store, by status");
+    describe_gauge!(QUEUE_DEPTH, "Workflow jobs waiting in the queue");
+    describe_gauge!(DEAD_JOBS, "Workflow jobs in the queue's dead letters");
+    metrics::counter!(RETRIES).absolute(0);
+    metrics::counter!(DEAD_LETTERS).absolute(0);
 }
 
 /// Counts a webhook by outcome (`accepted`, `duplicate`, `unauthorized`, …).
 pub fn webhook(outcome: &'static str) {
-    metrics::counter!("formlead_webhooks_total", "outcome" => outcome).increment(1);
+    metrics::counter!(WEBHOOKS, "outcome" => outcome).increment(1);
 }
 
 /// Records engine events as metrics.
@@ -87,22 +86,17 @@ pub struct MetricsObserver;
 
 impl EngineObserver for MetricsObserver {
     fn step_finished(&self, _workflow: WorkflowId, step: StepName, elapsed: Duration, ok: bool) {
-        metrics::histogram!("formlead_step_duration_seconds", "step" => step.as_str())
-            .record(elapsed.as_secs_f64());
+        metrics::histogram!(STEP_DURATION, "step" => step.as_str()).record(elapsed.as_secs_f64());
         if !ok {
-            metrics::counter!("formlead_step_failures_total", "step" => step.as_str()).increment(1);
+            metrics::counter!(STEP_FAILURES, "step" => step.as_str()).increment(1);
         }
     }
 
     fn job_finished(&self, _workflow: WorkflowId, outcome: &ProcessOutcome) {
-        metrics::counter!("formlead_jobs_total", "outcome" => outcome.label()).increment(1);
+        metrics::counter!(JOBS, "outcome" => outcome.label()).increment(1);
         match outcome {
-            ProcessOutcome::RetryScheduled { .. } => {
-                metrics::counter!("formlead_retries_total").increment(1)
-            }
-            ProcessOutcome::DeadLettered { .. } => {
-                metrics::counter!("formlead_dead_letters_total").increment(1)
-            }
+            ProcessOutcome::RetryScheduled { .. } => metrics::counter!(RETRIES).increment(1),
+            ProcessOutcome::DeadLettered { .. } => metrics::counter!(DEAD_LETTERS).increment(1),
             _ => {}
         }
     }
@@ -119,13 +113,13 @@ pub fn set_store_gauges(
             .iter()
             .find(|(s, _)| s == status)
             .map_or(0, |(_, n)| *n);
-        metrics::gauge!("formlead_workflows", "status" => status.as_str()).set(n as f64);
+        metrics::gauge!(WORKFLOWS, "status" => status.as_str()).set(n as f64);
     }
     if let Some(d) = queue_depth {
-        metrics::gauge!("formlead_queue_depth").set(d as f64);
+        metrics::gauge!(QUEUE_DEPTH).set(d as f64);
     }
     if let Some(d) = dead_jobs {
-        metrics::gauge!("formlead_dead_jobs").set(d as f64);
+        metrics::gauge!(DEAD_JOBS).set(d as f64);
     }
 }
 

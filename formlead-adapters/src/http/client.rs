@@ -11,6 +11,9 @@ use serde::de::DeserializeOwned;
 use super::failure::{VendorFailure, classify, malformed, transport};
 use super::limiter::RateLimiter;
 
+/// The counter of calls to vendor APIs, by `vendor` and `outcome`.
+pub const VENDOR_CALLS_METRIC: &str = "formlead_vendor_calls_total";
+
 /// Default per-request timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -88,7 +91,8 @@ impl VendorClient {
             Err(e) if e.is_timeout() => "timeout",
             Err(_) => "transport_error",
         };
-        metrics::counter!("formlead_vendor_calls_total", "vendor" => self.vendor, "outcome" => outcome).increment(1);
+        metrics::counter!(VENDOR_CALLS_METRIC, "vendor" => self.vendor, "outcome" => outcome)
+            .increment(1);
         let response = result.map_err(|e| transport(self.vendor, &e))?;
         if response.status().is_success() {
             return Ok(response);
