@@ -70,16 +70,68 @@ pub async fn postgres_url() -> Option<String> {
         );
         return None;
     };
-    let db = format!("formlead_test_{}", uuid::Uuid::new_v4().simple());
+    let db = format!(
+        "{TEST_DB_PREFIX}{}_{}",
+        unix_secs(),
+        uuid::Uuid::new_v4().simple()
+    );
     let admin = sqlx::PgPool::connect(&admin_url)
         .await
         .expect("connect to FORMLEAD_TEST_POSTGRES_URL");
+    if !SWEPT.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        drop_stale_databases(&admin).await;
+    }
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{db}\"")))
         .execute(&admin)
         .await
         .expect("create test database");
     admin.close().await;
     Some(with_database(&admin_url, &db))
+}
+
+/// Every test database is named `formlead_test_<unix seconds>_<uuid>`.
+const TEST_DB_PREFIX: &str = "formlead_test_";
+/// Older than this, a test database belongs to a finished run.
+const STALE_AFTER_SECS: u64 = 3600;
+/// One sweep per test process.
+static SWEPT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn unix_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Tests leave their databases behind (a failing test's data is worth a
+/// look); runs against a long-lived server would pile them up, so each run
+/// drops those an hour old or more. Databases of runs still going are
+/// younger and never touched.
+async fn drop_stale_databases(admin: &sqlx::PgPool) {
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE starts_with(datname, $1)")
+            .bind(TEST_DB_PREFIX)
+            .fetch_all(admin)
+            .await
+            .expect("list test databases");
+    let now = unix_secs();
+    for name in names {
+        if created_secs(&name).is_some_and(|t| now.saturating_sub(t) >= STALE_AFTER_SECS) {
+            // Best effort: another run may be dropping the same one.
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+            )))
+            .execute(admin)
+            .await;
+        }
+    }
+}
+
+/// The creation time in a test database's name; `None` for other names
+/// (including the older `formlead_test_<uuid>` form, left alone).
+pub fn created_secs(name: &str) -> Option<u64> {
+    let rest = name.strip_prefix(TEST_DB_PREFIX)?;
+    let (secs, _uuid) = rest.split_once('_')?;
+    secs.parse().ok()
 }
 
 /// `admin_url` with its database name replaced by `db`.

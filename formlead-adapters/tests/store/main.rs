@@ -86,3 +86,18 @@ fn test_database_urls() {
         "postgres://h:1/x"
     );
 }
+
+#[test]
+fn test_database_names_carry_their_creation_time() {
+    assert_eq!(
+        helpers::created_secs("formlead_test_1764143064_0f9c2b7d9a6e4c1f8d3b2a1c0e9f8d7c"),
+        Some(1_764_143_064)
+    );
+    // Older runs' names, and other databases, are never taken for stale.
+    assert_eq!(
+        helpers::created_secs("formlead_test_0f9c2b7d9a6e4c1f8d3b2a1c0e9f8d7c"),
+        None
+    );
+    assert_eq!(helpers::created_secs("formlead_test_x_y"), None);
+    assert_eq!(helpers::created_secs("postgres"), None);
+}
