@@ -108,6 +108,19 @@ impl Reader<'_> {
         self.src.get(key).map(str::to_owned)
     }
 
+    /// A `tracing` filter; a typo is an error here rather than a silent
+    /// fallback to `info` once logging starts.
+    fn log_filter(&self, key: &str) -> Result<String, ConfigError> {
+        let filter = self.string(key);
+        tracing_subscriber::EnvFilter::try_new(&filter).map_err(|e| {
+            err(
+                key,
+                format!("`{filter}` is not a log filter ({e}); e.g. `info` or `info,formlead_core=debug`"),
+            )
+        })?;
+        Ok(filter)
+    }
+
     fn string(&self, key: &str) -> String {
         self.opt(key).unwrap_or_default()
     }
@@ -371,7 +384,7 @@ impl Settings {
             webhook_rate_limit: r.number("FORMLEAD_WEBHOOK_RATE_LIMIT", 0, 1_000_000)?,
             operator_token,
             log_format,
-            log_filter: r.string("FORMLEAD_LOG"),
+            log_filter: r.log_filter("FORMLEAD_LOG")?,
             send_policy,
             webhook_secret,
             hubspot,
@@ -555,6 +568,7 @@ mod tests {
             ("BUSINESS_DAYS", "Mon-Funday"),
             ("HUBSPOT_API_BASE", "ftp://x"),
             ("FORMLEAD_LOG_FORMAT", "xml"),
+            ("FORMLEAD_LOG", "formlead=loud"),
             ("FORMLEAD_OPERATOR_TOKEN", "short"),
             ("SENDER_EMAIL", "nope"),
             ("VOICE_PROFILE", "/does/not/exist.toml"),
