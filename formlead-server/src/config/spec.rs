@@ -92,7 +92,11 @@ pub const SPECS: &[Spec] = &[
         "FORMLEAD_OPERATOR_TOKEN",
         "token for the dashboard (login) and operator API (bearer); unset: operator routes are open (loopback only)",
     ),
-    s("FORMLEAD_LOG_FORMAT", "text", "`text` or `json` logs"),
+    s(
+        "FORMLEAD_LOG_FORMAT",
+        "text",
+        "`text` (coloured on a terminal unless `NO_COLOR` is set) or `json` logs",
+    ),
     s(
         "FORMLEAD_LOG",
         "info",
