@@ -18,8 +18,8 @@ pub struct ReconcileArgs {
     /// The HubSpot form GUID.
     #[arg(long)]
     pub form: String,
-    /// Oldest submission to consider: RFC 3339 (2026-11-25T00:00:00Z) or an
-    /// age like 30m, 24h, 7d.
+    /// Oldest submission to consider: RFC 3339 (2026-11-25T09:00:00Z), a
+    /// UTC date (2026-11-25) or an age like 30m, 24h, 7d.
     #[arg(long)]
     pub since: String,
 }
@@ -30,20 +30,38 @@ pub struct ReconcileArgs {
 /// A message with the accepted forms.
 pub fn parse_since(raw: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
     let raw = raw.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
-        return Ok(t.with_timezone(&Utc));
+    let since = absolute(raw)
+        .or_else(|| age(raw).and_then(|a| now.checked_sub_signed(a)))
+        .ok_or_else(|| {
+            format!(
+                "--since \"{raw}\": use a time (2026-11-20T09:00:00Z), a UTC date (2026-11-20) or an age (30m, 24h, 7d)"
+            )
+        })?;
+    if since > now {
+        return Err(format!("--since \"{raw}\": is in the future"));
     }
-    let (num, unit) = raw.split_at(raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len()));
-    let n: i64 = num
-        .parse()
-        .map_err(|_| format!("--since \"{raw}\": use RFC 3339 or an age like 30m, 24h, 7d"))?;
-    let age = match unit {
-        "m" => Duration::minutes(n),
-        "h" => Duration::hours(n),
-        "d" => Duration::days(n),
-        _ => return Err(format!("--since \"{raw}\": unit must be m, h or d")),
-    };
-    Ok(now - age)
+    Ok(since)
+}
+
+/// RFC 3339, or a date meaning its midnight UTC.
+fn absolute(raw: &str) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+        return Some(t.with_timezone(&Utc));
+    }
+    let day = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok()?;
+    Some(day.and_hms_opt(0, 0, 0)?.and_utc())
+}
+
+/// `<n>m`, `<n>h` or `<n>d`.
+fn age(raw: &str) -> Option<Duration> {
+    let (num, unit) = raw.split_at(raw.find(|c: char| !c.is_ascii_digit())?);
+    let n: i64 = num.parse().ok()?;
+    match unit {
+        "m" => Duration::try_minutes(n),
+        "h" => Duration::try_hours(n),
+        "d" => Duration::try_days(n),
+        _ => None,
+    }
 }
 
 pub async fn run(settings: Settings, args: ReconcileArgs) -> anyhow::Result<ExitCode> {
@@ -98,7 +116,27 @@ mod tests {
             parse_since("2026-11-20T00:00:00Z", now).unwrap(),
             Utc.with_ymd_and_hms(2026, 11, 20, 0, 0, 0).unwrap()
         );
-        assert!(parse_since("yesterday", now).is_err());
-        assert!(parse_since("5y", now).is_err());
+        assert_eq!(
+            parse_since("2026-11-20", now).unwrap(),
+            Utc.with_ymd_and_hms(2026, 11, 20, 0, 0, 0).unwrap()
+        );
+        assert_eq!(parse_since(" 7d ", now).unwrap(), now - Duration::days(7));
+        for bad in [
+            "yesterday",
+            "5y",
+            "24",
+            "h",
+            "",
+            "2026-13-01",
+            "99999999999999999d",
+        ] {
+            let e = parse_since(bad, now).unwrap_err();
+            assert!(e.contains("an age (30m, 24h, 7d)"), "{bad}: {e}");
+        }
+        assert!(
+            parse_since("2026-12-01", now)
+                .unwrap_err()
+                .contains("in the future")
+        );
     }
 }

@@ -20,17 +20,31 @@ use connection::{Connection, Signed, Target};
 #[derive(Debug, Clone, Args)]
 pub struct SimulateArgs {
     /// How many submissions to post.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = at_least_one, allow_negative_numbers = true)]
     pub count: usize,
     /// How many requests in flight at once.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = at_least_one, allow_negative_numbers = true)]
     pub concurrency: usize,
     /// Server base URL (default: http://FORMLEAD_BIND).
     #[arg(long)]
     pub url: Option<String>,
     /// Pace requests at this many per second (default: as fast as possible).
-    #[arg(long)]
+    #[arg(long, value_parser = positive_rate, allow_negative_numbers = true)]
     pub rate: Option<f64>,
+}
+
+fn at_least_one(raw: &str) -> Result<usize, String> {
+    match raw.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("must be a whole number, 1 or more".to_owned()),
+    }
+}
+
+fn positive_rate(raw: &str) -> Result<f64, String> {
+    match raw.parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err("must be a number of requests per second above 0, e.g. 1000".to_owned()),
+    }
 }
 
 const FIRST: &[&str] = &[
@@ -278,6 +292,26 @@ pub async fn run(settings: &Settings, args: SimulateArgs) -> anyhow::Result<Exit
 mod tests {
     use super::*;
     use formlead_core::domain::{FormSubmission, Prospect};
+
+    #[test]
+    fn counts_and_rates_must_be_positive() {
+        use clap::Parser;
+        let parse = |args: &[&str]| {
+            crate::cli::Cli::try_parse_from([&["formlead", "simulate"], args].concat())
+        };
+        assert!(parse(&["--count", "200", "--concurrency", "64", "--rate", "1000"]).is_ok());
+        for bad in [
+            &["--count", "0"][..],
+            &["--concurrency", "0"],
+            &["--count", "-5"],
+            &["--rate", "0"],
+            &["--rate=-1"],
+            &["--rate", "NaN"],
+        ] {
+            let e = parse(bad).unwrap_err().to_string();
+            assert!(e.contains("must be"), "{bad:?}: {e}");
+        }
+    }
 
     #[test]
     fn samples_are_valid_and_varied() {
