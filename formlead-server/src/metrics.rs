@@ -45,7 +45,8 @@ pub fn handle() -> PrometheusHandle {
 }
 
 /// `# HELP` text for every family, and the unlabelled counters at 0, so a
-/// rate or an alert on them works before the first retry or dead letter.
+/// rate or an alert on them works before the first retry, dead letter or
+/// worker restart.
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram};
     describe_counter!(
@@ -63,6 +64,10 @@ fn describe() {
         formlead_adapters::http::VENDOR_CALLS_METRIC,
         "Calls to HubSpot and Google APIs, by vendor and outcome"
     );
+    describe_counter!(
+        formlead_adapters::sql::WORKER_RESTARTS_METRIC,
+        "Worker restarts after the queue failed under them (e.g. a full disk)"
+    );
     describe_histogram!(
         STEP_DURATION,
         metrics::Unit::Seconds,
@@ -73,6 +78,7 @@ fn describe() {
     describe_gauge!(DEAD_JOBS, "Workflow jobs in the queue's dead letters");
     metrics::counter!(RETRIES).absolute(0);
     metrics::counter!(DEAD_LETTERS).absolute(0);
+    metrics::counter!(formlead_adapters::sql::WORKER_RESTARTS_METRIC).absolute(0);
 }
 
 /// Counts a webhook by outcome (`accepted`, `duplicate`, `unauthorized`, …).

@@ -30,4 +30,4 @@ pub use store::SqlStore;
 pub use worker::run_postgres_workers;
 #[cfg(feature = "sqlite")]
 pub use worker::run_sqlite_workers;
-pub use worker::{ApalisWorkerConfig, WorkerError};
+pub use worker::{ApalisWorkerConfig, WORKER_RESTARTS_METRIC, WorkerError};

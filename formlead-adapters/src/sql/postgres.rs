@@ -182,11 +182,16 @@ impl Backend for PgBackend {
 
     fn is_transient_db_error(code: Option<&str>) -> bool {
         // serialization_failure, deadlock_detected, lock_not_available,
-        // too_many_connections, admin/crash shutdown, cannot_connect_now.
-        matches!(
-            code,
-            Some("40001" | "40P01" | "55P03" | "53300" | "57P01" | "57P02" | "57P03")
-        )
+        // insufficient resources (class 53: disk_full, out_of_memory,
+        // too_many_connections, …), admin/crash shutdown,
+        // cannot_connect_now, io_error.
+        code.is_some_and(|c| {
+            c.starts_with("53")
+                || matches!(
+                    c,
+                    "40001" | "40P01" | "55P03" | "57P01" | "57P02" | "57P03" | "58030"
+                )
+        })
     }
 }
 
@@ -219,5 +224,27 @@ impl SqlStore<PgBackend> {
         let store = Self::from_pool(pool);
         store.migrate().await?;
         Ok(store)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waiting_may_help_for_conflicts_resources_and_restarts() {
+        let transient = |c: &str| PgBackend::is_transient_db_error(Some(c));
+        // serialization, deadlock, disk full, out of memory, too many
+        // connections, admin shutdown, io error.
+        for c in [
+            "40001", "40P01", "53100", "53200", "53300", "57P01", "58030",
+        ] {
+            assert!(transient(c), "{c}");
+        }
+        // unique violation, foreign key violation, syntax error, undefined table.
+        for c in ["23505", "23503", "42601", "42P01"] {
+            assert!(!transient(c), "{c}");
+        }
+        assert!(!PgBackend::is_transient_db_error(None));
     }
 }

@@ -239,9 +239,12 @@ impl Backend for SqliteBackend {
     }
 
     fn is_transient_db_error(code: Option<&str>) -> bool {
-        // SQLITE_BUSY (5), SQLITE_LOCKED (6) and their extended codes.
+        // SQLITE_BUSY (5), SQLITE_LOCKED (6), SQLITE_NOMEM (7), SQLITE_IOERR
+        // (10) and SQLITE_FULL (13, "database or disk is full") and their
+        // extended codes: the same write can succeed once the lock, the
+        // memory or the disk space is back.
         code.and_then(|c| c.parse::<i32>().ok())
-            .is_some_and(|c| matches!(c & 0xff, 5 | 6))
+            .is_some_and(|c| matches!(c & 0xff, 5 | 6 | 7 | 10 | 13))
     }
 }
 
@@ -260,6 +263,28 @@ pub fn sqlite_path(url: &str) -> Result<String, String> {
         return Err("DATABASE_URL must name a SQLite file (e.g. sqlite://formlead.db); in-memory databases lose every lead on restart".into());
     }
     Ok(path.to_owned())
+}
+
+/// Whether a pooled connection may be handed out; `false` closes it and the
+/// pool opens a new one.
+///
+/// When SQLite rolls a transaction back by itself (a commit that cannot be
+/// written to a full disk, an I/O error), sqlx's later `ROLLBACK` fails
+/// ("no transaction is active") and the connection keeps counting an open
+/// transaction: every `BEGIN` on it would fail from then on, and with a
+/// single writer connection intake would stop for good. Such a connection
+/// is replaced instead. (The pool flushes a dropped transaction's rollback
+/// when the connection is released, so a healthy one is never in a
+/// transaction here.)
+fn usable(conn: &SqliteConnection) -> bool {
+    use sqlx::Connection;
+    if conn.is_in_transaction() {
+        tracing::warn!(
+            "replacing a SQLite connection left in a failed transaction (SQLite rolled it back itself, e.g. on a full disk)"
+        );
+        return false;
+    }
+    true
 }
 
 impl SqlStore<SqliteBackend> {
@@ -296,11 +321,13 @@ impl SqlStore<SqliteBackend> {
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .test_before_acquire(false)
+            .before_acquire(|conn, _| Box::pin(async move { Ok(usable(conn)) }))
             .connect_with(options.clone())
             .await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(max_connections.max(2))
             .test_before_acquire(false)
+            .before_acquire(|conn, _| Box::pin(async move { Ok(usable(conn)) }))
             .connect_with(options)
             .await?;
         let mut store = Self::from_pools(reader, writer);
@@ -309,5 +336,24 @@ impl SqlStore<SqliteBackend> {
         }
         store.migrate().await?;
         Ok(store)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waiting_may_help_for_locks_memory_io_and_a_full_disk() {
+        let transient = |c: &str| SqliteBackend::is_transient_db_error(Some(c));
+        // BUSY, LOCKED, NOMEM, IOERR, FULL, BUSY_SNAPSHOT, IOERR_FSYNC.
+        for c in ["5", "6", "7", "10", "13", "517", "1034"] {
+            assert!(transient(c), "{c}");
+        }
+        // CONSTRAINT_UNIQUE, CONSTRAINT_FOREIGNKEY, CORRUPT, READONLY.
+        for c in ["2067", "787", "11", "8"] {
+            assert!(!transient(c), "{c}");
+        }
+        assert!(!SqliteBackend::is_transient_db_error(None));
     }
 }

@@ -88,35 +88,88 @@ async fn sweep_orphans(engine: Engine, every: Duration, stop: tokio::sync::watch
     }
 }
 
+/// Counter of worker restarts after the queue failed under them.
+pub const WORKER_RESTARTS_METRIC: &str = "formlead_worker_restarts_total";
+
+/// The first pause before restarting workers that stopped on an error;
+/// it doubles up to [`RESTART_MAX`] while they keep failing.
+const RESTART_MIN: Duration = Duration::from_secs(1);
+const RESTART_MAX: Duration = Duration::from_secs(30);
+/// Workers that ran this long before stopping start again from [`RESTART_MIN`].
+const RESTART_RESET_AFTER: Duration = Duration::from_secs(60);
+
+/// The pause before the next restart, given the last one and how long the
+/// workers ran.
+fn next_restart_pause(last: Duration, ran: Duration) -> Duration {
+    if ran >= RESTART_RESET_AFTER {
+        RESTART_MIN
+    } else {
+        (last * 2).clamp(RESTART_MIN, RESTART_MAX)
+    }
+}
+
+/// Resolves once `rx` has seen `true` (or its sender is gone).
+async fn stopped(mut rx: tokio::sync::watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+/// Runs one apalis monitor after another until `$shutdown` resolves: when
+/// the queue fails under the workers (apalis ends a worker whose job poll
+/// fails, e.g. on a full disk), they are started again after a pause
+/// instead of leaving the process without workers.
 macro_rules! run_monitor {
     ($storage:expr, $engine:expr, $config:expr, $shutdown:expr) => {{
         let config = $config;
         let engine: Engine = $engine;
-        let name = config.unique_name();
-        info!(worker = %name, concurrency = config.concurrency, "apalis worker starting");
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let sweeper = tokio::spawn(sweep_orphans(engine.clone(), config.orphan_sweep_every, stop_rx));
         let storage = $storage;
+        let shutdown = $shutdown;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let sweeper = tokio::spawn(sweep_orphans(engine.clone(), config.orphan_sweep_every, stop_rx.clone()));
+        let signal = tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        });
         let concurrency = config.concurrency.max(1);
-        let result = Monitor::new()
-            .register(move |_| {
-                WorkerBuilder::new(name.as_str())
-                    .backend(storage.clone())
-                    .data(engine.clone())
-                    .concurrency(concurrency)
-                    .catch_panic()
-                    .build(handle)
-            })
-            .shutdown_timeout(config.shutdown_timeout)
-            .run_with_signal(async move {
-                $shutdown.await;
-                info!("worker shutting down: no new jobs, finishing in-flight ones");
-                Ok(())
-            })
-            .await;
-        let _ = stop_tx.send(true);
+        let mut pause = Duration::ZERO;
+        let result = loop {
+            let name = config.unique_name();
+            info!(worker = %name, concurrency, "apalis worker starting");
+            let started = std::time::Instant::now();
+            let (storage, engine) = (storage.clone(), engine.clone());
+            let stop = stopped(stop_rx.clone());
+            let run = Monitor::new()
+                .register(move |_| {
+                    WorkerBuilder::new(name.as_str())
+                        .backend(storage.clone())
+                        .data(engine.clone())
+                        .concurrency(concurrency)
+                        .catch_panic()
+                        .build(handle)
+                })
+                .shutdown_timeout(config.shutdown_timeout)
+                .run_with_signal(async move {
+                    stop.await;
+                    info!("worker shutting down: no new jobs, finishing in-flight ones");
+                    Ok(())
+                })
+                .await;
+            if *stop_rx.borrow() {
+                break run.map_err(|e| WorkerError(e.to_string()));
+            }
+            pause = next_restart_pause(pause, started.elapsed());
+            match run {
+                Ok(()) => warn!(restart_in = ?pause, "workers stopped unexpectedly (see the error above); restarting them"),
+                Err(e) => warn!(error = %e, restart_in = ?pause, "workers stopped on an error; restarting them"),
+            }
+            metrics::counter!(WORKER_RESTARTS_METRIC).increment(1);
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                () = stopped(stop_rx.clone()) => break Ok(()),
+            }
+        };
+        signal.abort();
         let _ = sweeper.await;
-        result.map_err(|e| WorkerError(e.to_string()))
+        result
     }};
 }
 
@@ -181,4 +234,25 @@ pub async fn run_postgres_workers(
                 .interval(config.poll_interval),
         );
     run_monitor!(storage, engine, config, shutdown)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_pauses_double_while_workers_keep_failing() {
+        let mut pause = Duration::ZERO;
+        let mut seen = Vec::new();
+        for _ in 0..7 {
+            pause = next_restart_pause(pause, Duration::from_millis(50));
+            seen.push(pause.as_secs());
+        }
+        assert_eq!(seen, [1, 2, 4, 8, 16, 30, 30]);
+        // Workers that ran a while before failing start over at the minimum.
+        assert_eq!(
+            next_restart_pause(RESTART_MAX, RESTART_RESET_AFTER),
+            RESTART_MIN
+        );
+    }
 }

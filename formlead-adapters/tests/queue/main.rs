@@ -3,6 +3,7 @@
 //! PostgreSQL) two worker processes sharing 1,000 workflows.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod db_failures;
 mod harness;
 #[path = "../store/helpers.rs"]
 #[allow(dead_code)]
@@ -245,6 +246,16 @@ async fn child_worker() {
     );
     let (_stop, handle) = db.spawn_workers(engine, fast_worker_config(&name, 8));
     handle.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_full_disk_is_transient() {
+    db_failures::sqlite_full_disk_is_transient().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_intake_and_workers_recover() {
+    db_failures::sqlite_intake_and_workers_recover().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -272,6 +272,7 @@ async fn service_routes() {
         "formlead_jobs_total",
         "\nformlead_retries_total ",
         "\nformlead_dead_letters_total ",
+        "\nformlead_worker_restarts_total 0",
         "# HELP formlead_webhooks_total Webhook deliveries by outcome",
         "# HELP formlead_step_duration_seconds Duration of workflow steps",
     ] {
