@@ -105,14 +105,22 @@ pub async fn start(settings: Settings, with_workers: bool) -> anyhow::Result<Run
         tokio::spawn(async move { database.run_workers(engine, config, stopped(rx)).await })
     });
     let service = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let drain = app.settings.shutdown_timeout;
     let http = tokio::spawn(async move {
         // Small responses go out at once, not after the peer's delayed ACK.
         let listener = listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });
-        axum::serve(listener, service)
-            .with_graceful_shutdown(stopped(rx))
-            .await
+        let serve = axum::serve(listener, service).with_graceful_shutdown(stopped(rx.clone()));
+        // In-flight requests get the shutdown timeout; connections still
+        // open after it are dropped with the runtime.
+        tokio::select! {
+            done = serve.into_future() => done,
+            () = async { stopped(rx).await; tokio::time::sleep(drain).await } => {
+                warn!(timeout = ?drain, "connections still open after the shutdown timeout; closing them");
+                Ok(())
+            }
+        }
     });
     info!(%addr, "formlead listening");
     Ok(Running {

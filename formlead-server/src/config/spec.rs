@@ -71,7 +71,12 @@ pub const SPECS: &[Spec] = &[
     s(
         "FORMLEAD_SHUTDOWN_TIMEOUT_MS",
         "30000",
-        "on SIGTERM/SIGINT, how long in-flight steps may finish",
+        "on SIGTERM/SIGINT, how long in-flight requests and steps may finish",
+    ),
+    s(
+        "FORMLEAD_REQUEST_TIMEOUT_MS",
+        "30000",
+        "a request not answered within this (e.g. a client stalling mid-body) gets 408 and its connection is freed",
     ),
     s(
         "FORMLEAD_SQLITE_SYNCHRONOUS",

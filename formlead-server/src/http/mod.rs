@@ -62,6 +62,28 @@ impl std::ops::Deref for AppState {
     }
 }
 
+/// Bounds every request, including reading its body: a client that stalls
+/// mid-request gets 408 after `FORMLEAD_REQUEST_TIMEOUT_MS` instead of
+/// holding a connection (and a graceful shutdown) indefinitely. A webhook
+/// cut off here was never answered 202; if its commit went through,
+/// HubSpot's retry gets 409.
+async fn request_timeout(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: Request<axum::body::Body>,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let limit = state.settings.request_timeout;
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("request not completed within {} ms", limit.as_millis()),
+        )
+        .into_response(),
+    }
+}
+
 /// Every route, with request ids and request tracing.
 pub fn router(state: AppState) -> Router {
     let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
@@ -104,6 +126,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/dashboard/drafts/{id}/reject", post(operator::reject))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            request_timeout,
+        ))
         .layer(trace)
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

@@ -6,4 +6,5 @@ mod binary;
 mod dashboard;
 mod helpers;
 mod operator;
+mod stalled;
 mod webhook;

@@ -1,0 +1,58 @@
+//! Clients that stall mid-request: they get 408 and nothing is stored, and
+//! they cannot keep a graceful shutdown from finishing.
+
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::helpers::{PATH, spawn_app};
+
+/// Headers and half of a 100-byte body, then nothing.
+async fn stall(base: &str) -> TcpStream {
+    let mut conn = TcpStream::connect(base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST {PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"email\":"
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    conn
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_request_gets_408_and_stores_nothing() {
+    let app = spawn_app(&[("FORMLEAD_REQUEST_TIMEOUT_MS", "300")]).await;
+    let mut conn = stall(&app.base).await;
+    let started = Instant::now();
+    let mut buf = vec![0u8; 1024];
+    let n = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut buf))
+        .await
+        .expect("an answer, not a connection held open")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        answer.contains(r#"{"error":"request not completed within 300 ms"}"#),
+        "{answer}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(app.workflow_count().await, 0);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_client_cannot_hold_up_shutdown() {
+    let app = spawn_app(&[
+        ("FORMLEAD_REQUEST_TIMEOUT_MS", "60000"),
+        ("FORMLEAD_SHUTDOWN_TIMEOUT_MS", "500"),
+    ])
+    .await;
+    let _conn = stall(&app.base).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    tokio::time::timeout(Duration::from_secs(10), app.stop())
+        .await
+        .expect("shutdown finished despite the stalled request");
+    assert!(started.elapsed() >= Duration::from_millis(500));
+}
