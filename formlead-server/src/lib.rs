@@ -9,6 +9,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod http;
+mod idle_timeout;
 mod live;
 pub mod metrics;
 pub mod server;

@@ -13,6 +13,7 @@ use tracing::{info, warn};
 use crate::app::App;
 use crate::config::Settings;
 use crate::http::{AppState, router};
+use crate::idle_timeout::IdleTimeoutListener;
 
 /// A running server.
 pub struct Running {
@@ -106,10 +107,12 @@ pub async fn start(settings: Settings, with_workers: bool) -> anyhow::Result<Run
     });
     let service = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let drain = app.settings.shutdown_timeout;
+    // Longer than any request may take, so only a silent peer is cut off.
+    let idle = app.settings.request_timeout * 2;
     let http = tokio::spawn(async move {
         // Small responses go out at once, not after the peer's delayed ACK.
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
+        let listener = IdleTimeoutListener::new(listener, idle).tap_io(|io| {
+            let _ = io.get_ref().set_nodelay(true);
         });
         let serve = axum::serve(listener, service).with_graceful_shutdown(stopped(rx.clone()));
         // In-flight requests get the shutdown timeout; connections still

@@ -56,3 +56,26 @@ async fn a_stalled_client_cannot_hold_up_shutdown() {
         .expect("shutdown finished despite the stalled request");
     assert!(started.elapsed() >= Duration::from_millis(500));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_stalling_mid_headers_is_disconnected() {
+    let app = spawn_app(&[("FORMLEAD_REQUEST_TIMEOUT_MS", "200")]).await;
+    let mut conn = TcpStream::connect(app.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    conn.write_all(format!("POST {PATH} HTTP/1.1\r\nHo").as_bytes())
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut buf = vec![0u8; 1024];
+    let read = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut buf))
+        .await
+        .expect("the server closed the connection");
+    // Closed without a response (EOF or a reset), after twice the request timeout.
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    assert!(started.elapsed() >= Duration::from_millis(350));
+    // A well-behaved client is still served.
+    let r = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    app.stop().await;
+}
