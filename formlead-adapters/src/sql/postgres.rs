@@ -216,6 +216,13 @@ impl SqlStore<PgBackend> {
     /// [`sqlx::Error`] when the server is unreachable or migration fails.
     pub async fn connect_postgres(url: &str, max_connections: u32) -> Result<Self, sqlx::Error> {
         let options: PgConnectOptions = url.parse()?;
+        // One direct connection first: a server that is down or refuses us
+        // (connection refused, wrong password, no such database) says so at
+        // once, where the pool would report only "timed out" after 10 s.
+        let probe = <PgConnection as sqlx::Connection>::connect_with(&options)
+            .await
+            .map_err(|e| where_to(&options, e))?;
+        let _ = sqlx::Connection::close(probe).await;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(2))
             .acquire_timeout(Duration::from_secs(10))
@@ -227,9 +234,40 @@ impl SqlStore<PgBackend> {
     }
 }
 
+/// `e` for a connection that could not be made, naming the server it was
+/// for (`host:port/database`; never the password).
+fn where_to(options: &PgConnectOptions, e: sqlx::Error) -> sqlx::Error {
+    match e {
+        sqlx::Error::Io(io) => sqlx::Error::Io(std::io::Error::new(
+            io.kind(),
+            format!(
+                "{}:{}/{}: {io}",
+                options.get_host(),
+                options.get_port(),
+                options.get_database().unwrap_or("(default database)")
+            ),
+        )),
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn an_unreachable_server_is_named_at_once() {
+        // Port 1 on loopback: nothing listens there.
+        let started = std::time::Instant::now();
+        let e =
+            SqlStore::<PgBackend>::connect_postgres("postgres://u:hunter2@127.0.0.1:1/leads", 2)
+                .await
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains("127.0.0.1:1/leads"), "{e}");
+        assert!(!e.contains("hunter2"), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(5), "{e}");
+    }
 
     #[test]
     fn waiting_may_help_for_conflicts_resources_and_restarts() {

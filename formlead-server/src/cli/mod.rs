@@ -84,10 +84,28 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("formlead: {e:#}");
+            eprintln!("formlead: {}", error_chain(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// `e` and its causes, `: `-separated, leaving out a cause whose text the
+/// message before it already contains (sqlx repeats its source's text in
+/// its own message).
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -111,4 +129,37 @@ pub async fn shutdown_signal() {
         () = term => {}
     }
     tracing::info!("shutdown signal received");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Like `sqlx::Error::Io`: its message repeats its source's.
+    #[derive(Debug)]
+    struct Repeats(std::io::Error);
+
+    impl std::fmt::Display for Repeats {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "error communicating with database: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Repeats {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn error_chains_say_each_cause_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let e = anyhow::Error::new(Repeats(io)).context("cannot open the database");
+        assert_eq!(
+            error_chain(&e),
+            "cannot open the database: error communicating with database: refused"
+        );
+        let e = anyhow::anyhow!("inner").context("middle").context("outer");
+        assert_eq!(error_chain(&e), "outer: middle: inner");
+    }
 }
