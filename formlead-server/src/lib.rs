@@ -9,7 +9,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod http;
-mod idle_timeout;
+mod http_server;
 mod live;
 pub mod metrics;
 pub mod server;

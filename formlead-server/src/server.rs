@@ -4,7 +4,6 @@ use std::future::Future;
 use std::net::SocketAddr;
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -13,7 +12,6 @@ use tracing::{info, warn};
 use crate::app::App;
 use crate::config::Settings;
 use crate::http::{AppState, router};
-use crate::idle_timeout::IdleTimeoutListener;
 
 /// A running server.
 pub struct Running {
@@ -105,25 +103,13 @@ pub async fn start(settings: Settings, with_workers: bool) -> anyhow::Result<Run
         let rx = rx.clone();
         tokio::spawn(async move { database.run_workers(engine, config, stopped(rx)).await })
     });
-    let service = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let service = router(state.clone());
     let drain = app.settings.shutdown_timeout;
-    // Longer than any request may take, so only a silent peer is cut off.
-    let idle = app.settings.request_timeout * 2;
+    // Longer than any webhook may take, so only a silent client is cut off.
+    let header_timeout = app.settings.request_timeout * 2;
     let http = tokio::spawn(async move {
-        // Small responses go out at once, not after the peer's delayed ACK.
-        let listener = IdleTimeoutListener::new(listener, idle).tap_io(|io| {
-            let _ = io.get_ref().set_nodelay(true);
-        });
-        let serve = axum::serve(listener, service).with_graceful_shutdown(stopped(rx.clone()));
-        // In-flight requests get the shutdown timeout; connections still
-        // open after it are dropped with the runtime.
-        tokio::select! {
-            done = serve.into_future() => done,
-            () = async { stopped(rx).await; tokio::time::sleep(drain).await } => {
-                warn!(timeout = ?drain, "connections still open after the shutdown timeout; closing them");
-                Ok(())
-            }
-        }
+        crate::http_server::serve(listener, service, header_timeout, stopped(rx), drain).await;
+        Ok(())
     });
     info!(%addr, "formlead listening");
     Ok(Running {

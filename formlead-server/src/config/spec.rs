@@ -76,7 +76,7 @@ pub const SPECS: &[Spec] = &[
     s(
         "FORMLEAD_REQUEST_TIMEOUT_MS",
         "30000",
-        "a request not answered within this (e.g. a client stalling mid-body) gets 408; a connection silent for twice this long (idle, or stalling mid-headers) is closed",
+        "a webhook request not answered within this (e.g. a sender stalling mid-body) gets 408; a connection waiting twice this long for a request head (idle, or stalling mid-headers) is closed",
     ),
     s(
         "FORMLEAD_SQLITE_SYNCHRONOUS",

@@ -62,11 +62,13 @@ impl std::ops::Deref for AppState {
     }
 }
 
-/// Bounds every request, including reading its body: a client that stalls
-/// mid-request gets 408 after `FORMLEAD_REQUEST_TIMEOUT_MS` instead of
-/// holding a connection (and a graceful shutdown) indefinitely. A webhook
+/// Bounds a webhook request, including reading its body: a sender that
+/// stalls mid-request, or a store that cannot commit, gets 408 after
+/// `FORMLEAD_REQUEST_TIMEOUT_MS` rather than an open-ended wait. A webhook
 /// cut off here was never answered 202; if its commit went through,
-/// HubSpot's retry gets 409.
+/// HubSpot's retry gets 409. (Operator actions are not cut off: an approval
+/// may be sending mail, bounded by the vendor timeouts. Any connection that
+/// goes silent is closed by the idle timeout.)
 async fn request_timeout(
     axum::extract::State(state): axum::extract::State<AppState>,
     req: Request<axum::body::Body>,
@@ -109,7 +111,13 @@ pub fn router(state: AppState) -> Router {
             "/",
             get(|| async { axum::response::Redirect::to("/dashboard") }),
         )
-        .route(webhook::PATH, post(webhook::receive))
+        .route(
+            webhook::PATH,
+            post(webhook::receive).route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                request_timeout,
+            )),
+        )
         .route("/healthz", get(service::healthz))
         .route("/readyz", get(service::readyz))
         .route("/metrics", get(service::metrics))
@@ -126,10 +134,6 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/dashboard/drafts/{id}/reject", post(operator::reject))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            request_timeout,
-        ))
         .layer(trace)
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
