@@ -21,7 +21,7 @@ pub struct Running {
     pub summary: Vec<(&'static str, String)>,
     stop: watch::Sender<bool>,
 
-    http: JoinHandle<std::io::Result<()>>,
+    http: JoinHandle<()>,
     workers: Option<JoinHandle<anyhow::Result<()>>>,
 }
 
@@ -41,7 +41,7 @@ impl Running {
     /// # Errors
     /// When the HTTP server or the workers failed.
     pub async fn join(self) -> anyhow::Result<()> {
-        self.http.await.context("http task")??;
+        self.http.await.context("http task")?;
         if let Some(w) = self.workers {
             w.await.context("worker task")??;
         }
@@ -105,12 +105,15 @@ pub async fn start(settings: Settings, with_workers: bool) -> anyhow::Result<Run
     });
     let service = router(state.clone());
     let drain = app.settings.shutdown_timeout;
-    // Longer than any webhook may take, so only a silent client is cut off.
+    // A request head gets twice a webhook's whole time budget.
     let header_timeout = app.settings.request_timeout * 2;
-    let http = tokio::spawn(async move {
-        crate::http_server::serve(listener, service, header_timeout, stopped(rx), drain).await;
-        Ok(())
-    });
+    let http = tokio::spawn(crate::http_server::serve(
+        listener,
+        service,
+        header_timeout,
+        stopped(rx),
+        drain,
+    ));
     info!(%addr, "formlead listening");
     Ok(Running {
         addr,

@@ -318,18 +318,14 @@ impl SqlStore<SqliteBackend> {
         // pool of readers (WAL lets them read while a write commits). A
         // local file needs no ping before each use: that would be one more
         // round trip to the connection's thread.
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .test_before_acquire(false)
-            .before_acquire(|conn, _| Box::pin(async move { Ok(usable(conn)) }))
-            .connect_with(options.clone())
-            .await?;
-        let reader = SqlitePoolOptions::new()
-            .max_connections(max_connections.max(2))
-            .test_before_acquire(false)
-            .before_acquire(|conn, _| Box::pin(async move { Ok(usable(conn)) }))
-            .connect_with(options)
-            .await?;
+        let pool = |size: u32| {
+            SqlitePoolOptions::new()
+                .max_connections(size)
+                .test_before_acquire(false)
+                .before_acquire(|conn, _| Box::pin(async move { Ok(usable(conn)) }))
+        };
+        let writer = pool(1).connect_with(options.clone()).await?;
+        let reader = pool(max_connections.max(2)).connect_with(options).await?;
         let mut store = Self::from_pools(reader, writer);
         if durability == SqliteDurability::Full {
             store.set_wal_sync(WalSync::start(std::path::Path::new(&path))?);

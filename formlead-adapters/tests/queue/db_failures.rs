@@ -31,6 +31,20 @@ async fn sql(db: &Db, statement: &str) {
         .unwrap();
 }
 
+/// A trigger that makes `event` fail with `RAISE(<raise>, …)` while the
+/// `failing` table holds `switch`.
+async fn fail_while(db: &Db, switch: &str, event: &str, raise: &str) {
+    sql(
+        db,
+        &format!(
+            "CREATE TRIGGER fail_{switch} BEFORE {event} \
+             WHEN EXISTS (SELECT 1 FROM failing WHERE what = '{switch}') \
+             BEGIN SELECT RAISE({raise}, 'simulated: database or disk is full'); END"
+        ),
+    )
+    .await;
+}
+
 /// "database or disk is full" (reproduced with `max_page_count` on the
 /// single writer connection) is worth retrying, and accepts work again once
 /// there is room.
@@ -85,20 +99,10 @@ pub async fn sqlite_intake_and_workers_recover() {
     .await;
 
     sql(&db, "CREATE TABLE failing (what TEXT PRIMARY KEY)").await;
-    sql(
-        &db,
-        "CREATE TRIGGER fail_polls BEFORE UPDATE ON Jobs \
-         WHEN EXISTS (SELECT 1 FROM failing WHERE what = 'poll') \
-         BEGIN SELECT RAISE(ABORT, 'simulated: database or disk is full'); END",
-    )
-    .await;
-    sql(
-        &db,
-        "CREATE TRIGGER fail_accepts BEFORE INSERT ON form_submissions \
-         WHEN EXISTS (SELECT 1 FROM failing WHERE what = 'accept') \
-         BEGIN SELECT RAISE(ROLLBACK, 'simulated: database or disk is full'); END",
-    )
-    .await;
+    // apalis' poll claims jobs with an UPDATE; the ROLLBACK undoes the
+    // whole transaction, as SQLite does itself when a commit cannot be written.
+    fail_while(&db, "poll", "UPDATE ON Jobs", "ABORT").await;
+    fail_while(&db, "accept", "INSERT ON form_submissions", "ROLLBACK").await;
 
     // The workers' job polls fail for a while (a queued lead makes them poll).
     sql(&db, "INSERT INTO failing VALUES ('poll')").await;

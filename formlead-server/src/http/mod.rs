@@ -67,8 +67,8 @@ impl std::ops::Deref for AppState {
 /// `FORMLEAD_REQUEST_TIMEOUT_MS` rather than an open-ended wait. A webhook
 /// cut off here was never answered 202; if its commit went through,
 /// HubSpot's retry gets 409. (Operator actions are not cut off: an approval
-/// may be sending mail, bounded by the vendor timeouts. Any connection that
-/// goes silent is closed by the idle timeout.)
+/// may be sending mail, bounded by the vendor timeouts. A client stalling
+/// before its request head is complete is cut off in `http_server`.)
 async fn request_timeout(
     axum::extract::State(state): axum::extract::State<AppState>,
     req: Request<axum::body::Body>,
