@@ -7,6 +7,8 @@ mod backend;
 mod columns;
 #[cfg(feature = "postgres")]
 mod multi_row;
+#[cfg(feature = "sqlite")]
+mod planner_stats;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod queue;

@@ -27,6 +27,9 @@ pub struct ApalisWorkerConfig {
     pub orphan_sweep_every: Duration,
     /// On shutdown, how long in-flight jobs may take.
     pub shutdown_timeout: Duration,
+    /// SQLite: how often to refresh the query planner's statistics (see
+    /// `planner_stats.rs`; usually a no-op).
+    pub planner_stats_every: Duration,
 }
 
 impl Default for ApalisWorkerConfig {
@@ -39,6 +42,7 @@ impl Default for ApalisWorkerConfig {
             missed_heartbeats: 3,
             orphan_sweep_every: Duration::from_secs(15),
             shutdown_timeout: Duration::from_secs(30),
+            planner_stats_every: Duration::from_secs(60),
         }
     }
 }
@@ -201,7 +205,13 @@ pub async fn run_sqlite_workers(
                 .interval(config.poll_interval),
         );
 
-    run_monitor!(storage, engine, config, shutdown)
+    let stats = tokio::spawn(super::planner_stats::refresh_every(
+        store.detached(),
+        config.planner_stats_every,
+    ));
+    let result = run_monitor!(storage, engine, config, shutdown);
+    stats.abort();
+    result
 }
 
 /// Runs apalis workers on the PostgreSQL queue until `shutdown` resolves:

@@ -71,6 +71,25 @@ impl Db {
         }
     }
 
+    /// Finished jobs (done, failed or killed), and how many of them still
+    /// name the worker that ran them in `lock_by`.
+    pub async fn finished_jobs(&self) -> (i64, i64) {
+        match self {
+            Db::Sqlite(s) => sqlx::query_as(
+                "SELECT COUNT(*), COUNT(lock_by) FROM Jobs WHERE status IN ('Done', 'Failed', 'Killed')",
+            )
+            .fetch_one(s.pool())
+            .await
+            .unwrap(),
+            Db::Pg(s) => sqlx::query_as(
+                "SELECT COUNT(*), COUNT(lock_by) FROM apalis.jobs WHERE status IN ('Done', 'Failed', 'Killed')",
+            )
+            .fetch_one(s.pool())
+            .await
+            .unwrap(),
+        }
+    }
+
     pub fn queue(&self) -> Arc<dyn formlead_core::ports::Queue> {
         match self {
             Db::Sqlite(s) => Arc::new(s.queue()),
@@ -188,6 +207,7 @@ pub fn fast_worker_config(name: &str, concurrency: usize) -> ApalisWorkerConfig 
         missed_heartbeats: 2,
         orphan_sweep_every: Duration::from_millis(500),
         shutdown_timeout: Duration::from_secs(5),
+        planner_stats_every: Duration::from_millis(300),
     }
 }
 

@@ -224,6 +224,105 @@ async fn a_killed_worker_resumes_without_duplicates(backend: Backend) {
     assert_eq!(wf.attempts, 2);
 }
 
+/// apalis leaves a finished job locked by the worker that ran it and
+/// acknowledges jobs through that lock's index, so without the release
+/// every acknowledgement read every job its worker had ever finished: a
+/// long-running worker slowed down the longer it ran.
+async fn finished_jobs_release_their_lock(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(url) = database(backend, dir.path()).await else {
+        return;
+    };
+    let db = Db::open(&url).await;
+    let ids = db.submit(30, "release").await;
+    let (crm, mail) = sandboxes();
+    let engine = db.engine(crm, mail, sandbox_calendar(), fast_engine_config("w"));
+    let (stop, handle) = db.spawn_workers(engine, fast_worker_config("release", 4));
+    db.wait_for(Duration::from_secs(30), "30 acknowledged jobs", || async {
+        db.finished_jobs().await.0 == 30
+    })
+    .await;
+    for id in ids {
+        assert_eq!(db.status(id).await, WorkflowStatus::Completed);
+    }
+    assert_eq!(
+        db.finished_jobs().await,
+        (30, 0),
+        "finished jobs still locked by their worker"
+    );
+    let _ = stop.send(());
+    handle.await.unwrap();
+}
+
+/// How apalis-sqlite 1.0 claims the jobs it fetched (its
+/// `queries/task/lock.sql`).
+const CLAIM_JOBS: &str = "UPDATE Jobs SET status = 'Running', lock_at = strftime('%s', 'now'), lock_by = ?2 \
+    WHERE id IN (SELECT value FROM json_each(?1)) \
+    AND (status = 'Queued' OR status = 'Pending' OR (status = 'Failed' AND attempts < max_attempts))";
+
+/// SQLite's plan for [`CLAIM_JOBS`], one line per step.
+async fn claim_plan(store: &formlead_adapters::sql::SqliteStore) -> String {
+    let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(
+        "EXPLAIN QUERY PLAN UPDATE Jobs SET status = 'Running', lock_at = strftime('%s', 'now'), lock_by = ?2 \
+        WHERE id IN (SELECT value FROM json_each(?1)) \
+        AND (status = 'Queued' OR status = 'Pending' OR (status = 'Failed' AND attempts < max_attempts))",
+    )
+    .bind("[]")
+    .bind("w")
+    .fetch_all(store.writer())
+    .await
+    .unwrap();
+    rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("\n")
+}
+
+/// Without statistics SQLite claims fetched jobs through the status index,
+/// reading the whole backlog of pending jobs for every claim. The workers
+/// keep the planner's statistics fresh, after which a claim goes straight
+/// to the job ids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_workers_keep_the_planner_informed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(&harness::sqlite_url(dir.path())).await;
+    let Db::Sqlite(store) = &db else {
+        unreachable!("a sqlite URL")
+    };
+    db.submit(200, "stats").await;
+    let plan = claim_plan(store).await;
+    assert!(
+        plan.contains("idx_jobs_status_run_at"),
+        "without statistics (if SQLite no longer needs them, this test can go): {plan}"
+    );
+    sqlx::query(CLAIM_JOBS)
+        .bind("[]")
+        .bind("w")
+        .execute(store.writer())
+        .await
+        .unwrap();
+
+    let (crm, mail) = sandboxes();
+    let engine = db.engine(crm, mail, sandbox_calendar(), fast_engine_config("w"));
+    let (stop, handle) = db.spawn_workers(engine, fast_worker_config("stats", 4));
+    db.wait_for(
+        Duration::from_secs(15),
+        "statistics on the job table",
+        || async {
+            let n: Result<i64, _> =
+                sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = 'Jobs'")
+                    .fetch_one(store.pool())
+                    .await;
+            n.is_ok_and(|n| n > 0)
+        },
+    )
+    .await;
+    let plan = claim_plan(store).await;
+    assert!(
+        plan.contains("sqlite_autoindex_Jobs_1") && !plan.contains("idx_jobs_status_run_at"),
+        "claims should look jobs up by id: {plan}"
+    );
+    let _ = stop.send(());
+    handle.await.unwrap();
+}
+
 /// Entry point of a child worker process (a no-op in a normal test run).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn child_worker() {
@@ -342,4 +441,14 @@ async fn postgres_two_worker_processes_share_the_work() {
     for id in ids.iter().take(50) {
         assert_eq!(db.store().drafts_for_workflow(*id).await.unwrap().len(), 1);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_finished_jobs_release_their_lock() {
+    finished_jobs_release_their_lock(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_finished_jobs_release_their_lock() {
+    finished_jobs_release_their_lock(Backend::Postgres).await;
 }
