@@ -1,20 +1,20 @@
 //! `SandboxCrm`: a CRM that records what would have been created.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 
 use super::faults::{Faults, lock};
+use super::recent::{Recent, RecentMap};
 use crate::domain::{EmailAddress, Prospect};
 use crate::ports::{Contact, CrmError, CrmNote, CrmPort, NewNote, NewTask};
 
 #[derive(Debug, Default)]
 struct State {
     next_id: u64,
-    contacts: HashMap<String, Contact>,
-    tasks: Vec<(String, NewTask)>,
-    notes: Vec<(String, NewNote)>,
+    contacts: RecentMap<Contact>,
+    tasks: Recent<(String, NewTask)>,
+    notes: Recent<(String, NewNote)>,
     seeded_notes: Vec<(String, CrmNote)>,
 }
 
@@ -49,14 +49,16 @@ impl SandboxCrm {
             .push((contact_id.to_owned(), note));
     }
 
-    /// Tasks created, with their ids.
+    /// Tasks created, with their ids (the most recent
+    /// [`super::SANDBOX_HISTORY`]).
     pub fn tasks(&self) -> Vec<(String, NewTask)> {
-        lock(&self.state).tasks.clone()
+        lock(&self.state).tasks.to_vec()
     }
 
-    /// Notes created, with their ids.
+    /// Notes created, with their ids (the most recent
+    /// [`super::SANDBOX_HISTORY`]).
     pub fn notes(&self) -> Vec<(String, NewNote)> {
-        lock(&self.state).notes.clone()
+        lock(&self.state).notes.to_vec()
     }
 
     pub fn contacts(&self) -> Vec<Contact> {
@@ -126,6 +128,7 @@ impl CrmPort for SandboxCrm {
         Ok(lock(&self.state)
             .tasks
             .iter()
+            .rev()
             .find(|(_, t)| t.contact_id == contact_id && t.idempotency_key == idempotency_key)
             .map(|(id, _)| id.clone()))
     }
@@ -153,6 +156,7 @@ impl CrmPort for SandboxCrm {
         Ok(lock(&self.state)
             .notes
             .iter()
+            .rev()
             .find(|(_, n)| n.contact_id == contact_id && n.idempotency_key == idempotency_key)
             .map(|(id, _)| id.clone()))
     }

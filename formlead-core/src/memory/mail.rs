@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use super::faults::{Faults, lock};
+use super::recent::Recent;
 use crate::domain::EmailAddress;
 use crate::ports::{
     DraftRef, FlagPolicy, MailError, MailPort, MailThread, OutgoingMail, SendRequest, SentRef,
@@ -15,8 +16,8 @@ use crate::ports::{
 struct State {
     next_id: u64,
     threads: HashMap<String, Vec<MailThread>>,
-    drafts: Vec<(DraftRef, OutgoingMail)>,
-    sent: Vec<SendRequest>,
+    drafts: Recent<(DraftRef, OutgoingMail)>,
+    sent: Recent<SendRequest>,
 }
 
 /// In-memory [`MailPort`]. Checks the send policy before every send, and
@@ -55,14 +56,14 @@ impl SandboxMail {
             .push(thread);
     }
 
-    /// Drafts created.
+    /// Drafts created (the most recent [`super::SANDBOX_HISTORY`]).
     pub fn drafts(&self) -> Vec<(DraftRef, OutgoingMail)> {
-        lock(&self.state).drafts.clone()
+        lock(&self.state).drafts.to_vec()
     }
 
-    /// Sends that happened.
+    /// Sends that happened (the most recent [`super::SANDBOX_HISTORY`]).
     pub fn sent(&self) -> Vec<SendRequest> {
-        lock(&self.state).sent.clone()
+        lock(&self.state).sent.to_vec()
     }
 }
 
@@ -111,6 +112,7 @@ impl MailPort for SandboxMail {
         Ok(lock(&self.state)
             .drafts
             .iter()
+            .rev()
             .find(|(_, m)| m.message_id == message_id)
             .map(|(d, _)| d.clone()))
     }
@@ -122,7 +124,11 @@ impl MailPort for SandboxMail {
             .await?;
         let sent = {
             let mut s = lock(&self.state);
-            let already = s.sent.iter().any(|r| r.message_id == request.message_id);
+            let already = s
+                .sent
+                .iter()
+                .rev()
+                .any(|r| r.message_id == request.message_id);
             if !already {
                 s.sent.push(request.clone());
             }
@@ -135,5 +141,45 @@ impl MailPort for SandboxMail {
             return Err(Faults::after_effect("send_draft"));
         }
         Ok(sent)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::SANDBOX_HISTORY;
+    use crate::policy::GatedPolicy;
+
+    fn mail(n: usize) -> OutgoingMail {
+        OutgoingMail {
+            to: EmailAddress::parse("ann@acme.example").expect("valid"),
+            to_name: None,
+            subject: "Hello".into(),
+            body_text: "Hi".into(),
+            body_html: "<p>Hi</p>".into(),
+            message_id: format!("<{n}@formlead>"),
+            reply_to: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_long_running_sandbox_keeps_only_recent_drafts() {
+        let sandbox = SandboxMail::new(Arc::new(GatedPolicy::default()));
+        for n in 0..=SANDBOX_HISTORY {
+            sandbox.create_draft(&mail(n)).await.expect("draft");
+        }
+        assert_eq!(sandbox.drafts().len(), SANDBOX_HISTORY);
+        assert_eq!(
+            sandbox.find_draft(&mail(0).message_id).await.expect("find"),
+            None
+        );
+        let last = sandbox
+            .find_draft(&mail(SANDBOX_HISTORY).message_id)
+            .await
+            .expect("find");
+        assert_eq!(
+            last.map(|d| d.draft_id),
+            Some(format!("sandbox-draft-{}", SANDBOX_HISTORY + 1))
+        );
     }
 }

@@ -1,7 +1,9 @@
 //! In-memory implementations of every port. They record everything they
 //! would have done, support fault and latency injection, and need no async
 //! runtime. The server uses the sandbox CRM/mail/calendar as its adapters
-//! when no credentials are configured; tests and examples use all of them.
+//! when no credentials are configured (they keep the most recent
+//! [`SANDBOX_HISTORY`] records of each kind); tests and examples use all of
+//! them.
 
 mod assets;
 mod calendar;
@@ -10,6 +12,7 @@ mod crm;
 mod faults;
 mod mail;
 mod queue;
+mod recent;
 mod store;
 
 pub use assets::{CatalogueError, StaticAssets};
@@ -19,4 +22,5 @@ pub use crm::SandboxCrm;
 pub use faults::{Fault, Faults, sleep};
 pub use mail::SandboxMail;
 pub use queue::RecordingQueue;
+pub use recent::SANDBOX_HISTORY;
 pub use store::MemoryStore;
