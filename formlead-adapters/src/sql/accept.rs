@@ -134,7 +134,10 @@ where
             .collect();
         for (s, _) in &fresh {
             self.faults()
-                .before::<StoreError>(&format!("accept_submission:item:{}", s.form_submission_id))
+                .before_item::<StoreError>(&format!(
+                    "accept_submission:item:{}",
+                    s.form_submission_id
+                ))
                 .await?;
         }
         if fresh.is_empty() {

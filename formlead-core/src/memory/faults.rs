@@ -70,7 +70,26 @@ impl Faults {
     /// # Errors
     /// The injected fault, as the port's error type.
     pub async fn before<E: FromRetry>(&self, op: &str) -> Result<bool, E> {
-        *lock(&self.calls).entry(op.to_owned()).or_default() += 1;
+        {
+            let mut calls = lock(&self.calls);
+            match calls.get_mut(op) {
+                Some(n) => *n += 1,
+                None => {
+                    calls.insert(op.to_owned(), 1);
+                }
+            }
+        }
+        self.before_item(op).await
+    }
+
+    /// [`Self::before`] for a fault point named after one item (such as
+    /// `accept_submission:item:<formSubmissionId>`): injected faults and
+    /// latency apply, but calls are not counted, so a long-running process
+    /// does not keep a counter for every item it ever saw.
+    ///
+    /// # Errors
+    /// The injected fault, as the port's error type.
+    pub async fn before_item<E: FromRetry>(&self, op: &str) -> Result<bool, E> {
         let latency = lock(&self.latency).get(op).copied();
         if let Some(d) = latency {
             sleep(d).await;
@@ -133,4 +152,27 @@ pub async fn sleep(d: Duration) {
         }
     })
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::StoreError;
+
+    #[tokio::test]
+    async fn item_fault_points_fail_on_demand_but_are_not_counted() {
+        let faults = Faults::default();
+        faults.inject("op:item:7", Fault::Permanent);
+        for i in 0..100 {
+            let r = faults
+                .before_item::<StoreError>(&format!("op:item:{i}"))
+                .await;
+            assert_eq!(r.is_err(), i == 7, "item {i}");
+        }
+        assert_eq!(faults.calls("op:item:7"), 0);
+        assert!(lock(&faults.calls).is_empty());
+        faults.before::<StoreError>("op").await.expect("no fault");
+        faults.before::<StoreError>("op").await.expect("no fault");
+        assert_eq!(faults.calls("op"), 2);
+    }
 }
