@@ -256,22 +256,23 @@ async fn finished_jobs_release_their_lock(backend: Backend) {
 
 /// How apalis-sqlite 1.0 claims the jobs it fetched (its
 /// `queries/task/lock.sql`).
-const CLAIM_JOBS: &str = "UPDATE Jobs SET status = 'Running', lock_at = strftime('%s', 'now'), lock_by = ?2 \
-    WHERE id IN (SELECT value FROM json_each(?1)) \
-    AND (status = 'Queued' OR status = 'Pending' OR (status = 'Failed' AND attempts < max_attempts))";
-
-/// SQLite's plan for [`CLAIM_JOBS`], one line per step.
-async fn claim_plan(store: &formlead_adapters::sql::SqliteStore) -> String {
-    let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(
-        "EXPLAIN QUERY PLAN UPDATE Jobs SET status = 'Running', lock_at = strftime('%s', 'now'), lock_by = ?2 \
+macro_rules! claim_jobs {
+    () => {
+        "UPDATE Jobs SET status = 'Running', lock_at = strftime('%s', 'now'), lock_by = ?2 \
         WHERE id IN (SELECT value FROM json_each(?1)) \
-        AND (status = 'Queued' OR status = 'Pending' OR (status = 'Failed' AND attempts < max_attempts))",
-    )
-    .bind("[]")
-    .bind("w")
-    .fetch_all(store.writer())
-    .await
-    .unwrap();
+        AND (status = 'Queued' OR status = 'Pending' OR (status = 'Failed' AND attempts < max_attempts))"
+    };
+}
+
+/// SQLite's plan for [`claim_jobs!`], one line per step.
+async fn claim_plan(store: &formlead_adapters::sql::SqliteStore) -> String {
+    let rows: Vec<(i64, i64, i64, String)> =
+        sqlx::query_as(concat!("EXPLAIN QUERY PLAN ", claim_jobs!()))
+            .bind("[]")
+            .bind("w")
+            .fetch_all(store.writer())
+            .await
+            .unwrap();
     rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("\n")
 }
 
@@ -292,7 +293,7 @@ async fn sqlite_workers_keep_the_planner_informed() {
         plan.contains("idx_jobs_status_run_at"),
         "without statistics (if SQLite no longer needs them, this test can go): {plan}"
     );
-    sqlx::query(CLAIM_JOBS)
+    sqlx::query(claim_jobs!())
         .bind("[]")
         .bind("w")
         .execute(store.writer())
