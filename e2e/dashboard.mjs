@@ -6,7 +6,7 @@
 // CHROMIUM:     the browser (default /usr/bin/chromium)
 import { spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { mkdirSync, mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -116,6 +116,12 @@ try {
   console.error(e);
 } finally {
   if (browser) await browser.close();
-  server.kill("SIGTERM");
+  // The server's database lives in `dir`: remove it once the server is gone.
+  if (server.exitCode === null && server.signalCode === null) {
+    const exited = new Promise((resolve) => server.once("exit", resolve));
+    server.kill("SIGTERM");
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 15000))]);
+  }
+  rmSync(dir, { recursive: true, force: true });
 }
 process.exit(failed ? 1 : 0);
