@@ -6,12 +6,12 @@
 //! committed at once.
 
 use formlead_core::domain::{FormSubmission, WorkflowId};
-use formlead_core::ports::{Accepted, StoreError};
+use formlead_core::ports::{Accepted, Classify, StoreError};
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type};
 use tokio::sync::{mpsc, oneshot};
 
 use super::backend::{Backend, NewLead};
-use super::store::{SqlStore, db_err};
+use super::store::{SharedError, SqlStore, db_err};
 use super::write_gate::Turn;
 
 /// Most submissions committed together.
@@ -76,7 +76,9 @@ where
 
     /// Commits `batch` in one transaction; one result per submission, in
     /// order. If the batch as a whole fails, its submissions are committed
-    /// one by one, so a bad one fails alone.
+    /// one by one, so a bad one fails alone; unless the database itself is
+    /// unavailable (a transient error: unreachable, busy, full), which
+    /// fails them all at once instead of once each, after a timeout each.
     pub(crate) async fn accept_batch(
         &self,
         batch: &[&FormSubmission],
@@ -84,6 +86,11 @@ where
         match self.accept_together(batch).await {
             Ok(results) => results,
             Err(e) if batch.len() == 1 => vec![Err(e)],
+            Err(e) if e.is_transient() => {
+                tracing::warn!(error = %e, size = batch.len(), "batched accept failed: database unavailable");
+                let e = SharedError::of(&e);
+                batch.iter().map(|_| Err(e.error())).collect()
+            }
             Err(e) => {
                 tracing::warn!(error = %e, size = batch.len(), "batched accept failed; committing one by one");
                 let mut results = Vec::with_capacity(batch.len());

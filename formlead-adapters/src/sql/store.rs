@@ -91,8 +91,16 @@ pub(crate) struct SharedError {
 
 impl SharedError {
     pub(crate) fn of(e: &StoreError) -> Self {
+        // The cause alone: `error()` wraps it as transient or permanent
+        // again, which adds the "store temporarily unavailable" prefix.
+        let message = match e {
+            StoreError::Transient { source, .. } | StoreError::Permanent { source } => {
+                source.to_string()
+            }
+            other => other.to_string(),
+        };
         Self {
-            message: e.to_string(),
+            message,
             transient: matches!(e, StoreError::Transient { .. }),
         }
     }
@@ -1048,6 +1056,7 @@ where
     }
 
     async fn stats(&self, since: DateTime<Utc>) -> Result<WorkflowStats, StoreError> {
+        self.faults().before::<StoreError>("stats").await?;
         let q = sqlx::query::<B::Db>(B::sql(
             "SELECT status, COUNT(*) AS n FROM workflows GROUP BY status",
         ));
@@ -1092,10 +1101,37 @@ where
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
+        self.faults().before::<StoreError>("ping").await?;
         sqlx::query::<B::Db>(B::sql("SELECT 1"))
             .execute(&self.pool)
             .await
             .map_err(db_err::<B>)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use formlead_core::ports::{Classify, StoreError};
+
+    use super::SharedError;
+
+    #[test]
+    fn a_shared_error_reads_like_the_original() {
+        for e in [
+            StoreError::transient("pool timed out while waiting for an open connection"),
+            StoreError::permanent("CHECK constraint failed"),
+        ] {
+            let shared = SharedError::of(&e).error();
+            assert_eq!(shared.to_string(), e.to_string());
+            assert_eq!(shared.is_transient(), e.is_transient());
+        }
+        let conflict = StoreError::Conflict("draft already rejected".into());
+        let shared = SharedError::of(&conflict).error();
+        assert_eq!(
+            shared.to_string(),
+            "store error: conflict: draft already rejected"
+        );
+        assert!(!shared.is_transient());
     }
 }

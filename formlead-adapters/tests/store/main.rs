@@ -67,6 +67,7 @@ for_each_backend!(
     shared: [
         concurrent_duplicates_make_one_workflow,
         concurrent_accepts_are_batched_correctly,
+        an_unavailable_database_fails_the_batch_at_once,
         queued_writes_fail_alone,
     ],
 );

@@ -702,6 +702,51 @@ pub async fn concurrent_accepts_are_batched_correctly(s: Arc<impl Subject + 'sta
     }
 }
 
+/// A batch that fails because the database is unavailable (a transient
+/// error) fails every submission in it at once, with that transient error
+/// and nothing stored, instead of trying each again on its own (each
+/// waiting out its own connection timeout while the webhooks queue up).
+pub async fn an_unavailable_database_fails_the_batch_at_once(s: Arc<impl Subject + 'static>) {
+    // An accept that holds the writer for 300 ms, so the accepts below
+    // queue up behind it and are committed as one batch.
+    s.faults()
+        .set_latency("accept_submission:after_insert", Duration::from_millis(300));
+    let holder = {
+        let s = s.clone();
+        tokio::spawn(async move {
+            s.accept_submission(&submission("down-0", "d@acme.example", t0()))
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The batch fails transiently (as when the connection is lost).
+    s.faults()
+        .inject("accept_submission:item:down-3", Fault::Transient);
+    let mut handles = Vec::new();
+    for i in 1..=8 {
+        let s = s.clone();
+        handles.push(tokio::spawn(async move {
+            s.accept_submission(&submission(&format!("down-{i}"), "d@acme.example", t0()))
+                .await
+        }));
+    }
+    holder.await.unwrap().expect("the holding accept commits");
+    for h in handles {
+        let e = h.await.unwrap().expect_err("the whole batch fails");
+        assert!(formlead_core::ports::Classify::is_transient(&e), "{e}");
+    }
+    assert_eq!(
+        s.faults().calls("accept_submission:after_insert"),
+        2,
+        "one attempt for the holder, one for the batch: none one by one"
+    );
+    for i in 1..=8 {
+        assert_eq!(s.find_submission(&format!("down-{i}")).await.unwrap(), None);
+    }
+    assert_eq!(s.jobs().await.unwrap(), 1, "only the holder's job");
+    s.faults().clear();
+}
+
 /// Writes that pile up behind a busy writer are committed together on
 /// SQLite (its write queue); each caller still gets its own outcome: a
 /// failing statement fails alone and every other write is stored.

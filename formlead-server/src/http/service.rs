@@ -1,5 +1,7 @@
 //! `/healthz`, `/readyz`, `/metrics`.
 
+use std::time::Duration;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -13,25 +15,50 @@ pub async fn healthz() -> Response {
     Json(json!({"status": "ok"})).into_response()
 }
 
+/// How long `/readyz` and `/metrics` wait for the store. A database that
+/// cannot be reached would otherwise hold them for the pool's connection
+/// timeout (10 s), longer than a probe or a scrape usually waits.
+const STORE_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    match state.engine.ports().store.ping().await {
-        Ok(()) => Json(json!({"status": "ready", "store": state.database.kind()})).into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "unavailable", "store": state.database.kind()})),
-            )
-                .into_response()
+    let ping = state.engine.ports().store.ping();
+    let error = match tokio::time::timeout(STORE_PROBE_TIMEOUT, ping).await {
+        Ok(Ok(())) => {
+            return Json(json!({"status": "ready", "store": state.database.kind()}))
+                .into_response();
         }
-    }
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!(
+            "the store did not answer within {} s",
+            STORE_PROBE_TIMEOUT.as_secs()
+        ),
+    };
+    tracing::warn!(error = %error, "readiness check failed");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({"status": "unavailable", "store": state.database.kind()})),
+    )
+        .into_response()
 }
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
+    // The gauges read from the store; without an answer in time they keep
+    // their last values and the counters are served anyway.
     let store = state.engine.ports().store.clone();
-    if let Ok(stats) = store.stats(Utc::now() - chrono::Duration::days(1)).await {
-        let (depth, dead) = state.database.job_counts().await;
-        crate::metrics::set_store_gauges(&stats.by_status, depth.ok(), dead.ok());
+    let gauges = async {
+        if let Ok(stats) = store.stats(Utc::now() - chrono::Duration::days(1)).await {
+            let (depth, dead) = state.database.job_counts().await;
+            crate::metrics::set_store_gauges(&stats.by_status, depth.ok(), dead.ok());
+        }
+    };
+    if tokio::time::timeout(STORE_PROBE_TIMEOUT, gauges)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "metrics: the store did not answer within {} s; store gauges keep their last values",
+            STORE_PROBE_TIMEOUT.as_secs()
+        );
     }
     (
         [(

@@ -282,3 +282,43 @@ async fn service_routes() {
     assert_eq!(r.status(), 404);
     app.stop().await;
 }
+
+/// A store that does not answer (as a database that cannot be reached, while
+/// the pool waits out its connection timeout) makes `/readyz` say 503 and
+/// `/metrics` serve its counters within the 2 s probe timeout, rather than
+/// outwaiting the probe or the scrape.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_routes_answer_while_the_store_hangs() {
+    let app = spawn_app(&[]).await;
+    let running = app.running.as_ref().expect("running");
+    let formlead_server::app::Database::Sqlite(db) = &running.app_state.database else {
+        panic!("the test server runs on SQLite");
+    };
+    db.faults()
+        .set_latency("ping", std::time::Duration::from_secs(6));
+    db.faults()
+        .set_latency("stats", std::time::Duration::from_secs(6));
+
+    let started = std::time::Instant::now();
+    let r = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "unavailable");
+    let r = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("\nformlead_retries_total ")
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "answered after {:?}, not within the probe timeout",
+        started.elapsed()
+    );
+
+    db.faults().clear();
+    let r = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    app.stop().await;
+}
