@@ -114,6 +114,52 @@ impl SharedError {
     }
 }
 
+/// The workflow list (`$1` status, `$2` email pattern, `$3` limit, `$4`
+/// offset) and its count, for a condition on the status.
+macro_rules! workflow_list_sql {
+    ($status:literal) => {
+        (
+            concat!(
+                "SELECT ",
+                workflow_cols!(),
+                " FROM workflows WHERE ",
+                $status,
+                " AND (CAST($2 AS TEXT) IS NULL OR prospect_email LIKE $2 ESCAPE '\\') ",
+                "ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"
+            ),
+            concat!(
+                "SELECT COUNT(*) AS n FROM workflows WHERE ",
+                $status,
+                " AND (CAST($2 AS TEXT) IS NULL OR prospect_email LIKE $2 ESCAPE '\\')"
+            ),
+        )
+    };
+}
+
+/// The draft list (`$1` status, `$2` limit, `$3` offset) and its count.
+macro_rules! draft_list_sql {
+    ($status:literal) => {
+        (
+            concat!(
+                "SELECT ",
+                draft_cols!(),
+                " FROM draft_emails WHERE ",
+                $status,
+                " ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
+            ),
+            concat!("SELECT COUNT(*) AS n FROM draft_emails WHERE ", $status),
+        )
+    };
+}
+
+// With a status the condition is `status = $1`, not `$1 IS NULL OR
+// status = $1`, so the (status, created_at, id) indexes yield that status
+// alone, newest first: listing a rare status reads only its own rows.
+const WORKFLOWS_OF_STATUS: (&str, &str) = workflow_list_sql!("status = $1");
+const WORKFLOWS_OF_ANY_STATUS: (&str, &str) = workflow_list_sql!("CAST($1 AS TEXT) IS NULL");
+const DRAFTS_OF_STATUS: (&str, &str) = draft_list_sql!("status = $1");
+const DRAFTS_OF_ANY_STATUS: (&str, &str) = draft_list_sql!("CAST($1 AS TEXT) IS NULL");
+
 fn like_pattern(needle: &str) -> String {
     let escaped = needle
         .replace('\\', "\\\\")
@@ -530,30 +576,21 @@ where
     ) -> Result<Page<WorkflowSummary>, StoreError> {
         let status = filter.status.map(|s| s.as_str().to_owned());
         let email = filter.email_needle().map(|n| like_pattern(&n));
-        let q = sqlx::query::<B::Db>(B::sql(concat!(
-            "SELECT ",
-            workflow_cols!(),
-            " FROM workflows ",
-            "WHERE (CAST($1 AS TEXT) IS NULL OR status = $1) ",
-            "AND (CAST($2 AS TEXT) IS NULL OR prospect_email LIKE $2 ESCAPE '\\') ",
-            "ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"
-        )))
-        .bind(status.clone())
-        .bind(email.clone())
-        .bind(i64_of(filter.clamped_limit()))
-        .bind(i64_of(filter.offset));
+        let (list, count) = if status.is_some() {
+            WORKFLOWS_OF_STATUS
+        } else {
+            WORKFLOWS_OF_ANY_STATUS
+        };
+        let q = sqlx::query::<B::Db>(B::sql(list))
+            .bind(status.clone())
+            .bind(email.clone())
+            .bind(i64_of(filter.clamped_limit()))
+            .bind(i64_of(filter.offset));
         let items = self
             .fetch_all(q, |r| r.workflow().map(|w| WorkflowSummary::from(&w)))
             .await?;
         let total = self
-            .count(
-                sqlx::query::<B::Db>(B::sql(
-                    "SELECT COUNT(*) AS n FROM workflows WHERE (CAST($1 AS TEXT) IS NULL OR status = $1) \
-                     AND (CAST($2 AS TEXT) IS NULL OR prospect_email LIKE $2 ESCAPE '\\')",
-                ))
-                .bind(status)
-                .bind(email),
-            )
+            .count(sqlx::query::<B::Db>(B::sql(count)).bind(status).bind(email))
             .await?;
         Ok(Page { items, total })
     }
@@ -912,21 +949,18 @@ where
         offset: u32,
     ) -> Result<Page<DraftEmail>, StoreError> {
         let status = status.map(|s| s.as_str().to_owned());
-        let q = sqlx::query::<B::Db>(B::sql(concat!(
-            "SELECT ",
-            draft_cols!(),
-            " FROM draft_emails WHERE (CAST($1 AS TEXT) IS NULL OR status = $1) ",
-            "ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
-        )))
-        .bind(status.clone())
-        .bind(i64_of(limit.clamp(1, WorkflowFilter::MAX_LIMIT)))
-        .bind(i64_of(offset));
+        let (list, count) = if status.is_some() {
+            DRAFTS_OF_STATUS
+        } else {
+            DRAFTS_OF_ANY_STATUS
+        };
+        let q = sqlx::query::<B::Db>(B::sql(list))
+            .bind(status.clone())
+            .bind(i64_of(limit.clamp(1, WorkflowFilter::MAX_LIMIT)))
+            .bind(i64_of(offset));
         let items = self.fetch_all(q, |r| r.draft()).await?;
         let total = self
-            .count(
-                sqlx::query::<B::Db>(B::sql("SELECT COUNT(*) AS n FROM draft_emails WHERE (CAST($1 AS TEXT) IS NULL OR status = $1)"))
-                    .bind(status),
-            )
+            .count(sqlx::query::<B::Db>(B::sql(count)).bind(status))
             .await?;
         Ok(Page { items, total })
     }
@@ -1133,5 +1167,54 @@ mod tests {
             "store error: conflict: draft already rejected"
         );
         assert!(!shared.is_transient());
+    }
+
+    /// Listing one status walks that status's rows in list order (the
+    /// (status, created_at, id) index), with no scan and no sort.
+    #[cfg(feature = "sqlite")]
+    #[tokio::test]
+    async fn a_status_list_reads_only_that_status_in_order() {
+        use sqlx::Row as _;
+
+        use super::{DRAFTS_OF_STATUS, WORKFLOWS_OF_STATUS};
+        use crate::sql::{SqliteDurability, SqliteStore};
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("plan.db").display());
+        let store = SqliteStore::connect_sqlite(&url, SqliteDurability::Full, 1)
+            .await
+            .expect("open sqlite");
+        let plan = |sql: &str| {
+            let sql = format!("EXPLAIN QUERY PLAN {}", sql.replace('$', "?"));
+            let pool = store.pool().clone();
+            async move {
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind("failed")
+                    .bind(None::<String>)
+                    .bind(50_i64)
+                    .bind(0_i64)
+                    .fetch_all(&pool)
+                    .await
+                    .expect("plan")
+                    .iter()
+                    .map(|r| r.get::<String, _>("detail"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            }
+        };
+        for (sql, index) in [
+            (WORKFLOWS_OF_STATUS.0, "idx_workflows_status_created_at"),
+            (WORKFLOWS_OF_STATUS.1, "idx_workflows_status_created_at"),
+            (DRAFTS_OF_STATUS.0, "idx_draft_emails_status_created_at"),
+            (DRAFTS_OF_STATUS.1, "idx_draft_emails_status_created_at"),
+        ] {
+            let plan = plan(sql).await;
+            assert!(
+                plan.contains(&format!("USING INDEX {index} (status=?)"))
+                    || plan.contains(&format!("USING COVERING INDEX {index} (status=?)")),
+                "{sql}\n{plan}"
+            );
+            assert!(!plan.contains("TEMP B-TREE"), "{sql}\n{plan}");
+        }
     }
 }
