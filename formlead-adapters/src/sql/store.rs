@@ -1090,19 +1090,7 @@ where
     }
 
     async fn stats(&self, since: DateTime<Utc>) -> Result<WorkflowStats, StoreError> {
-        self.faults().before::<StoreError>("stats").await?;
-        let q = sqlx::query::<B::Db>(B::sql(
-            "SELECT status, COUNT(*) AS n FROM workflows GROUP BY status",
-        ));
-        let mut by_status = self
-            .fetch_all(q, |r| {
-                Ok((
-                    WorkflowStatus::parse(&r.s("status")?).map_err(StoreError::permanent)?,
-                    u64::try_from(r.i("n")?).unwrap_or(0),
-                ))
-            })
-            .await?;
-        by_status.sort();
+        let by_status = self.workflow_counts().await?;
         let created_since = self
             .count(
                 sqlx::query::<B::Db>(B::sql(
@@ -1132,6 +1120,23 @@ where
             drafts_pending,
             draft_latencies_ms,
         })
+    }
+
+    async fn workflow_counts(&self) -> Result<Vec<(WorkflowStatus, u64)>, StoreError> {
+        self.faults().before::<StoreError>("stats").await?;
+        let q = sqlx::query::<B::Db>(B::sql(
+            "SELECT status, COUNT(*) AS n FROM workflows GROUP BY status",
+        ));
+        let mut by_status = self
+            .fetch_all(q, |r| {
+                Ok((
+                    WorkflowStatus::parse(&r.s("status")?).map_err(StoreError::permanent)?,
+                    u64::try_from(r.i("n")?).unwrap_or(0),
+                ))
+            })
+            .await?;
+        by_status.sort();
+        Ok(by_status)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

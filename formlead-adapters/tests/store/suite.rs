@@ -628,6 +628,7 @@ pub async fn history_and_stats(s: &impl Subject) {
     let stats = s.stats(t0() + Span::hours(1)).await.unwrap();
     assert_eq!(stats.created_since, 1);
     assert_eq!(stats.by_status, vec![(WorkflowStatus::Triggered, 3)]);
+    assert_eq!(s.workflow_counts().await.unwrap(), stats.by_status);
     assert_eq!(stats.drafts_pending, 1);
     let stats = s.stats(t0()).await.unwrap();
     assert_eq!(stats.draft_latencies_ms, vec![7000]);

@@ -379,6 +379,16 @@ pub trait Store: Send + Sync {
     /// [`StoreError`].
     async fn stats(&self, since: DateTime<Utc>) -> Result<WorkflowStats, StoreError>;
 
+    /// Workflows per status, all time: [`WorkflowStats::by_status`] alone,
+    /// for callers that ask often (`/metrics`) and need none of the rest.
+    /// The default takes it from [`Self::stats`].
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn workflow_counts(&self) -> Result<Vec<(WorkflowStatus, u64)>, StoreError> {
+        Ok(self.stats(Utc::now()).await?.by_status)
+    }
+
     /// Cheap reachability check for `/readyz`.
     ///
     /// # Errors

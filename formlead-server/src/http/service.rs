@@ -6,7 +6,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
 use serde_json::json;
 
 use super::AppState;
@@ -46,9 +45,9 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     // their last values and the counters are served anyway.
     let store = state.engine.ports().store.clone();
     let gauges = async {
-        if let Ok(stats) = store.stats(Utc::now() - chrono::Duration::days(1)).await {
+        if let Ok(by_status) = store.workflow_counts().await {
             let (depth, dead) = state.database.job_counts().await;
-            crate::metrics::set_store_gauges(&stats.by_status, depth.ok(), dead.ok());
+            crate::metrics::set_store_gauges(&by_status, depth.ok(), dead.ok());
         }
     };
     if tokio::time::timeout(STORE_PROBE_TIMEOUT, gauges)
