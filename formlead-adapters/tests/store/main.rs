@@ -52,6 +52,7 @@ macro_rules! for_each_backend {
 for_each_backend!(
     borrowed: [
         accept_round_trips_and_enqueues,
+        a_nul_in_a_field_is_stored,
         duplicates_are_detected,
         accept_is_atomic,
         foreign_keys_are_enforced,

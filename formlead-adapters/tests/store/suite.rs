@@ -91,6 +91,18 @@ pub async fn accept_round_trips_and_enqueues(s: &impl Subject) {
     );
 }
 
+/// A NUL pasted into a form field (PostgreSQL's text and JSONB cannot
+/// hold one) does not keep the lead from being stored.
+pub async fn a_nul_in_a_field_is_stored(s: &impl Subject) {
+    let body = r#"{"formSubmissionId": "nul-1", "email": "nul@acme.example",
+        "message": "hi\u0000there", "we\u0000ird": "x"}"#;
+    let sub = FormSubmission::from_webhook_body(body.as_bytes(), t0()).unwrap();
+    let ids = s.accept_submission(&sub).await.unwrap();
+    let stored = s.get_submission(ids.submission_id).await.unwrap().unwrap();
+    assert_eq!(stored, sub);
+    assert_eq!(stored.field("message"), Some("hi\u{FFFD}there"));
+}
+
 pub async fn duplicates_are_detected(s: &impl Subject) {
     let first = accept(s, "dup", "a@b.co").await;
     let again = s

@@ -198,7 +198,8 @@ impl FormSubmission {
             raw_payload: text.to_owned(),
             source: SubmissionSource::Webhook,
             received_at,
-        };
+        }
+        .without_nul();
         submission.require_email()?;
         Ok(submission)
     }
@@ -230,9 +231,73 @@ impl FormSubmission {
             raw_payload,
             source: SubmissionSource::FormsApi,
             received_at,
-        };
+        }
+        .without_nul();
         submission.require_email()?;
         Ok(submission)
+    }
+
+    /// Every U+0000 (NUL) in the submission, keys and values, becomes
+    /// U+FFFD. PostgreSQL's text and JSONB cannot hold a NUL: one pasted
+    /// into a form field would fail every attempt to store the lead (a 500
+    /// that HubSpot retries for days). The raw payload is re-serialised
+    /// only when it has one.
+    fn without_nul(mut self) -> Self {
+        /// Whether `s` had a NUL.
+        fn scrub(s: &mut String) -> bool {
+            let found = s.contains('\0');
+            if found {
+                *s = s.replace('\0', "\u{FFFD}");
+            }
+            found
+        }
+        fn scrub_value(v: &mut Value) -> bool {
+            match v {
+                Value::String(s) => scrub(s),
+                Value::Array(items) => items
+                    .iter_mut()
+                    .fold(false, |found, i| scrub_value(i) | found),
+                Value::Object(map) => {
+                    let mut found = false;
+                    for (mut key, mut value) in std::mem::take(map) {
+                        found |= scrub(&mut key) | scrub_value(&mut value);
+                        map.insert(key, value);
+                    }
+                    found
+                }
+                _ => false,
+            }
+        }
+        // JSON text can only carry a NUL as this escape (which may also be
+        // an escaped backslash followed by "u0000": then nothing changes).
+        if self.raw_payload.contains("\\u0000")
+            && let Ok(mut raw) = serde_json::from_str::<Value>(&self.raw_payload)
+            && scrub_value(&mut raw)
+        {
+            self.raw_payload = raw.to_string();
+        }
+        scrub(&mut self.form_submission_id);
+        for text in [&mut self.form_id, &mut self.page_url]
+            .into_iter()
+            .flatten()
+        {
+            scrub(text);
+        }
+        if self
+            .fields
+            .iter()
+            .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            self.fields = std::mem::take(&mut self.fields)
+                .into_iter()
+                .map(|(mut k, mut v)| {
+                    scrub(&mut k);
+                    scrub(&mut v);
+                    (k, v)
+                })
+                .collect();
+        }
+        self
     }
 
     /// The submitted email, trimmed and lower-cased but not yet validated
@@ -386,6 +451,27 @@ mod tests {
             {"name": "lastname", "value": "Doe"},
             {"name": "company", "value": "Acme"},
             {"name": "message", "value": "We need ..."}]}"#;
+
+    #[test]
+    fn a_nul_becomes_a_replacement_character() {
+        let body = r#"{"formSubmissionId": "n\u0000-1", "email": "a@b.co", "message": "hi\u0000there",
+            "we\u0000ird": "x", "pageUrl": "https://x.example/\u0000"}"#;
+        let s = FormSubmission::from_webhook_body(body.as_bytes(), now()).unwrap();
+        assert_eq!(s.field("message"), Some("hi\u{FFFD}there"));
+        assert_eq!(s.field("we\u{FFFD}ird"), Some("x"));
+        assert_eq!(s.form_submission_id, "n\u{FFFD}-1");
+        assert_eq!(s.page_url.as_deref(), Some("https://x.example/\u{FFFD}"));
+        assert!(!s.raw_payload.contains("\\u0000"), "{}", s.raw_payload);
+        let raw: Value = serde_json::from_str(&s.raw_payload).unwrap();
+        assert_eq!(raw["message"], "hi\u{FFFD}there");
+        assert_eq!(raw["we\u{FFFD}ird"], "x");
+
+        // An escaped backslash before "u0000" is no NUL: kept verbatim.
+        let body = r#"{"email": "a@b.co", "message": "C:\\u0000"}"#;
+        let s = FormSubmission::from_webhook_body(body.as_bytes(), now()).unwrap();
+        assert_eq!(s.raw_payload, body);
+        assert_eq!(s.field("message"), Some("C:\\u0000"));
+    }
 
     #[test]
     fn parses_the_contract_shape() {
