@@ -274,7 +274,14 @@ impl Engine {
             ))),
             DraftStatus::PendingApproval => {
                 let now = self.ports.clock.now();
-                let reason: String = reason.trim().chars().take(MAX_REASON_CHARS).collect();
+                // A NUL becomes U+FFFD, as in submissions (PostgreSQL's text
+                // cannot hold one).
+                let reason: String = reason
+                    .trim()
+                    .chars()
+                    .map(|c| if c == '\0' { '\u{FFFD}' } else { c })
+                    .take(MAX_REASON_CHARS)
+                    .collect();
                 let mut rejected = draft;
                 rejected.status = DraftStatus::Rejected;
                 rejected.decided_by = Some(actor.clone());

@@ -533,11 +533,15 @@ async fn approval_flow_in_draft_only_mode_and_rejection() {
     assert!(kit.mail.sent().is_empty());
 
     let rejected = engine
-        .reject_draft(draft_b, "bob", "  wrong tone  ")
+        .reject_draft(draft_b, "bob", "  wrong\0tone  ")
         .await
         .unwrap();
     assert_eq!(rejected.status, DraftStatus::Rejected);
-    assert_eq!(rejected.reject_reason.as_deref(), Some("wrong tone"));
+    assert_eq!(
+        rejected.reject_reason.as_deref(),
+        Some("wrong\u{FFFD}tone"),
+        "trimmed, and a NUL replaced (PostgreSQL cannot store one)"
+    );
     assert_eq!(
         engine
             .reject_draft(draft_b, "bob", "x")

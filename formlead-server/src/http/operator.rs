@@ -66,6 +66,13 @@ pub fn workflow_filter(q: &ListQuery) -> Result<WorkflowFilter, ApiError> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(str::to_owned);
+    // Nothing stored holds a NUL (PostgreSQL cannot even compare with one).
+    if email.as_deref().is_some_and(|e| e.contains('\0')) {
+        return Err(ApiError::bad_request(
+            "email must not contain a NUL character",
+            Some("email"),
+        ));
+    }
     Ok(WorkflowFilter {
         status,
         email,

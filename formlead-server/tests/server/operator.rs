@@ -99,6 +99,7 @@ async fn lists_filter_and_page() {
         "limit=ten",
         "offset=-1",
         "status=done",
+        "email=a%00b",
     ] {
         let (s, v) = get(&app, &format!("/api/dashboard/workflows?{bad}")).await;
         assert_eq!(s, 400, "{bad}: {v}");
