@@ -43,7 +43,21 @@ impl Database {
             )
             .await
             .with_context(|| {
-                format!("cannot open the SQLite database {}", settings.database_url)
+                let url = &settings.database_url;
+                // The usual cause: a directory that is not there.
+                let missing_dir = formlead_adapters::sql::sqlite_path(url)
+                    .ok()
+                    .and_then(|p| {
+                        let dir = std::path::Path::new(&p).parent()?.to_path_buf();
+                        (!dir.as_os_str().is_empty() && !dir.is_dir()).then_some(dir)
+                    });
+                match missing_dir {
+                    Some(dir) => format!(
+                        "cannot open the SQLite database {url}: the directory {} does not exist (create it, or point DATABASE_URL elsewhere)",
+                        dir.display()
+                    ),
+                    None => format!("cannot open the SQLite database {url}"),
+                }
             })?;
             Ok(Self::Sqlite(Arc::new(store)))
         }

@@ -101,6 +101,30 @@ fn unsafe_send_settings_stop_serve_and_check_config() {
     );
 }
 
+/// A SQLite file in a directory that is not there: `serve` stops at once
+/// and names the directory.
+#[test]
+fn a_missing_database_directory_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir");
+    let url = format!("sqlite://{}", missing.join("formlead.db").display());
+    let o = run(
+        dir.path(),
+        &[("DATABASE_URL", &url), ("FORMLEAD_BIND", "127.0.0.1:0")],
+        &["serve"],
+    );
+    let out = text(&o);
+    assert!(!o.status.success(), "serve started:\n{out}");
+    assert!(
+        out.contains(&format!(
+            "the directory {} does not exist",
+            missing.display()
+        )),
+        "{out}"
+    );
+    assert!(!missing.exists(), "nothing was created");
+}
+
 struct Server {
     child: Child,
     base: String,
