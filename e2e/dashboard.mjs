@@ -1,6 +1,6 @@
 // Real-browser test of the dashboard: log in, see a lead appear without a
 // reload, open it, see 13 steps, approve the draft, see the status change;
-// form markup renders as text. Screenshots go to ../artifacts/.
+// form markup renders as text; a failed lead is retried from the summary. Screenshots go to ../artifacts/.
 //
 // FORMLEAD_BIN: the formlead binary (default ../target/debug/formlead)
 // CHROMIUM:     the browser (default /usr/bin/chromium)
@@ -71,7 +71,12 @@ try {
   });
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const dialogs = [];
-  page.on("dialog", (d) => { dialogs.push(d.message()); d.dismiss(); });
+  const RETRY_ALL = "Retry every failed workflow?";
+  page.on("dialog", (d) => {
+    if (d.type() === "confirm" && d.message() === RETRY_ALL) { d.accept(); return; }
+    dialogs.push(d.message());
+    d.dismiss();
+  });
 
   await page.goto(`${base}/dashboard`);
   check(page.url().endsWith("/dashboard/login"), "an anonymous visitor is sent to the login page");
@@ -110,6 +115,15 @@ try {
   check((await page.locator("table").last().textContent()).includes("operator:Erin"), "the audit trail names the operator");
   check(dialogs.length === 0, "no script from form content ran");
   await page.screenshot({ path: join(artifacts, "dashboard-workflow.png"), fullPage: true });
+
+  // A lead that fails (its email is invalid), retried from the summary tile.
+  await postLead(base, { formSubmissionId: `e2e-bad-${Date.now()}`, email: "not-an-email" });
+  await page.goto(`${base}/dashboard`);
+  const retryAll = page.getByRole("button", { name: "Retry all failed" });
+  await retryAll.waitFor({ timeout: 25000 });
+  await retryAll.click();
+  await page.locator("#flash", { hasText: "Queued 1 for retry" }).waitFor({ timeout: 10000 });
+  check(true, "retry all failed re-queued the failed lead, after a confirmation");
   console.log(`screenshots in ${artifacts}`);
 } catch (e) {
   failed = true;

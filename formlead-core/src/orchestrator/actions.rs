@@ -10,10 +10,15 @@ use crate::domain::{
     AuditEvent, CrmTask, DraftEmail, DraftId, DraftStatus, EmailAddress, FormSubmission, StepName,
     StepRecord, Workflow, WorkflowError, WorkflowId, WorkflowStatus,
 };
-use crate::ports::{Approval, MailError, SendMode, SendRefusal, SendRequest, StoreError};
+use crate::ports::{
+    Approval, MailError, SendMode, SendRefusal, SendRequest, StoreError, WorkflowFilter,
+};
 
 /// Longest reject reason kept (characters).
 pub const MAX_REASON_CHARS: usize = 1_000;
+
+/// Most workflows one [`Engine::retry_failed`] re-queues.
+pub const MAX_RETRY_ALL: usize = 10_000;
 
 /// Why an operator action did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -342,6 +347,45 @@ impl Engine {
             .await?;
         info!(workflow_id = %id, %actor, "workflow re-queued by operator");
         Ok(workflow)
+    }
+
+    /// Re-queues every failed workflow (at most [`MAX_RETRY_ALL`]), as
+    /// [`Self::retry_workflow`] does one: after an outage or a credentials
+    /// problem dead-lettered many leads at once. The failed workflows are
+    /// listed first, so one that fails again straight away is not retried
+    /// twice; one that left `failed` meanwhile (another operator retried
+    /// it) is skipped. Returns how many were re-queued.
+    ///
+    /// # Errors
+    /// [`ActionError`] from the store; the ones re-queued before it stay so.
+    pub async fn retry_failed(&self, operator: &str) -> Result<usize, ActionError> {
+        let mut ids = Vec::new();
+        while ids.len() < MAX_RETRY_ALL {
+            let page = self
+                .ports
+                .store
+                .list_workflows(&WorkflowFilter {
+                    status: Some(WorkflowStatus::Failed),
+                    email: None,
+                    limit: WorkflowFilter::MAX_LIMIT,
+                    offset: u32::try_from(ids.len()).unwrap_or(u32::MAX),
+                })
+                .await?;
+            if page.items.is_empty() {
+                break;
+            }
+            ids.extend(page.items.into_iter().map(|w| w.id));
+        }
+        ids.truncate(MAX_RETRY_ALL);
+        let mut retried = 0;
+        for id in ids {
+            match self.retry_workflow(id, operator).await {
+                Ok(_) => retried += 1,
+                Err(ActionError::Conflict(_) | ActionError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(retried)
     }
 
     /// Everything about one workflow, or `None` when it does not exist.

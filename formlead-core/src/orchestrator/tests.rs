@@ -380,6 +380,55 @@ async fn transient_failures_exhaust_retries_then_dead_letter() {
 }
 
 #[tokio::test]
+async fn retry_failed_requeues_every_failed_workflow_once() {
+    let kit = TestKit::new();
+    let engine = kit.engine();
+    let mut failed = Vec::new();
+    for n in 0..3 {
+        let body = TestKit::body(&format!("f-bad-{n}"), "not-an-email", "X", "Y", "hi");
+        let AcceptOutcome::Accepted(ids) = kit.submit(&engine, &body).await.unwrap() else {
+            panic!()
+        };
+        failed.push(ids.workflow_id);
+    }
+    let body = TestKit::body("f-good", "ann@acme.example", "Ann", "Acme", "hi");
+    let AcceptOutcome::Accepted(good) = kit.submit(&engine, &body).await.unwrap() else {
+        panic!()
+    };
+    kit.run_due(&engine).await.unwrap();
+
+    assert_eq!(engine.retry_failed("alice").await.unwrap(), 3);
+    for id in &failed {
+        let wf = kit.store.get_workflow(*id).await.unwrap().unwrap();
+        assert_eq!(wf.status, WorkflowStatus::Retrying);
+        let audit = kit.store.audit_for_workflow(*id).await.unwrap();
+        assert_eq!(
+            audit
+                .iter()
+                .filter(|e| e.action == "workflow.retried" && e.actor == "operator:alice")
+                .count(),
+            1
+        );
+    }
+    let done = kit
+        .store
+        .get_workflow(good.workflow_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.status, WorkflowStatus::Completed, "left alone");
+    assert_eq!(
+        engine.retry_failed("alice").await.unwrap(),
+        0,
+        "nothing failed any more"
+    );
+
+    // They fail again (the email is still invalid) and can be retried again.
+    kit.run_due(&engine).await.unwrap();
+    assert_eq!(engine.retry_failed("bob").await.unwrap(), 3);
+}
+
+#[tokio::test]
 async fn read_steps_run_concurrently() {
     let kit = TestKit::new();
     let engine = kit.engine();

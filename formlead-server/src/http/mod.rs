@@ -126,6 +126,10 @@ pub fn router(state: AppState) -> Router {
             "/api/dashboard/workflows/{id}",
             get(operator::workflow_detail),
         )
+        .route(
+            "/api/dashboard/workflows/retry-failed",
+            post(operator::retry_failed),
+        )
         .route("/api/dashboard/workflows/{id}/retry", post(operator::retry))
         .route("/api/dashboard/drafts", get(operator::list_drafts))
         .route(

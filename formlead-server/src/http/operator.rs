@@ -229,6 +229,20 @@ pub async fn reject(
     Ok(Json(json!({"draft": draft})).into_response())
 }
 
+/// `POST /api/dashboard/workflows/retry-failed`: re-queues every failed
+/// workflow; 202 with how many.
+pub async fn retry_failed(
+    State(state): State<AppState>,
+    op: Operator,
+) -> Result<Response, ApiError> {
+    let retried = state.engine.retry_failed(&op.name).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"status": "requeued", "retried": retried})),
+    )
+        .into_response())
+}
+
 pub async fn retry(
     State(state): State<AppState>,
     op: Operator,

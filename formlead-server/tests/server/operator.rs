@@ -289,6 +289,20 @@ async fn approve_reject_and_retry() {
             .iter()
             .any(|e| e["action"] == "workflow.retried" && e["actor"] == "operator:alice")
     );
+
+    // Failed again: every failed workflow at once.
+    let (s, v) = post(&app, "/api/dashboard/workflows/retry-failed", None).await;
+    assert_eq!((s, &v["retried"]), (202, &Value::from(1)), "{v}");
+    let (_, d) = get(&app, &format!("/api/dashboard/workflows/{failed_id}")).await;
+    assert_eq!(
+        d["audit_events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "workflow.retried")
+            .count(),
+        2
+    );
     app.stop().await;
 }
 

@@ -105,12 +105,17 @@ pub fn tiles(stats: &WorkflowStats) -> String {
         .map_or(0, |(_, n)| *n);
     let median = percentile(&stats.draft_latencies_ms, 0.5).map_or_else(|| "—".to_owned(), ms);
     let p95 = percentile(&stats.draft_latencies_ms, 0.95).map_or_else(|| "—".to_owned(), ms);
+    let retry_all = if failed > 0 {
+        " <button type=\"button\" data-action=\"retry-failed\">Retry all failed</button>"
+    } else {
+        ""
+    };
     format!(
         "<section class=\"tiles\" aria-label=\"Summary\">\
          <div class=\"tile\"><span class=\"n\">{}</span><span class=\"l\">leads today</span></div>\
          <div class=\"tile\"><span class=\"n\">{median}</span><span class=\"l\">median to draft (p95 {p95})</span></div>\
          <div class=\"tile wait\"><span class=\"n\">{}</span><span class=\"l\">awaiting approval</span></div>\
-         <div class=\"tile bad\"><span class=\"n\">{failed}</span><span class=\"l\">failed</span></div></section>",
+         <div class=\"tile bad\"><span class=\"n\">{failed}</span><span class=\"l\">failed</span>{retry_all}</div></section>",
         stats.created_since, stats.drafts_pending
     )
 }
@@ -409,6 +414,19 @@ pub fn login(error: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_failed_tile_offers_retry_all_only_when_something_failed() {
+        let mut stats = WorkflowStats {
+            created_since: 3,
+            by_status: vec![(WorkflowStatus::Completed, 3)],
+            drafts_pending: 0,
+            draft_latencies_ms: vec![],
+        };
+        assert!(!tiles(&stats).contains("retry-failed"));
+        stats.by_status.push((WorkflowStatus::Failed, 2));
+        assert!(tiles(&stats).contains("data-action=\"retry-failed\""));
+    }
 
     #[test]
     fn percentiles_and_durations() {

@@ -30,7 +30,10 @@
   }
 
   function act(action, id, body) {
-    var path = action === "retry" ? "/api/dashboard/workflows/" + id + "/retry" : "/api/dashboard/drafts/" + id + "/" + action;
+    if (action === "retry-failed" && !window.confirm("Retry every failed workflow?")) return Promise.resolve();
+    var path = action === "retry-failed" ? "/api/dashboard/workflows/retry-failed"
+      : action === "retry" ? "/api/dashboard/workflows/" + id + "/retry"
+      : "/api/dashboard/drafts/" + id + "/" + action;
     return fetch(path, {
       method: "POST",
       credentials: "same-origin",
@@ -39,7 +42,8 @@
     }).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (j) {
         if (!r.ok) { say((j && j.error) || ("Failed: HTTP " + r.status)); return; }
-        say(action === "approve" ? "Approved" : action === "reject" ? "Rejected" : "Queued for retry");
+        say(action === "approve" ? "Approved" : action === "reject" ? "Rejected"
+          : action === "retry-failed" ? "Queued " + j.retried + " for retry" : "Queued for retry");
         if (live) refresh(); else location.reload();
       });
     }).catch(function () { say("Network error; try again."); });
