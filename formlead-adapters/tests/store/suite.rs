@@ -715,22 +715,27 @@ pub async fn concurrent_accepts_are_batched_correctly(s: Arc<impl Subject + 'sta
     }
 }
 
+/// Starts an accept of `id` that holds the writer (inside its transaction)
+/// for 300 ms, so accepts and writes made meanwhile queue up behind it.
+fn hold_the_writer(
+    s: &Arc<impl Subject + 'static>,
+    id: &str,
+    email: &str,
+) -> tokio::task::JoinHandle<Result<Accepted, StoreError>> {
+    s.faults()
+        .set_latency("accept_submission:after_insert", Duration::from_millis(300));
+    let s = s.clone();
+    let sub = submission(id, email, t0());
+    tokio::spawn(async move { s.accept_submission(&sub).await })
+}
+
 /// A batch that fails because the database is unavailable (a transient
 /// error) fails every submission in it at once, with that transient error
 /// and nothing stored, instead of trying each again on its own (each
 /// waiting out its own connection timeout while the webhooks queue up).
 pub async fn an_unavailable_database_fails_the_batch_at_once(s: Arc<impl Subject + 'static>) {
-    // An accept that holds the writer for 300 ms, so the accepts below
-    // queue up behind it and are committed as one batch.
-    s.faults()
-        .set_latency("accept_submission:after_insert", Duration::from_millis(300));
-    let holder = {
-        let s = s.clone();
-        tokio::spawn(async move {
-            s.accept_submission(&submission("down-0", "d@acme.example", t0()))
-                .await
-        })
-    };
+    // The accepts below queue up behind it and are committed as one batch.
+    let holder = hold_the_writer(&s, "down-0", "d@acme.example");
     tokio::time::sleep(Duration::from_millis(100)).await;
     // The batch fails transiently (as when the connection is lost).
     s.faults()
@@ -768,17 +773,8 @@ pub async fn queued_writes_fail_alone(s: Arc<impl Subject + 'static>) {
     let first = draft(w, 1);
     s.insert_draft(&first).await.unwrap();
 
-    // An accept that holds the writer (inside its transaction) for 300 ms,
-    // so the writes below queue up behind it.
-    s.faults()
-        .set_latency("accept_submission:after_insert", Duration::from_millis(300));
-    let holder = {
-        let s = s.clone();
-        tokio::spawn(async move {
-            s.accept_submission(&submission("queued-2", "q@acme.example", t0()))
-                .await
-        })
-    };
+    // The writes below queue up behind it.
+    let holder = hold_the_writer(&s, "queued-2", "q@acme.example");
     tokio::time::sleep(Duration::from_millis(50)).await;
 
     let mut audits = Vec::new();
