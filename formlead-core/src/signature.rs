@@ -67,12 +67,42 @@ pub enum SignatureError {
     MissingTimestamp,
     #[error("request timestamp is not an integer number of milliseconds")]
     MalformedTimestamp,
-    #[error("request timestamp is more than 5 minutes from now")]
-    StaleTimestamp,
+    /// `skew_ms` is how far the timestamp was from now: positive when it
+    /// lay in the past, negative when in the future.
+    #[error("request timestamp is more than 5 minutes from now ({skew_ms} ms off)")]
+    StaleTimestamp { skew_ms: i64 },
     #[error("signature is malformed")]
     Malformed,
     #[error("signature does not match")]
     Mismatch,
+    /// Only v3 signatures are accepted and the request has none.
+    #[error("a v3 signature (X-HubSpot-Signature-v3) is required")]
+    V3Required,
+}
+
+impl SignatureError {
+    /// A short reason for metrics: `stale`, `mismatch`, `missing` or
+    /// `malformed`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::StaleTimestamp { .. } => "stale",
+            Self::Mismatch => "mismatch",
+            Self::Missing | Self::MissingTimestamp | Self::V3Required => "missing",
+            Self::UnsupportedVersion | Self::MalformedTimestamp | Self::Malformed => "malformed",
+        }
+    }
+}
+
+/// Which signature versions a receiver accepts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Accept {
+    /// v3, or v1/v2 when no v3 header is present (HubSpot's workflow
+    /// webhooks may send either).
+    #[default]
+    AnyVersion,
+    /// v3 only: a captured v1/v2 delivery carries no timestamp and could be
+    /// replayed forever, so it is refused.
+    V3Only,
 }
 
 /// Verifies a request against `secret` at time `now_ms` (Unix milliseconds).
@@ -86,6 +116,20 @@ pub fn verify(
     secret: &[u8],
     now_ms: i64,
 ) -> Result<SignatureVersion, SignatureError> {
+    verify_accepting(req, secret, now_ms, Accept::AnyVersion)
+}
+
+/// [`verify`], accepting only the versions `accept` allows.
+///
+/// # Errors
+/// [`SignatureError`]; [`SignatureError::V3Required`] for a v1/v2 (or
+/// unsigned) request under [`Accept::V3Only`].
+pub fn verify_accepting(
+    req: &SignedRequest<'_>,
+    secret: &[u8],
+    now_ms: i64,
+    accept: Accept,
+) -> Result<SignatureVersion, SignatureError> {
     let h = &req.headers;
     if let Some(sig) = h.signature_v3 {
         let ts = h.timestamp.ok_or(SignatureError::MissingTimestamp)?;
@@ -94,7 +138,9 @@ pub fn verify(
             .parse()
             .map_err(|_| SignatureError::MalformedTimestamp)?;
         if now_ms.abs_diff(ts_ms) > MAX_TIMESTAMP_SKEW_MS.unsigned_abs() {
-            return Err(SignatureError::StaleTimestamp);
+            return Err(SignatureError::StaleTimestamp {
+                skew_ms: now_ms.saturating_sub(ts_ms),
+            });
         }
         let given = BASE64
             .decode(sig.trim())
@@ -118,6 +164,9 @@ pub fn verify(
             }
         }
         return Err(SignatureError::Mismatch);
+    }
+    if accept == Accept::V3Only {
+        return Err(SignatureError::V3Required);
     }
 
     let sig = h.signature.ok_or(SignatureError::Missing)?;
@@ -389,14 +438,57 @@ mod tests {
             verify(&r, DOC_SECRET, TS + MAX_TIMESTAMP_SKEW_MS),
             Ok(SignatureVersion::V3)
         );
+        let late = verify(&r, DOC_SECRET, TS + MAX_TIMESTAMP_SKEW_MS + 1).unwrap_err();
         assert_eq!(
-            verify(&r, DOC_SECRET, TS + MAX_TIMESTAMP_SKEW_MS + 1),
-            Err(SignatureError::StaleTimestamp)
+            late,
+            SignatureError::StaleTimestamp {
+                skew_ms: MAX_TIMESTAMP_SKEW_MS + 1
+            }
         );
+        assert_eq!(late.reason(), "stale");
+        assert!(late.to_string().contains("300001 ms"), "{late}");
         assert_eq!(
             verify(&r, DOC_SECRET, TS - MAX_TIMESTAMP_SKEW_MS - 1),
-            Err(SignatureError::StaleTimestamp)
+            Err(SignatureError::StaleTimestamp {
+                skew_ms: -MAX_TIMESTAMP_SKEW_MS - 1
+            }),
+            "a timestamp from the future is as refused as an old one"
         );
+    }
+
+    #[test]
+    fn v3_only_refuses_v1_and_v2() {
+        let v1sig = sign_v1(DOC_SECRET, DOC_V2_BODY);
+        let v2sig = sign_v2(DOC_SECRET, "POST", DOC_URI, DOC_V2_BODY);
+        let v3sig = sign_v3(DOC_SECRET, "POST", DOC_URI, DOC_V2_BODY, TS);
+        let only = |h| {
+            verify_accepting(
+                &req("POST", DOC_URI, DOC_V2_BODY, h),
+                DOC_SECRET,
+                TS,
+                Accept::V3Only,
+            )
+        };
+        assert_eq!(only(v1(&v1sig)), Err(SignatureError::V3Required));
+        assert_eq!(only(v2(&v2sig)), Err(SignatureError::V3Required));
+        assert_eq!(
+            only(SignatureHeaders::default()).unwrap_err().reason(),
+            "missing"
+        );
+        assert_eq!(only(v3(&v3sig, "1700000000000")), Ok(SignatureVersion::V3));
+        // Without the setting both still pass.
+        assert_eq!(
+            verify(
+                &req("POST", DOC_URI, DOC_V2_BODY, v2(&v2sig)),
+                DOC_SECRET,
+                TS
+            ),
+            Ok(SignatureVersion::V2)
+        );
+        assert_eq!(SignatureError::Mismatch.reason(), "mismatch");
+        assert_eq!(SignatureError::Malformed.reason(), "malformed");
+        assert_eq!(SignatureError::MalformedTimestamp.reason(), "malformed");
+        assert_eq!(SignatureError::Missing.reason(), "missing");
     }
 
     #[test]

@@ -31,19 +31,19 @@ impl Database {
     pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
         let pool_size = u32::try_from(settings.workers * 2 + 8).unwrap_or(32);
         if settings.is_postgres() {
-            let store = PgStore::connect_postgres(&settings.database_url, pool_size)
+            let store = PgStore::connect_postgres(settings.database_url.expose(), pool_size)
                 .await
                 .context("cannot open the PostgreSQL database (DATABASE_URL)")?;
             Ok(Self::Postgres(Arc::new(store)))
         } else {
             let store = SqliteStore::connect_sqlite(
-                &settings.database_url,
+                settings.database_url.expose(),
                 settings.sqlite_durability,
                 pool_size,
             )
             .await
             .with_context(|| {
-                let url = &settings.database_url;
+                let url = settings.database_url.expose();
                 // The usual cause: a directory that is not there.
                 let missing_dir = formlead_adapters::sql::sqlite_path(url)
                     .ok()

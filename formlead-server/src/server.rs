@@ -68,9 +68,13 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
 /// # Errors
 /// When the database, a configured file or the listen address cannot be used.
 pub async fn start(settings: Settings, with_workers: bool) -> anyhow::Result<Running> {
-    settings
-        .check_bind_is_safe()
-        .map_err(|e| anyhow::anyhow!("refusing to start: {e}"))?;
+    if let Some(e) = settings
+        .startup_refusals(crate::config::Role::Serve)
+        .into_iter()
+        .next()
+    {
+        anyhow::bail!("refusing to start: {e}");
+    }
     for w in &settings.warnings {
         warn!("{w}");
     }

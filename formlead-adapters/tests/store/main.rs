@@ -53,6 +53,7 @@ for_each_backend!(
     borrowed: [
         accept_round_trips_and_enqueues,
         a_nul_in_a_field_is_stored,
+        the_largest_values_the_parser_allows_are_stored,
         duplicates_are_detected,
         accept_is_atomic,
         foreign_keys_are_enforced,

@@ -5,6 +5,7 @@ mod draft;
 mod email;
 mod ids;
 mod prospect;
+mod storable;
 mod str_enum;
 mod submission;
 mod task;
@@ -15,6 +16,7 @@ pub use draft::{DraftEmail, DraftStatus};
 pub use email::{EmailAddress, InvalidEmail};
 pub use ids::{AuditId, DraftId, ErrorId, SubmissionId, TaskId, WorkflowId};
 pub use prospect::Prospect;
+pub use storable::MAX_EMAIL_CHARS;
 pub use str_enum::UnknownVariant;
 pub use submission::{
     FormSubmission, FormsApiSubmission, FormsApiValue, SubmissionError, SubmissionSource,

@@ -1,6 +1,7 @@
 //! A form submission as it arrived, parsed from either webhook body shape or
 //! from HubSpot's forms API.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -9,6 +10,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::ids::SubmissionId;
+use super::storable;
 
 /// Where a submission came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,18 +53,25 @@ pub enum SubmissionError {
     MissingField(&'static str),
     #[error("field '{field}' is invalid: {reason}")]
     InvalidField {
-        field: &'static str,
-        reason: &'static str,
+        field: Cow<'static, str>,
+        reason: Cow<'static, str>,
     },
 }
 
 impl SubmissionError {
     /// The field the error is about, if any.
-    pub fn field(&self) -> Option<&'static str> {
+    pub fn field(&self) -> Option<&str> {
         match self {
             Self::MissingField(f) => Some(f),
             Self::InvalidField { field, .. } => Some(field),
             Self::InvalidJson(_) | Self::NotAnObject => None,
+        }
+    }
+
+    fn invalid(field: impl Into<Cow<'static, str>>, reason: impl Into<Cow<'static, str>>) -> Self {
+        Self::InvalidField {
+            field: field.into(),
+            reason: reason.into(),
         }
     }
 }
@@ -126,6 +135,12 @@ impl FormSubmission {
         let Value::Object(obj) = value else {
             return Err(SubmissionError::NotAnObject);
         };
+        if let Some(field) = storable::field_with_unstorable_number(text) {
+            return Err(SubmissionError::invalid(
+                field,
+                "holds a number too large or too precise to store",
+            ));
+        }
 
         let mut fields = BTreeMap::new();
         for key in ["fields", "values"] {
@@ -135,10 +150,7 @@ impl FormSubmission {
         }
         if let Some(props) = get_ci(&obj, "properties") {
             let Value::Object(props) = props else {
-                return Err(SubmissionError::InvalidField {
-                    field: "properties",
-                    reason: "must be an object",
-                });
+                return Err(SubmissionError::invalid("properties", "must be an object"));
             };
             for (k, v) in props {
                 // Either `{"email": "a@b"}` or `{"email": {"value": "a@b"}}`.
@@ -157,32 +169,31 @@ impl FormSubmission {
                 Some(v) => scalar_text(v)
                     .filter(|s| !s.trim().is_empty())
                     .map(|s| s.trim().to_owned())
-                    .ok_or(SubmissionError::InvalidField {
-                        field: "formSubmissionId",
-                        reason: "must be a non-empty string or number",
-                    })?,
+                    .ok_or(SubmissionError::invalid(
+                        "formSubmissionId",
+                        "must be a non-empty string or number",
+                    ))?,
                 None => format!("body-sha256:{}", hex::encode(Sha256::digest(raw))),
             };
         if form_submission_id.chars().count() > 200 {
-            return Err(SubmissionError::InvalidField {
-                field: "formSubmissionId",
-                reason: "longer than 200 characters",
-            });
+            return Err(SubmissionError::invalid(
+                "formSubmissionId",
+                "longer than 200 characters",
+            ));
         }
 
         let portal_id = match get_ci(&obj, "portalId") {
             None | Some(Value::Null) => None,
-            Some(v) => Some(parse_u64(v).ok_or(SubmissionError::InvalidField {
-                field: "portalId",
-                reason: "must be a positive integer",
-            })?),
+            Some(v) => Some(parse_u64(v).filter(|p| i64::try_from(*p).is_ok()).ok_or(
+                SubmissionError::invalid("portalId", "must be a positive integer below 2^63"),
+            )?),
         };
         let submitted_at = match get_ci(&obj, "submittedAt") {
             None | Some(Value::Null) => None,
-            Some(v) => Some(parse_timestamp(v).ok_or(SubmissionError::InvalidField {
-                field: "submittedAt",
-                reason: "must be milliseconds since the Unix epoch or an RFC 3339 time",
-            })?),
+            Some(v) => Some(parse_timestamp(v).ok_or(SubmissionError::invalid(
+                "submittedAt",
+                "must be milliseconds since the Unix epoch or an RFC 3339 time",
+            ))?),
         };
         let form_id = get_ci(&obj, "formId").and_then(scalar_text);
         let page_url = get_ci(&obj, "pageUrl").and_then(scalar_text);
@@ -201,6 +212,7 @@ impl FormSubmission {
         }
         .without_nul();
         submission.require_email()?;
+        submission.require_storable()?;
         Ok(submission)
     }
 
@@ -234,6 +246,7 @@ impl FormSubmission {
         }
         .without_nul();
         submission.require_email()?;
+        submission.require_storable()?;
         Ok(submission)
     }
 
@@ -318,6 +331,26 @@ impl FormSubmission {
             Ok(())
         }
     }
+
+    /// Values the databases could refuse, refused here instead.
+    fn require_storable(&self) -> Result<(), SubmissionError> {
+        if self.email().chars().count() > storable::MAX_EMAIL_CHARS {
+            return Err(SubmissionError::invalid(
+                "email",
+                format!("longer than {} characters", storable::MAX_EMAIL_CHARS),
+            ));
+        }
+        if let Some(at) = self.submitted_at {
+            let (earliest, latest) = storable::submitted_at_range();
+            if at < earliest || at > latest {
+                return Err(SubmissionError::invalid(
+                    "submittedAt",
+                    "must lie between 1970 and the year 9999",
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// One record of the forms submissions API.
@@ -354,19 +387,19 @@ fn collect_name_value_list(
     key: &'static str,
 ) -> Result<(), SubmissionError> {
     let Value::Array(items) = list else {
-        return Err(SubmissionError::InvalidField {
-            field: key,
-            reason: "must be a list of {name, value} objects",
-        });
+        return Err(SubmissionError::invalid(
+            key,
+            "must be a list of {name, value} objects",
+        ));
     };
     for item in items {
-        let name =
-            item.get("name")
-                .and_then(Value::as_str)
-                .ok_or(SubmissionError::InvalidField {
-                    field: key,
-                    reason: "every entry needs a string 'name'",
-                })?;
+        let name = item
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or(SubmissionError::invalid(
+                key,
+                "every entry needs a string 'name'",
+            ))?;
         insert_field(fields, name, item.get("value").unwrap_or(&Value::Null));
     }
     Ok(())
@@ -387,13 +420,17 @@ fn insert_field(fields: &mut BTreeMap<String, String>, name: &str, value: &Value
     if name == "email" {
         text = text.trim().to_lowercase();
     }
-    // Multi-value fields (checkboxes) arrive as repeated names: keep them all.
+    // Multi-value fields (checkboxes) arrive as repeated names: keep them
+    // all, within the same cap as one value.
     fields
         .entry(name)
         .and_modify(|existing: &mut String| {
             if !text.is_empty() && existing != &text {
                 existing.push(';');
                 existing.push_str(&text);
+                if existing.len() > MAX_FIELD_CHARS {
+                    *existing = existing.chars().take(MAX_FIELD_CHARS).collect();
+                }
             }
         })
         .or_insert(text);
@@ -593,6 +630,68 @@ mod tests {
                 let _ = crate::domain::Prospect::from_submission(&s);
             }
         }
+    }
+
+    #[test]
+    fn values_the_databases_would_refuse_are_400s_naming_the_field() {
+        let field = |body: &str| {
+            FormSubmission::from_webhook_body(body.as_bytes(), now())
+                .unwrap_err()
+                .field()
+                .map(str::to_owned)
+        };
+        let long_email = format!("{}@example.com", "a".repeat(250));
+        assert_eq!(
+            field(&format!(r#"{{"email":"{long_email}"}}"#)).as_deref(),
+            Some("email")
+        );
+        assert_eq!(
+            field(r#"{"email":"a@b.co","budget":1e-20000}"#).as_deref(),
+            Some("budget")
+        );
+        for at in [
+            "253402300800000",
+            "-1",
+            "\"+10000-01-01T00:00:00Z\"",
+            "1e300",
+        ] {
+            assert_eq!(
+                field(&format!(r#"{{"email":"a@b.co","submittedAt":{at}}}"#)).as_deref(),
+                Some("submittedAt"),
+                "{at}"
+            );
+        }
+        assert_eq!(
+            field(r#"{"email":"a@b.co","portalId":18446744073709551615}"#).as_deref(),
+            Some("portalId")
+        );
+        // The edges themselves are fine.
+        let ok = format!(
+            r#"{{"email":"{}@example.com","submittedAt":253402300799000,"n":1e300}}"#,
+            "a".repeat(242)
+        );
+        assert!(FormSubmission::from_webhook_body(ok.as_bytes(), now()).is_ok());
+    }
+
+    #[test]
+    fn repeated_names_are_capped_after_merging() {
+        let entries: Vec<String> = (0..50)
+            .map(|i| {
+                format!(
+                    r#"{{"name":"interests","value":"{i}{}"}}"#,
+                    "x".repeat(1_000)
+                )
+            })
+            .collect();
+        let body = format!(
+            r#"{{"fields":[{{"name":"email","value":"a@b.co"}},{}]}}"#,
+            entries.join(",")
+        );
+        let s = FormSubmission::from_webhook_body(body.as_bytes(), now()).unwrap();
+        assert_eq!(
+            s.field("interests").unwrap().chars().count(),
+            MAX_FIELD_CHARS
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use crate::app::Vendors;
-use crate::config::Settings;
+use crate::config::{Role, Settings};
 
 pub fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
     println!("Settings (value, origin):");
@@ -34,7 +34,8 @@ pub fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
         policy.require_operator_approval,
         policy.allowlist.entries().len()
     );
-    if let Err(e) = settings.check_bind_is_safe() {
+    // What `serve` would refuse (a superset of what `worker` refuses).
+    for e in settings.startup_refusals(Role::Serve) {
         ok = false;
         println!("\nERROR: {e}");
     }

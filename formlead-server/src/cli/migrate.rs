@@ -10,7 +10,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<ExitCode> {
     println!(
         "migrations applied ({}: {})",
         db.kind(),
-        super::serve::redact_url(&settings.database_url)
+        settings.database_url
     );
     Ok(ExitCode::SUCCESS)
 }

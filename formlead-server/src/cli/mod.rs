@@ -90,6 +90,16 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Prints why `role` must not start, if it must not; `true` then (the
+/// caller exits with 2).
+fn refuse_to_start(settings: &Settings, role: crate::config::Role) -> bool {
+    let refusals = settings.startup_refusals(role);
+    for e in &refusals {
+        eprintln!("formlead: refusing to start: {e}");
+    }
+    !refusals.is_empty()
+}
+
 /// `e` and its causes, `: `-separated, leaving out a cause whose text the
 /// message before it already contains (sqlx repeats its source's text in
 /// its own message).

@@ -3,9 +3,12 @@
 use std::process::ExitCode;
 
 use crate::app::{App, worker_config};
-use crate::config::Settings;
+use crate::config::{Role, Settings};
 
 pub async fn run(settings: Settings) -> anyhow::Result<ExitCode> {
+    if super::refuse_to_start(&settings, Role::Worker) {
+        return Ok(ExitCode::from(2));
+    }
     for w in &settings.warnings {
         tracing::warn!("{w}");
     }

@@ -13,12 +13,19 @@ use formlead_core::policy::{Allowlist, ApiEnv, SendPolicyConfig};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::ConfigError;
+use super::database_url::DatabaseUrl;
+use super::proxies::TrustedProxies;
 use super::sources::Sources;
 use super::spec::SPECS;
 
-/// Webhook secret used when none is configured outside production, so the
-/// quick start works with nothing set (`formlead simulate` signs with it too).
+/// Webhook secret used when none is configured, so the quick start works
+/// with nothing set (`formlead simulate` signs with it too). Only accepted in
+/// development on loopback without live vendor credentials
+/// ([`Settings::startup_refusals`]).
 pub const DEV_WEBHOOK_SECRET: &str = "formlead-dev-secret";
+
+/// Shortest webhook secret accepted in production.
+pub const MIN_PRODUCTION_SECRET_CHARS: usize = 16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -64,7 +71,7 @@ pub struct LlmSettings {
 /// Everything the server needs, validated.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
     pub bind: SocketAddr,
     pub public_url: Option<String>,
     pub workers: usize,
@@ -76,6 +83,12 @@ pub struct Settings {
     pub sqlite_durability: SqliteDurability,
     pub max_body_bytes: usize,
     pub webhook_rate_limit: u32,
+    /// Proxies allowed to name the client in `X-Forwarded-For`.
+    pub trusted_proxies: TrustedProxies,
+    /// Most connections open at once.
+    pub max_connections: usize,
+    /// Refuse webhooks without a valid v3 signature.
+    pub require_signature_v3: bool,
     pub operator_token: Option<SecretString>,
     pub log_format: LogFormat,
     pub log_filter: String,
@@ -187,7 +200,10 @@ impl Settings {
         {
             return Err(err(
                 "DATABASE_URL",
-                format!("must start with sqlite:// or postgres:// (got \"{database_url}\")"),
+                format!(
+                    "must start with sqlite:// or postgres:// (got \"{}\")",
+                    super::database_url::redact_url(&database_url)
+                ),
             ));
         }
         if database_url.starts_with("sqlite:") {
@@ -225,9 +241,20 @@ impl Settings {
         warnings.extend(send_policy.validate().map_err(|e| err(policy_key, e.0))?);
 
         let webhook_secret = match r.secret("HUBSPOT_WEBHOOK_SECRET") {
+            Some(secret)
+                if api_env == ApiEnv::Production
+                    && secret.expose_secret().chars().count() < MIN_PRODUCTION_SECRET_CHARS =>
+            {
+                return Err(err(
+                    "HUBSPOT_WEBHOOK_SECRET",
+                    format!(
+                        "must be at least {MIN_PRODUCTION_SECRET_CHARS} characters with API_ENV=production (use the HubSpot app's client secret)"
+                    ),
+                ));
+            }
             Some(secret) => WebhookSecret {
+                dev_default: secret.expose_secret() == DEV_WEBHOOK_SECRET,
                 secret,
-                dev_default: false,
             },
             None if api_env == ApiEnv::Production => {
                 return Err(err(
@@ -371,8 +398,16 @@ impl Settings {
             ));
         }
 
+        if api_env == ApiEnv::Production && public_url.is_none() {
+            warnings.push(
+                "FORMLEAD_PUBLIC_URL is not set: v2/v3 webhook signatures are checked against a URL rebuilt from the client's Host header; set it to the public base URL HubSpot calls".to_owned(),
+            );
+        }
+        let trusted_proxies = TrustedProxies::parse(&r.string("FORMLEAD_TRUSTED_PROXIES"))
+            .map_err(|m| err("FORMLEAD_TRUSTED_PROXIES", m))?;
+
         Ok(Self {
-            database_url,
+            database_url: DatabaseUrl::new(database_url),
             bind,
             public_url,
             workers: r.number("FORMLEAD_WORKERS", 1, 256)?,
@@ -384,6 +419,9 @@ impl Settings {
             sqlite_durability,
             max_body_bytes: r.number("FORMLEAD_MAX_BODY_BYTES", 1_024, 16 * 1024 * 1024)?,
             webhook_rate_limit: r.number("FORMLEAD_WEBHOOK_RATE_LIMIT", 0, 1_000_000)?,
+            trusted_proxies,
+            max_connections: r.number("FORMLEAD_MAX_CONNECTIONS", 8, 1_000_000)?,
+            require_signature_v3: r.bool("HUBSPOT_REQUIRE_SIGNATURE_V3")?,
             operator_token,
             log_format,
             log_filter: r.log_filter("FORMLEAD_LOG")?,
@@ -404,25 +442,7 @@ impl Settings {
 
     /// Whether the database is PostgreSQL.
     pub fn is_postgres(&self) -> bool {
-        self.database_url.starts_with("postgres")
-    }
-
-    /// The bind address is not loopback and no operator token protects the
-    /// operator routes: refused (contract §3).
-    ///
-    /// # Errors
-    /// [`ConfigError`] saying how to fix it.
-    pub fn check_bind_is_safe(&self) -> Result<(), ConfigError> {
-        if !self.bind.ip().is_loopback() && self.operator_token.is_none() {
-            return Err(err(
-                "FORMLEAD_BIND",
-                format!(
-                    "{} is reachable from the network but FORMLEAD_OPERATOR_TOKEN is not set: set a token (16+ characters) or bind 127.0.0.1",
-                    self.bind
-                ),
-            ));
-        }
-        Ok(())
+        self.database_url.is_postgres()
     }
 
     /// `(key, shown value, origin)` for every setting, secrets masked.
@@ -433,6 +453,7 @@ impl Settings {
                 let value = match self.sources.get(s.key) {
                     None => "(not set)".to_owned(),
                     Some(_) if s.secret => "********".to_owned(),
+                    Some(v) if s.key == "DATABASE_URL" => super::database_url::redact_url(v),
                     Some(v) => v.to_owned(),
                 };
                 let origin = self.sources.origin(s.key).map_or("-", |o| o.as_str());
@@ -519,7 +540,9 @@ mod tests {
     #[test]
     fn defaults_are_the_embedded_quick_start() {
         let s = load(&[]).unwrap();
-        assert_eq!(s.database_url, "sqlite://formlead.db");
+        assert_eq!(s.database_url.expose(), "sqlite://formlead.db");
+        assert_eq!(s.max_connections, 1024);
+        assert!(!s.require_signature_v3 && s.trusted_proxies.is_empty());
         assert_eq!(s.bind.to_string(), "127.0.0.1:8000");
         assert_eq!(s.max_attempts, 3);
         assert_eq!(s.retry_base, Duration::from_secs(60));
@@ -539,14 +562,14 @@ mod tests {
         let e = load(&[
             ("MODE_DRAFT_ONLY", "false"),
             ("API_ENV", "production"),
-            ("HUBSPOT_WEBHOOK_SECRET", "s"),
+            ("HUBSPOT_WEBHOOK_SECRET", "0123456789abcdef"),
         ])
         .unwrap_err();
         assert_eq!(e.key, "SEND_EMAIL_ALLOWLIST");
         let ok = load(&[
             ("MODE_DRAFT_ONLY", "false"),
             ("API_ENV", "production"),
-            ("HUBSPOT_WEBHOOK_SECRET", "s"),
+            ("HUBSPOT_WEBHOOK_SECRET", "0123456789abcdef"),
             ("SEND_EMAIL_ALLOWLIST", "[\"@acme.com\"]"),
         ]);
         assert!(ok.is_ok());
@@ -576,6 +599,9 @@ mod tests {
             ("VOICE_PROFILE", "/does/not/exist.toml"),
             ("API_ENV", "prod-ish"),
             ("SEND_EMAIL_ALLOWLIST", "not-an-address"),
+            ("FORMLEAD_TRUSTED_PROXIES", "proxy.internal"),
+            ("FORMLEAD_MAX_CONNECTIONS", "0"),
+            ("HUBSPOT_REQUIRE_SIGNATURE_V3", "sometimes"),
         ] {
             let e = load(&[(k, v)]).unwrap_err();
             assert_eq!(e.key, k, "{k}={v}: {e}");
@@ -601,7 +627,7 @@ mod tests {
         let env = vec![("FORMLEAD_WORKERS".to_owned(), "2".to_owned())];
         let s = Settings::from_sources(Sources::load_from(Some(&path), env).unwrap()).unwrap();
         assert_eq!(s.workers, 2, "environment wins over the file");
-        assert_eq!(s.database_url, "sqlite://x.db");
+        assert_eq!(s.database_url.expose(), "sqlite://x.db");
         assert_eq!(s.send_policy.allowlist.entries(), ["a@b.co", "@c.io"]);
         std::fs::write(&path, "DATABSE_URL = \"typo\"\n").unwrap();
         let e = Sources::load_from(Some(&path), Vec::new()).unwrap_err();
@@ -627,21 +653,29 @@ mod tests {
     }
 
     #[test]
-    fn non_loopback_binds_need_a_token() {
-        let s = load(&[("FORMLEAD_BIND", "0.0.0.0:8000")]).unwrap();
-        assert!(s.check_bind_is_safe().is_err());
+    fn production_secrets_are_long_and_database_passwords_masked() {
+        let e = load(&[
+            ("API_ENV", "production"),
+            ("HUBSPOT_WEBHOOK_SECRET", "short-secret"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.key, "HUBSPOT_WEBHOOK_SECRET");
+        assert!(e.message.contains("16"), "{e}");
         let s = load(&[
-            ("FORMLEAD_BIND", "0.0.0.0:8000"),
-            ("FORMLEAD_OPERATOR_TOKEN", "0123456789abcdef"),
+            (
+                "DATABASE_URL",
+                "postgres://formlead:hunter2-pw@db:5432/formlead",
+            ),
+            ("API_ENV", "production"),
+            ("HUBSPOT_WEBHOOK_SECRET", "0123456789abcdef"),
         ])
         .unwrap();
-        assert!(s.check_bind_is_safe().is_ok());
-        assert!(
-            load(&[("FORMLEAD_BIND", "[::1]:8000")])
-                .unwrap()
-                .check_bind_is_safe()
-                .is_ok()
-        );
+        assert!(s.warnings.iter().any(|w| w.contains("FORMLEAD_PUBLIC_URL")));
+        let shown = format!("{s:?} {:?} {}", s.describe(), s.database_url);
+        assert!(!shown.contains("hunter2-pw"), "{shown}");
+        assert!(shown.contains("postgres://formlead:***@db:5432/formlead"));
+        let e = load(&[("DATABASE_URL", "mysql://u:hunter2-pw@h/db")]).unwrap_err();
+        assert!(!e.to_string().contains("hunter2-pw"), "{e}");
     }
 
     #[test]

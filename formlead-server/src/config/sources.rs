@@ -37,7 +37,14 @@ impl std::fmt::Debug for Sources {
         let mut map = f.debug_map();
         for (k, (v, _)) in &self.values {
             let secret = spec(k).is_some_and(|s| s.secret);
-            map.entry(k, &if secret { "********" } else { v.as_str() });
+            let shown = if secret {
+                "********".to_owned()
+            } else if *k == "DATABASE_URL" {
+                super::database_url::redact_url(v)
+            } else {
+                v.clone()
+            };
+            map.entry(k, &shown);
         }
         map.finish()
     }

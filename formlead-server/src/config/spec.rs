@@ -93,9 +93,19 @@ pub const SPECS: &[Spec] = &[
         "0",
         "webhook requests per second per client IP (0: no limit; over it: 429)",
     ),
+    s(
+        "FORMLEAD_TRUSTED_PROXIES",
+        "",
+        "addresses or CIDR ranges of reverse proxies allowed to name the client in `X-Forwarded-For` (rate limits, login throttling, logs); others are ignored",
+    ),
+    s(
+        "FORMLEAD_MAX_CONNECTIONS",
+        "1024",
+        "most HTTP connections open at once; at the cap, the longest-idle connection is closed for a new one (keep it below the open-file limit)",
+    ),
     secret(
         "FORMLEAD_OPERATOR_TOKEN",
-        "token for the dashboard (login) and operator API (bearer); unset: operator routes are open (loopback only)",
+        "token for the dashboard (login), the operator API and `/metrics` (bearer); required unless API_ENV=development on loopback, draft-only, without FORMLEAD_PUBLIC_URL",
     ),
     s(
         "FORMLEAD_LOG_FORMAT",
@@ -136,7 +146,12 @@ pub const SPECS: &[Spec] = &[
     // HubSpot
     secret(
         "HUBSPOT_WEBHOOK_SECRET",
-        "app client secret used to verify webhook signatures (development falls back to `formlead-dev-secret`)",
+        "app client secret used to verify webhook signatures (16+ characters in production); unset, `formlead-dev-secret` is used, but only with API_ENV=development, a loopback bind and no HubSpot or Google credentials",
+    ),
+    s(
+        "HUBSPOT_REQUIRE_SIGNATURE_V3",
+        "false",
+        "refuse webhooks without a valid v3 signature (recommended in production: a captured v1/v2 delivery has no timestamp and could be replayed)",
     ),
     secret(
         "HUBSPOT_ACCESS_TOKEN",
