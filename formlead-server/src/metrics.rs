@@ -51,7 +51,7 @@ fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram};
     describe_counter!(
         WEBHOOKS,
-        "Webhook deliveries by outcome (accepted, duplicate, unauthorized, ...)"
+        "Webhook deliveries by outcome (accepted, duplicate, invalid, timeout, unavailable; unauthorized with a reason: stale, mismatch, missing, malformed)"
     );
     describe_counter!(JOBS, "Workflow jobs processed by this process, by outcome");
     describe_counter!(RETRIES, "Workflow jobs scheduled for another attempt");
@@ -81,9 +81,15 @@ fn describe() {
     metrics::counter!(formlead_adapters::sql::WORKER_RESTARTS_METRIC).absolute(0);
 }
 
-/// Counts a webhook by outcome (`accepted`, `duplicate`, `unauthorized`, …).
+/// Counts a webhook by outcome (`accepted`, `duplicate`, `unavailable`, …).
 pub fn webhook(outcome: &'static str) {
     metrics::counter!(WEBHOOKS, "outcome" => outcome).increment(1);
+}
+
+/// Counts a webhook refused for its signature, by reason (`stale`,
+/// `mismatch`, `missing`, `malformed`), so an alert can fire on clock skew.
+pub fn webhook_refused(reason: &'static str) {
+    metrics::counter!(WEBHOOKS, "outcome" => "unauthorized", "reason" => reason).increment(1);
 }
 
 /// Records engine events as metrics.

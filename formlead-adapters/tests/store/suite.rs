@@ -127,9 +127,18 @@ pub async fn the_largest_values_the_parser_allows_are_stored(s: &impl Subject) {
     for (bad, field) in [
         (format!(r#"{{"email":"a{email}"}}"#), "email"),
         (r#"{"email":"a@b.co","x":1e-16384}"#.to_owned(), "x"),
-        (format!(r#"{{"email":"a@b.co","x":0.{}}}"#, "1".repeat(16_384)), "x"),
-        (r#"{"email":"a@b.co","submittedAt":253402300800000}"#.to_owned(), "submittedAt"),
-        (r#"{"email":"a@b.co","portalId":9223372036854775808}"#.to_owned(), "portalId"),
+        (
+            format!(r#"{{"email":"a@b.co","x":0.{}}}"#, "1".repeat(16_384)),
+            "x",
+        ),
+        (
+            r#"{"email":"a@b.co","submittedAt":253402300800000}"#.to_owned(),
+            "submittedAt",
+        ),
+        (
+            r#"{"email":"a@b.co","portalId":9223372036854775808}"#.to_owned(),
+            "portalId",
+        ),
     ] {
         let e = FormSubmission::from_webhook_body(bad.as_bytes(), t0()).unwrap_err();
         assert_eq!(e.field(), Some(field), "{bad}: {e}");

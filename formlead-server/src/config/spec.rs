@@ -76,7 +76,7 @@ pub const SPECS: &[Spec] = &[
     s(
         "FORMLEAD_REQUEST_TIMEOUT_MS",
         "30000",
-        "a webhook request not answered within this (e.g. a sender stalling mid-body) gets 408; a connection waiting twice this long for a request head (idle, or stalling mid-headers) is closed",
+        "a webhook whose body has not arrived within this gets 408, one whose commit cannot be made within it 503 with Retry-After (HubSpot retries it); operator request bodies get the same limit; a connection idle twice this long (or stalling mid-headers) is closed",
     ),
     s(
         "FORMLEAD_SQLITE_SYNCHRONOUS",

@@ -1,6 +1,8 @@
 //! HTTP: the webhook receiver, the operator API and dashboard, service routes.
 
 pub mod auth;
+mod bounded;
+pub mod client_ip;
 pub mod dashboard;
 
 pub mod errors;
@@ -62,30 +64,6 @@ impl std::ops::Deref for AppState {
     }
 }
 
-/// Bounds a webhook request, including reading its body: a sender that
-/// stalls mid-request, or a store that cannot commit, gets 408 after
-/// `FORMLEAD_REQUEST_TIMEOUT_MS` rather than an open-ended wait. A webhook
-/// cut off here was never answered 202; if its commit went through,
-/// HubSpot's retry gets 409. (Operator actions are not cut off: an approval
-/// may be sending mail, bounded by the vendor timeouts. A client stalling
-/// before its request head is complete is cut off in `http_server`.)
-async fn request_timeout(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    req: Request<axum::body::Body>,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let limit = state.settings.request_timeout;
-    match tokio::time::timeout(limit, next.run(req)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            format!("request not completed within {} ms", limit.as_millis()),
-        )
-        .into_response(),
-    }
-}
-
 /// Every route, with request ids and request tracing.
 pub fn router(state: AppState) -> Router {
     let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
@@ -111,13 +89,7 @@ pub fn router(state: AppState) -> Router {
             "/",
             get(|| async { axum::response::Redirect::to("/dashboard") }),
         )
-        .route(
-            webhook::PATH,
-            post(webhook::receive).route_layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                request_timeout,
-            )),
-        )
+        .route(webhook::PATH, post(webhook::receive))
         .route("/healthz", get(service::healthz))
         .route("/readyz", get(service::readyz))
         .route("/metrics", get(service::metrics))

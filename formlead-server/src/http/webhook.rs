@@ -1,8 +1,15 @@
 //! `POST /api/webhooks/hubspot/forms`: size → content type → signature →
 //! body → durable accept. 202 only after the submission, its workflow and
 //! its job are committed together.
+//!
+//! Everything shares one deadline, `FORMLEAD_REQUEST_TIMEOUT_MS` from the
+//! start: a body that does not arrive by then is the sender's fault (408);
+//! a commit that cannot be made by then, or fails, is ours (503 with
+//! `Retry-After`, which HubSpot retries). A lead that was not stored never
+//! gets a 4xx, which HubSpot would not retry.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::Json;
 use axum::body::Body;
@@ -13,11 +20,12 @@ use chrono::Utc;
 use formlead_core::domain::FormSubmission;
 use formlead_core::orchestrator::AcceptOutcome;
 use formlead_core::signature::{
-    self, HEADER_SIGNATURE, HEADER_SIGNATURE_V3, HEADER_SIGNATURE_VERSION, HEADER_TIMESTAMP,
-    SignatureHeaders, SignedRequest,
+    self, Accept, HEADER_SIGNATURE, HEADER_SIGNATURE_V3, HEADER_SIGNATURE_VERSION,
+    HEADER_TIMESTAMP, SignatureError, SignatureHeaders, SignedRequest,
 };
 use secrecy::ExposeSecret;
 use serde_json::json;
+use tokio::time::{Instant, timeout_at};
 use tracing::{info, warn};
 
 use super::AppState;
@@ -28,6 +36,10 @@ pub const PATH: &str = "/api/webhooks/hubspot/forms";
 
 /// Oversized bodies up to this size are read and dropped before the 413.
 const DRAIN_LIMIT: usize = 8 * 1024 * 1024;
+
+/// `Retry-After` of a 503: the store could not commit; a short wait is
+/// usually enough (HubSpot applies its own back-off on top).
+const RETRY_AFTER_SECS: u64 = 5;
 
 async fn drain(body: Body, cap: usize) {
     use futures_util::StreamExt as _;
@@ -51,13 +63,37 @@ pub async fn receive(
     match handle(&state, peer, &uri, &headers, body).await {
         Ok(response) => response,
         Err((outcome, error)) => {
-            metrics::webhook(outcome);
+            // Signature refusals were counted with their reason already.
+            if outcome != "unauthorized" {
+                metrics::webhook(outcome);
+            }
             error.into_response()
         }
     }
 }
 
 type Rejection = (&'static str, ApiError);
+
+fn body_timeout(limit: Duration) -> Rejection {
+    (
+        "timeout",
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("request body not received within {} ms", limit.as_millis()),
+        ),
+    )
+}
+
+/// The lead was not stored: 503, retry later.
+fn not_stored(message: &str) -> Rejection {
+    let mut e = ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the submission could not be stored right now; retry later",
+    );
+    e.retry_after_secs = Some(RETRY_AFTER_SECS);
+    warn!(error = %message, "webhook not stored; answered 503");
+    ("unavailable", e)
+}
 
 async fn handle(
     state: &AppState,
@@ -66,8 +102,11 @@ async fn handle(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, Rejection> {
+    let limit_time = state.settings.request_timeout;
+    let deadline = Instant::now() + limit_time;
+    let client = super::client_ip::client_ip(peer.ip(), headers, &state.settings.trusted_proxies);
     if let Some(limiter) = &state.webhook_limiter
-        && let Err(retry) = limiter.check(peer.ip())
+        && let Err(retry) = limiter.check(client)
     {
         let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded");
         e.retry_after_secs = Some(retry);
@@ -92,7 +131,7 @@ async fn handle(
         // Read (and drop) a moderately oversized body before answering, so
         // the client gets the 413 instead of a reset while still sending.
         if declared.is_some_and(|n| n <= DRAIN_LIMIT) {
-            drain(body, DRAIN_LIMIT).await;
+            let _ = timeout_at(deadline, drain(body, DRAIN_LIMIT)).await;
         }
         return Err(too_large());
     }
@@ -117,8 +156,9 @@ async fn handle(
         ));
     }
 
-    let raw = axum::body::to_bytes(body, limit)
+    let raw = timeout_at(deadline, axum::body::to_bytes(body, limit))
         .await
+        .map_err(|_| body_timeout(limit_time))?
         .map_err(|_| too_large())?;
 
     let url = signed_url(state.settings.public_url.as_deref(), headers, uri);
@@ -140,15 +180,39 @@ async fn handle(
         .secret
         .expose_secret()
         .as_bytes();
-    if let Err(e) = signature::verify(&signed, secret, Utc::now().timestamp_millis()) {
-        warn!(reason = %e, %url, "webhook refused: signature");
+    let accept = if state.settings.require_signature_v3 {
+        Accept::V3Only
+    } else {
+        Accept::AnyVersion
+    };
+    let now_ms = Utc::now().timestamp_millis();
+    if let Err(e) = signature::verify_accepting(&signed, secret, now_ms, accept) {
+        metrics::webhook_refused(e.reason());
+        if let SignatureError::StaleTimestamp { skew_ms } = e {
+            warn!(
+                reason = e.reason(), skew_ms, %client, %url,
+                "webhook refused: the request timestamp is {} ms {} this server's clock",
+                skew_ms.unsigned_abs(),
+                if skew_ms >= 0 { "behind" } else { "ahead of" }
+            );
+        } else {
+            warn!(reason = e.reason(), error = %e, %client, %url, "webhook refused: signature");
+        }
         return Err(("unauthorized", ApiError::unauthorized(e.to_string())));
     }
 
     let submission = FormSubmission::from_webhook_body(&raw, Utc::now())
         .map_err(|e| ("invalid", ApiError::bad_request(e.to_string(), e.field())))?;
 
-    match state.engine.accept(&submission).await {
+    let accepted = timeout_at(deadline, state.engine.accept(&submission))
+        .await
+        .map_err(|_| {
+            not_stored(&format!(
+                "the store did not commit within {} ms",
+                limit_time.as_millis()
+            ))
+        })?;
+    match accepted {
         Ok(AcceptOutcome::Accepted(ids)) => {
             metrics::webhook("accepted");
             info!(workflow_id = %ids.workflow_id, form_submission_id = %submission.form_submission_id, "webhook accepted");
@@ -166,7 +230,7 @@ async fn handle(
             )
                 .into_response())
         }
-        Err(e) => Err(("error", ApiError::internal(&e))),
+        Err(e) => Err(not_stored(&e.to_string())),
     }
 }
 

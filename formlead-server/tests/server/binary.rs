@@ -78,7 +78,7 @@ fn unsafe_send_settings_stop_serve_and_check_config() {
             &[
                 ("MODE_DRAFT_ONLY", "false"),
                 ("API_ENV", "production"),
-                ("HUBSPOT_WEBHOOK_SECRET", "s"),
+                ("HUBSPOT_WEBHOOK_SECRET", "0123456789abcdef"),
             ],
             "SEND_EMAIL_ALLOWLIST",
         ),
@@ -99,6 +99,103 @@ fn unsafe_send_settings_stop_serve_and_check_config() {
         !dir.path().join("formlead.db").exists(),
         "refused before touching the database"
     );
+}
+
+/// Deployments where the public development secret would verify webhooks,
+/// or where operator routes would be open beyond a loopback development
+/// server: `serve`, `worker` (secret only) and `check-config` exit 2 and
+/// name the setting, before touching the database.
+#[test]
+fn forgeable_webhooks_and_open_operator_routes_stop_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = ("FORMLEAD_OPERATOR_TOKEN", "0123456789abcdef-token");
+    let secret = ("HUBSPOT_WEBHOOK_SECRET", "a-real-client-secret");
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a [&'a str]);
+    let all: &[&str] = &["check-config", "serve", "worker"];
+    let http: &[&str] = &["check-config", "serve"];
+    let cases: &[Case<'_>] = &[
+        // The reproduction: staging, public bind, a token, a HubSpot token, no secret.
+        (
+            &[
+                ("API_ENV", "staging"),
+                ("FORMLEAD_BIND", "0.0.0.0:0"),
+                token,
+                ("HUBSPOT_ACCESS_TOKEN", "pat-na1-x"),
+            ],
+            "HUBSPOT_WEBHOOK_SECRET",
+            all,
+        ),
+        (
+            &[("HUBSPOT_ACCESS_TOKEN", "pat-na1-x")],
+            "HUBSPOT_WEBHOOK_SECRET",
+            all,
+        ),
+        (
+            &[
+                ("API_ENV", "staging"),
+                token,
+                ("HUBSPOT_WEBHOOK_SECRET", "formlead-dev-secret"),
+            ],
+            "HUBSPOT_WEBHOOK_SECRET",
+            all,
+        ),
+        (
+            &[
+                ("API_ENV", "production"),
+                ("HUBSPOT_WEBHOOK_SECRET", "too-short"),
+            ],
+            "HUBSPOT_WEBHOOK_SECRET",
+            all,
+        ),
+        (
+            &[("API_ENV", "staging"), secret],
+            "FORMLEAD_OPERATOR_TOKEN",
+            http,
+        ),
+        (
+            &[("FORMLEAD_PUBLIC_URL", "https://hooks.acme.test"), secret],
+            "FORMLEAD_OPERATOR_TOKEN",
+            http,
+        ),
+        (
+            &[
+                ("API_ENV", "production"),
+                ("MODE_DRAFT_ONLY", "false"),
+                ("SEND_EMAIL_ALLOWLIST", "@acme.test"),
+                ("HUBSPOT_WEBHOOK_SECRET", "0123456789abcdef"),
+            ],
+            "FORMLEAD_OPERATOR_TOKEN",
+            http,
+        ),
+    ];
+    for (env, needle, commands) in cases {
+        for cmd in *commands {
+            let o = run(dir.path(), env, &[cmd]);
+            let out = text(&o);
+            assert_eq!(o.status.code(), Some(2), "{cmd} with {env:?}:\n{out}");
+            assert!(
+                out.contains(needle),
+                "{cmd} with {env:?} does not name {needle}:\n{out}"
+            );
+            assert!(!out.contains("pat-na1-x"), "a secret leaked:\n{out}");
+        }
+    }
+    assert!(
+        !dir.path().join("formlead.db").exists(),
+        "refused before touching the database"
+    );
+    // The same staging deployment with a real secret and a token is fine.
+    let o = run(
+        dir.path(),
+        &[
+            ("API_ENV", "staging"),
+            token,
+            secret,
+            ("HUBSPOT_ACCESS_TOKEN", "pat-na1-x"),
+        ],
+        &["check-config"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
 }
 
 /// A SQLite file in a directory that is not there: `serve` stops at once

@@ -33,7 +33,7 @@ async fn a_stalled_request_gets_408_and_stores_nothing() {
     let answer = String::from_utf8_lossy(&buf[..n]);
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(
-        answer.contains(r#"{"error":"request not completed within 300 ms"}"#),
+        answer.contains(r#"{"error":"request body not received within 300 ms"}"#),
         "{answer}"
     );
     assert!(started.elapsed() >= Duration::from_millis(300));

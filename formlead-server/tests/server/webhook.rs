@@ -76,7 +76,11 @@ async fn v1_v2_and_flat_bodies_are_accepted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v3_with_an_encoded_uri_behind_a_public_url() {
-    let app = spawn_app(&[("FORMLEAD_PUBLIC_URL", "https://hooks.example.com/formlead")]).await;
+    let app = spawn_app(&[
+        ("FORMLEAD_PUBLIC_URL", "https://hooks.example.com/formlead"),
+        ("FORMLEAD_OPERATOR_TOKEN", "0123456789abcdef-token"),
+    ])
+    .await;
     let b = body("pub-1", "a@acme.example");
     // HubSpot called the public URL with a query containing escapes; the proxy
     // forwarded path and query unchanged.
@@ -265,7 +269,7 @@ async fn service_routes() {
     let text = r.text().await.unwrap();
     for name in [
         "formlead_webhooks_total{outcome=\"accepted\"}",
-        "formlead_webhooks_total{outcome=\"unauthorized\"}",
+        "formlead_webhooks_total{outcome=\"unauthorized\",reason=\"missing\"}",
         "formlead_workflows{status=\"completed\"}",
         "formlead_step_duration_seconds_bucket",
         "formlead_queue_depth",
@@ -320,5 +324,130 @@ async fn service_routes_answer_while_the_store_hangs() {
     db.faults().clear();
     let r = app.client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(r.status(), 200);
+    app.stop().await;
+}
+
+fn sqlite_faults(app: &TestApp) -> &formlead_core::memory::Faults {
+    let running = app.running.as_ref().expect("running");
+    let formlead_server::app::Database::Sqlite(db) = &running.app_state.database else {
+        panic!("the test server runs on SQLite");
+    };
+    db.faults()
+}
+
+/// A commit that cannot be made in time is 503 with Retry-After (HubSpot
+/// retries a 5xx, never a 408): the lead is not lost. Its retry finds it
+/// stored (409) or stores it (202), once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_commit_gets_503_with_retry_after() {
+    let app = spawn_app(&[("FORMLEAD_REQUEST_TIMEOUT_MS", "400")]).await;
+    sqlite_faults(&app).set_latency("accept_submission", std::time::Duration::from_secs(2));
+    let lead = body("stall-1", "stall@acme.example");
+    let r = app.post_signed(&lead).await;
+    assert_eq!(r.status(), 503);
+    assert!(
+        r.headers().get("retry-after").is_some(),
+        "{:?}",
+        r.headers()
+    );
+    let v: Value = r.json().await.unwrap();
+    assert!(v["error"].as_str().unwrap().contains("retry"), "{v}");
+    sqlite_faults(&app).clear();
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let retried = app.post_signed(&lead).await.status().as_u16();
+    assert!(matches!(retried, 202 | 409), "{retried}");
+    assert_eq!(app.workflow_count().await, 1);
+    app.stop().await;
+}
+
+/// Every other way the commit can fail (a full disk, an exhausted pool, a
+/// constraint) is a 5xx with Retry-After too, never a 4xx.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_commit_is_503_never_4xx() {
+    use formlead_core::memory::Fault;
+    let app = spawn_app(&[]).await;
+    for (i, fault) in [Fault::Transient, Fault::Permanent].into_iter().enumerate() {
+        sqlite_faults(&app).inject("accept_submission", fault);
+        let r = app
+            .post_signed(&body(&format!("fail-{i}"), "fail@acme.example"))
+            .await;
+        assert_eq!(r.status(), 503, "{fault:?}");
+        assert!(r.headers().get("retry-after").is_some());
+        let text = r.text().await.unwrap();
+        assert!(!text.contains("injected"), "internals leak: {text}");
+    }
+    assert_eq!(app.workflow_count().await, 0);
+    app.stop().await;
+}
+
+/// A stale timestamp is counted by reason, so skew can be alerted on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signature_refusals_are_counted_by_reason() {
+    let app = spawn_app(&[]).await;
+    let url = app.url(PATH);
+    let lead = body("skew", "skew@acme.example");
+    let stale = Utc::now().timestamp_millis() - 10 * 60 * 1000;
+    let r = app
+        .post_raw(
+            PATH,
+            &v3_headers(&url, lead.as_bytes(), stale),
+            lead.clone().into_bytes(),
+        )
+        .await;
+    assert_eq!(r.status(), 401);
+    let v: Value = r.json().await.unwrap();
+    assert!(v["error"].as_str().unwrap().contains("ms off"), "{v}");
+    let mut mismatch = v3_headers(&url, b"{}", Utc::now().timestamp_millis());
+    mismatch.retain(|(k, _)| *k != "content-type");
+    mismatch.push(("content-type", "application/json".into()));
+    assert_eq!(
+        app.post_raw(PATH, &mismatch, lead.clone().into_bytes())
+            .await
+            .status(),
+        401
+    );
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for reason in ["stale", "mismatch"] {
+        let series =
+            format!("formlead_webhooks_total{{outcome=\"unauthorized\",reason=\"{reason}\"}}");
+        assert!(text.contains(&series), "missing {series} in:\n{text}");
+    }
+    app.stop().await;
+}
+
+/// With HUBSPOT_REQUIRE_SIGNATURE_V3, a correctly signed v1 or v2 delivery
+/// (no timestamp, replayable forever) is refused; v3 passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v3_can_be_required() {
+    let app = spawn_app(&[("HUBSPOT_REQUIRE_SIGNATURE_V3", "true")]).await;
+    let url = app.url(PATH);
+    let b1 = body("v3only-1", "v@acme.example");
+    let (status, v) = json(
+        app.post_raw(PATH, &v1_headers(b1.as_bytes()), b1.clone().into_bytes())
+            .await,
+    )
+    .await;
+    assert_eq!(status, 401, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("v3"), "{v}");
+    let (status, _) = json(
+        app.post_raw(
+            PATH,
+            &v2_headers(&url, b1.as_bytes()),
+            b1.clone().into_bytes(),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert_eq!(app.post_signed(&b1).await.status(), 202);
+    assert_eq!(app.workflow_count().await, 1);
     app.stop().await;
 }
