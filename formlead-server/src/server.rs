@@ -108,15 +108,18 @@ pub async fn start(settings: Settings, with_workers: bool) -> anyhow::Result<Run
         tokio::spawn(async move { database.run_workers(engine, config, stopped(rx)).await })
     });
     let service = router(state.clone());
-    let drain = app.settings.shutdown_timeout;
-    // A request head gets twice a webhook's whole time budget.
-    let header_timeout = app.settings.request_timeout * 2;
+    let limits = crate::http_server::Limits {
+        // An idle connection (or a request head) gets twice a webhook's
+        // whole time budget.
+        idle_timeout: app.settings.request_timeout * 2,
+        max_connections: app.settings.max_connections,
+        drain: app.settings.shutdown_timeout,
+    };
     let http = tokio::spawn(crate::http_server::serve(
         listener,
         service,
-        header_timeout,
+        limits,
         stopped(rx),
-        drain,
     ));
     info!(%addr, "formlead listening");
     Ok(Running {
