@@ -268,9 +268,8 @@ async fn serve_connection(
                 return std::future::pending().await;
             }
             let since = conn.idle_since_ms.load(Ordering::Acquire);
-            let due_ms = since.saturating_add(
-                u64::try_from(idle_timeout.as_millis()).unwrap_or(u64::MAX),
-            );
+            let due_ms =
+                since.saturating_add(u64::try_from(idle_timeout.as_millis()).unwrap_or(u64::MAX));
             let wait = Duration::from_millis(due_ms.saturating_sub(registry.now_ms()));
             tokio::time::sleep(wait.max(Duration::from_millis(10))).await;
         };
@@ -410,7 +409,9 @@ mod tests {
         for _ in 0..cap {
             let mut c = TcpStream::connect(addr).await.unwrap();
             // A keep-alive connection that answered one request, then idles.
-            c.write_all(b"GET /peer HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+            c.write_all(b"GET /peer HTTP/1.1\r\nHost: x\r\n\r\n")
+                .await
+                .unwrap();
             let mut buf = [0u8; 512];
             let n = c.read(&mut buf).await.unwrap();
             assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));

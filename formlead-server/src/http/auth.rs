@@ -1,16 +1,19 @@
 //! Operator authentication. With `FORMLEAD_OPERATOR_TOKEN` set, operator
-//! routes need `Authorization: Bearer <token>` or the session cookie the
-//! login page sets (HttpOnly, SameSite=Strict); state-changing requests
-//! made with the cookie also need the `X-CSRF-Token` the pages carry.
-//! Without a token (loopback only), operator routes are open.
+//! routes need `Authorization: Bearer <token>` or a dashboard session (a
+//! random id in an HttpOnly, SameSite=Strict cookie; see [`super::sessions`]);
+//! state-changing requests made with the cookie also need the session's
+//! `X-CSRF-Token`. Without a token (development on loopback only), operator
+//! routes answer only requests addressed to a loopback host name, so a web
+//! page cannot reach them through DNS rebinding.
+//!
+//! The audit trail's actor comes from the session (the name given at
+//! login), the token (`api`) or the open loopback mode (`operator`), never
+//! from a header the client sets.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{Method, header};
-use chrono::Utc;
-use hmac::{Hmac, KeyInit, Mac};
+use axum::http::{Method, StatusCode, header};
 use secrecy::{ExposeSecret, SecretString};
-use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use super::AppState;
@@ -18,8 +21,6 @@ use super::errors::ApiError;
 
 pub const SESSION_COOKIE: &str = "formlead_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
-/// Sessions last twelve hours.
-pub const SESSION_SECS: i64 = 12 * 3600;
 
 /// An authenticated operator (the name goes into the audit trail).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,27 +30,15 @@ pub struct Operator {
     pub csrf: Option<String>,
 }
 
-fn mac(token: &SecretString, parts: &[&str]) -> String {
-    let Ok(mut m) = <Hmac<Sha256> as KeyInit>::new_from_slice(token.expose_secret().as_bytes())
-    else {
-        return String::new();
-    };
-    for p in parts {
-        m.update(p.as_bytes());
-        m.update(b"\n");
-    }
-    hex::encode(m.finalize().into_bytes())
-}
-
 fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
-/// Keeps operator names printable and short.
+/// Keeps operator names printable and short (any script: `Jörg`, `Zoë`).
 pub fn clean_name(raw: &str) -> String {
     let n: String = raw
         .chars()
-        .filter(|c| c.is_alphanumeric() || " ._@-".contains(*c))
+        .filter(|c| c.is_alphanumeric() || " ._@-'".contains(*c))
         .take(64)
         .collect();
     let n = n.trim().to_owned();
@@ -58,29 +47,6 @@ pub fn clean_name(raw: &str) -> String {
     } else {
         n
     }
-}
-
-/// A session cookie value for `name`: `name|expiry|mac`.
-pub fn session_value(token: &SecretString, name: &str) -> String {
-    let name = clean_name(name).replace('|', "");
-    let expires = (Utc::now().timestamp() + SESSION_SECS).to_string();
-    let sig = mac(token, &["session", &name, &expires]);
-    format!("{name}|{expires}|{sig}")
-}
-
-/// The operator name of a valid, unexpired session cookie.
-pub fn verify_session(token: &SecretString, value: &str) -> Option<String> {
-    let mut parts = value.split('|');
-    let (name, expires, sig) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() || !same(sig, &mac(token, &["session", name, expires])) {
-        return None;
-    }
-    (expires.parse::<i64>().ok()? > Utc::now().timestamp()).then(|| name.to_owned())
-}
-
-/// The CSRF token bound to a session cookie.
-pub fn csrf_for(token: &SecretString, session: &str) -> String {
-    mac(token, &["csrf", session])
 }
 
 /// Whether `candidate` is the operator token.
@@ -100,23 +66,24 @@ pub fn cookie(parts: &Parts, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
+/// The bearer token of `Authorization`, if the header is a bearer one.
+pub fn bearer(parts: &Parts) -> Option<&str> {
+    let auth = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, value) = auth.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(value)
+}
+
 /// Refuses state-changing requests a browser sent from another site
-/// (`Sec-Fetch-Site`, or an `Origin` whose host is not ours). API clients
-/// such as curl send neither header and are unaffected.
+/// (`Sec-Fetch-Site`, or an `Origin` that is not ours; `Origin: null`, as
+/// a sandboxed frame or a `data:` page sends, is not ours either). API
+/// clients such as curl send neither header and are unaffected.
 pub fn check_same_origin(parts: &Parts) -> Result<(), ApiError> {
     if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
         return Ok(());
     }
-    let forbidden = || {
-        ApiError::new(
-            axum::http::StatusCode::FORBIDDEN,
-            "cross-site request refused",
-        )
-    };
+    let forbidden = || ApiError::new(StatusCode::FORBIDDEN, "cross-site request refused");
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
-    // Browsers that send Sec-Fetch-Site say exactly where the request came
-    // from; trust it (their Origin may be "null" under a strict referrer
-    // policy, even for same-origin form posts).
+    // Browsers that send Sec-Fetch-Site say exactly where the request came from.
     if let Some(site) = header("sec-fetch-site") {
         return if matches!(site, "same-origin" | "none") {
             Ok(())
@@ -124,72 +91,94 @@ pub fn check_same_origin(parts: &Parts) -> Result<(), ApiError> {
             Err(forbidden())
         };
     }
-    if let (Some(origin), Some(host)) = (header("origin"), header("host")) {
+    if let Some(origin) = header("origin") {
         let origin_host = origin
             .split("://")
             .nth(1)
             .unwrap_or(origin)
             .trim_end_matches('/');
-        if origin != "null" && !origin_host.eq_ignore_ascii_case(host) {
+        let ours = request_host(parts).is_some_and(|host| origin_host.eq_ignore_ascii_case(host));
+        if origin == "null" || !ours {
             return Err(forbidden());
         }
     }
     Ok(())
 }
 
+/// The host the request was addressed to (`Host`, or the HTTP/2 authority).
+fn request_host(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+}
+
+/// Whether `host` (with or without a port) names this machine's loopback:
+/// `127.0.0.1`, `localhost` or `[::1]`.
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim();
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((inside, port)) if port.is_empty() || port.starts_with(':') => inside,
+            _ => return false,
+        }
+    } else {
+        host.split(':').next().unwrap_or(host)
+    };
+    let name = name.trim_end_matches('.');
+    name.eq_ignore_ascii_case("localhost") || name == "127.0.0.1" || name == "::1"
+}
+
 /// How a request is authenticated, if at all.
 pub fn authenticate(state: &AppState, parts: &Parts) -> Result<Operator, ApiError> {
     check_same_origin(parts)?;
     let Some(token) = &state.settings.operator_token else {
-        let name = parts
-            .headers
-            .get("x-operator")
-            .and_then(|v| v.to_str().ok())
-            .map_or_else(|| "operator".to_owned(), clean_name);
-        return Ok(Operator { name, csrf: None });
+        // Open mode (development on loopback): only for requests that were
+        // addressed to loopback, which a rebinding page's are not.
+        if !request_host(parts).is_some_and(is_loopback_host) {
+            return Err(ApiError::new(
+                StatusCode::MISDIRECTED_REQUEST,
+                "without FORMLEAD_OPERATOR_TOKEN the operator routes answer only http://127.0.0.1, http://localhost or http://[::1]",
+            ));
+        }
+        return Ok(Operator {
+            name: "operator".to_owned(),
+            csrf: None,
+        });
     };
-    if let Some(auth) = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        let bearer = auth
-            .strip_prefix("Bearer ")
-            .or_else(|| auth.strip_prefix("bearer "));
-        return match bearer {
-            Some(candidate) if is_token(token, candidate) => {
-                let name = parts
-                    .headers
-                    .get("x-operator")
-                    .and_then(|v| v.to_str().ok())
-                    .map_or_else(|| "api".to_owned(), clean_name);
-                Ok(Operator { name, csrf: None })
-            }
+    if parts.headers.contains_key(header::AUTHORIZATION) {
+        return match bearer(parts) {
+            Some(candidate) if is_token(token, candidate) => Ok(Operator {
+                name: "api".to_owned(),
+                csrf: None,
+            }),
             _ => Err(ApiError::unauthorized("invalid operator token")),
         };
     }
-    let session = cookie(parts, SESSION_COOKIE).ok_or_else(|| {
+    let id = cookie(parts, SESSION_COOKIE).ok_or_else(|| {
         ApiError::unauthorized("operator token required (Authorization: Bearer …)")
     })?;
-    let name = verify_session(token, &session)
-        .ok_or_else(|| ApiError::unauthorized("session expired; log in again"))?;
-    let csrf = csrf_for(token, &session);
+    let session = state
+        .sessions
+        .get(&id)
+        .ok_or_else(|| ApiError::unauthorized("session ended or expired; sign in again"))?;
     if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
         let given = parts
             .headers
             .get(CSRF_HEADER)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        if !same(given, &csrf) {
+        if !same(given, &session.csrf) {
             return Err(ApiError::new(
-                axum::http::StatusCode::FORBIDDEN,
+                StatusCode::FORBIDDEN,
                 "missing or invalid CSRF token",
             ));
         }
     }
     Ok(Operator {
-        name,
-        csrf: Some(csrf),
+        name: session.name,
+        csrf: Some(session.csrf),
     })
 }
 
@@ -209,26 +198,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sessions_verify_and_cannot_be_forged() {
+    fn tokens_and_names() {
         let token = SecretString::from("0123456789abcdef-token");
-        let v = session_value(&token, "Alice <script>");
-        assert_eq!(verify_session(&token, &v).as_deref(), Some("Alice script"));
-        assert_eq!(
-            verify_session(&SecretString::from("another-token-123456"), &v),
-            None
-        );
-        let forged = v.replacen("Alice script", "Mallory", 1);
-        assert_eq!(verify_session(&token, &forged), None);
-        let mut parts: Vec<&str> = v.split('|').collect();
-        let past = (Utc::now().timestamp() - 1).to_string();
-        parts[1] = &past;
-        assert_eq!(
-            verify_session(&token, &parts.join("|")),
-            None,
-            "expiry is signed"
-        );
-        assert_ne!(csrf_for(&token, &v), csrf_for(&token, "other"));
         assert!(is_token(&token, " 0123456789abcdef-token "));
         assert!(!is_token(&token, "0123456789abcdef-toke"));
+        assert_eq!(clean_name("Alice <script>"), "Alice script");
+        assert_eq!(clean_name("Jörg"), "Jörg");
+        assert_eq!(clean_name("\u{202e}"), "operator");
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for ok in [
+            "127.0.0.1",
+            "127.0.0.1:8000",
+            "localhost",
+            "LOCALHOST:9",
+            "[::1]",
+            "[::1]:8000",
+            "localhost.",
+        ] {
+            assert!(is_loopback_host(ok), "{ok}");
+        }
+        for bad in [
+            "evil.example",
+            "evil.example:8000",
+            "127.0.0.1.evil.example",
+            "localhost.evil",
+            "[::1]x",
+            "10.0.0.1",
+            "",
+            "0.0.0.0",
+        ] {
+            assert!(!is_loopback_host(bad), "{bad}");
+        }
     }
 }

@@ -93,10 +93,6 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
             })
             .sum()
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// The key of a client address: IPv4 as is, IPv6 by its /64 (one

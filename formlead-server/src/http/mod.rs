@@ -6,9 +6,12 @@ pub mod client_ip;
 pub mod dashboard;
 
 pub mod errors;
+mod login_throttle;
+pub mod middleware;
 pub mod operator;
 pub mod rate_limit;
 pub mod service;
+pub mod sessions;
 pub mod webhook;
 
 use std::sync::Arc;
@@ -40,6 +43,9 @@ pub struct Shared {
     pub database: Database,
     pub webhook_limiter: Option<Arc<IpRateLimiter>>,
     pub metrics: PrometheusHandle,
+    /// Dashboard sessions of this process.
+    pub sessions: sessions::Sessions,
+    pub login_throttle: login_throttle::LoginThrottle,
 }
 
 impl AppState {
@@ -52,6 +58,8 @@ impl AppState {
             database,
             webhook_limiter,
             metrics: crate::metrics::handle(),
+            sessions: sessions::Sessions::default(),
+            login_throttle: login_throttle::LoginThrottle::default(),
         }))
     }
 }
@@ -70,7 +78,8 @@ pub fn router(state: AppState) -> Router {
         let request_id = req.extensions().get::<RequestId>().and_then(|id| id.header_value().to_str().ok()).unwrap_or("-").to_owned();
         tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %request_id)
     });
-    let dashboard = Router::new()
+    // Pages and answers with leads in them: never cached, bodies bounded.
+    let operator = Router::new()
         .route("/dashboard", get(dashboard::index))
         .route("/dashboard/", get(dashboard::index))
         .route("/dashboard/partials/live", get(dashboard::live))
@@ -80,19 +89,6 @@ pub fn router(state: AppState) -> Router {
             get(dashboard::login_form).post(dashboard::login),
         )
         .route("/dashboard/logout", post(dashboard::logout))
-        .route("/dashboard/assets/app.css", get(dashboard::css))
-        .route("/dashboard/assets/app.js", get(dashboard::js))
-        .layer(axum::middleware::from_fn(dashboard::security_headers));
-    Router::new()
-        .merge(dashboard)
-        .route(
-            "/",
-            get(|| async { axum::response::Redirect::to("/dashboard") }),
-        )
-        .route(webhook::PATH, post(webhook::receive))
-        .route("/healthz", get(service::healthz))
-        .route("/readyz", get(service::readyz))
-        .route("/metrics", get(service::metrics))
         .route("/api/dashboard/workflows", get(operator::list_workflows))
         .route(
             "/api/dashboard/workflows/{id}",
@@ -109,9 +105,31 @@ pub fn router(state: AppState) -> Router {
             post(operator::approve),
         )
         .route("/api/dashboard/drafts/{id}/reject", post(operator::reject))
+        .layer(axum::middleware::from_fn(middleware::no_store))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::bounded_body,
+        ));
+    let assets = Router::new()
+        .route("/dashboard/assets/app.css", get(dashboard::css))
+        .route("/dashboard/assets/app.js", get(dashboard::js));
+    let dashboard_pages = operator
+        .merge(assets)
+        .layer(axum::middleware::from_fn(dashboard::security_headers));
+    Router::new()
+        .merge(dashboard_pages)
+        .route(
+            "/",
+            get(|| async { axum::response::Redirect::to("/dashboard") }),
+        )
+        .route(webhook::PATH, post(webhook::receive))
+        .route("/healthz", get(service::healthz))
+        .route("/readyz", get(service::readyz))
+        .route("/metrics", get(service::metrics))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
         .layer(trace)
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(axum::middleware::from_fn(middleware::sanitize_request_id))
         .with_state(state)
 }

@@ -40,7 +40,22 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-pub async fn metrics(State(state): State<AppState>) -> Response {
+/// Prometheus text. With an operator token configured, it needs the token
+/// as a bearer token (Prometheus' `authorization` setting).
+pub async fn metrics(State(state): State<AppState>, parts: axum::http::request::Parts) -> Response {
+    if let Some(token) = &state.settings.operator_token
+        && !super::auth::bearer(&parts).is_some_and(|t| super::auth::is_token(token, t))
+    {
+        let mut r = super::errors::ApiError::unauthorized(
+            "metrics need the operator token (Authorization: Bearer …)",
+        )
+        .into_response();
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            axum::http::HeaderValue::from_static("Bearer"),
+        );
+        return r;
+    }
     // The gauges read from the store; without an answer in time they keep
     // their last values and the counters are served anyway.
     let store = state.engine.ports().store.clone();

@@ -2,6 +2,7 @@
 //! its own SQLite file, and the real binary for process-level behaviour.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod access;
 mod binary;
 mod dashboard;
 mod helpers;

@@ -27,6 +27,7 @@ async fn post(app: &TestApp, path: &str, body: Option<Value>) -> (u16, Value) {
         .client
         .post(app.url(path))
         .bearer_auth(TOKEN)
+        // A header the client sets never names the actor in the audit trail.
         .header("x-operator", "alice");
     if let Some(b) = body {
         req = req.json(&b);
@@ -218,7 +219,7 @@ async fn approve_reject_and_retry() {
         v["draft"]["status"], "approved",
         "draft-only: approved, not sent"
     );
-    assert_eq!(v["draft"]["decided_by"], "operator:alice");
+    assert_eq!(v["draft"]["decided_by"], "operator:api");
     let (s, v) = post(&app, &format!("/api/dashboard/drafts/{a}/approve"), None).await;
     assert_eq!(
         (s, v["draft"]["status"].as_str()),
@@ -261,7 +262,7 @@ async fn approve_reject_and_retry() {
     let (_, d) = get(&app, &format!("/api/dashboard/workflows/{wf}")).await;
     let audit = d["audit_events"].as_array().unwrap();
     assert!(audit.iter().any(|e| e["action"] == "draft.rejected"
-        && e["actor"] == "operator:alice"
+        && e["actor"] == "operator:api"
         && e["detail"]["reason"] == "tone is off"));
 
     let (_, failed) = get(&app, "/api/dashboard/workflows?status=failed").await;
@@ -287,7 +288,7 @@ async fn approve_reject_and_retry() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|e| e["action"] == "workflow.retried" && e["actor"] == "operator:alice")
+            .any(|e| e["action"] == "workflow.retried" && e["actor"] == "operator:api")
     );
 
     // Failed again: every failed workflow at once.

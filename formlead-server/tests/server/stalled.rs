@@ -79,3 +79,32 @@ async fn a_client_stalling_mid_headers_is_disconnected() {
     assert_eq!(r.status(), 200);
     app.stop().await;
 }
+
+/// Operator and login bodies are read within the request timeout too: a
+/// client trickling a login form cannot hold a handler.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_login_body_gets_408() {
+    let app = spawn_app(&[
+        ("FORMLEAD_REQUEST_TIMEOUT_MS", "300"),
+        ("FORMLEAD_OPERATOR_TOKEN", "stalled-token-0123456789"),
+    ])
+    .await;
+    let mut conn = TcpStream::connect(app.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    conn.write_all(
+        b"POST /dashboard/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ntoken=",
+    )
+    .await
+    .unwrap();
+    let started = Instant::now();
+    let mut buf = vec![0u8; 1024];
+    let n = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut buf))
+        .await
+        .expect("an answer, not a handler held open")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    app.stop().await;
+}

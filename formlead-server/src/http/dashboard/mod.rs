@@ -16,8 +16,9 @@ use formlead_core::domain::DraftStatus;
 use serde::Deserialize;
 
 use super::AppState;
-use super::auth::{self, Operator, SESSION_COOKIE, SESSION_SECS};
+use super::auth::{self, Operator, SESSION_COOKIE};
 use super::operator::{ListQuery, workflow_filter, workflow_id};
+use super::sessions::SESSION_TTL;
 
 const CSS: &str = include_str!("assets/app.css");
 const JS: &str = include_str!("assets/app.js");
@@ -35,8 +36,13 @@ impl FromRequestParts<AppState> for Viewer {
     ) -> Result<Self, Self::Rejection> {
         match auth::authenticate(state, parts) {
             Ok(op) => Ok(Self(op)),
-            Err(e) if parts.uri.path().starts_with("/dashboard/partials") => Err(e.into_response()),
-            Err(_) => Err(Redirect::to("/dashboard/login").into_response()),
+            Err(e)
+                if e.status == StatusCode::UNAUTHORIZED
+                    && !parts.uri.path().starts_with("/dashboard/partials") =>
+            {
+                Err(Redirect::to("/dashboard/login").into_response())
+            }
+            Err(e) => Err(e.into_response()),
         }
     }
 }
@@ -167,8 +173,29 @@ pub async fn login(
     let Some(token) = &state.settings.operator_token else {
         return Redirect::to("/dashboard").into_response();
     };
+    let client = parts.client_ip(&state);
+    if let Err(retry) = state.login_throttle.check(client) {
+        tracing::warn!(%client, "dashboard login refused: too many failed attempts");
+        let mut response = (
+            StatusCode::TOO_MANY_REQUESTS,
+            Html(render::layout(
+                "Sign in",
+                None,
+                None,
+                &render::login(Some(&format!(
+                    "Too many failed sign-ins from here; try again in {retry} s."
+                ))),
+            )),
+        )
+            .into_response();
+        if let Ok(v) = HeaderValue::from_str(&retry.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return response;
+    }
     if !auth::is_token(token, &form.token) {
-        tracing::warn!("dashboard login refused: wrong token");
+        state.login_throttle.failed(client);
+        tracing::warn!(%client, "dashboard login refused: wrong token");
         return (
             StatusCode::UNAUTHORIZED,
             Html(render::layout(
@@ -180,17 +207,20 @@ pub async fn login(
         )
             .into_response();
     }
-    let value = auth::session_value(token, &form.name);
+    state.login_throttle.succeeded(client);
+    let name = auth::clean_name(&form.name);
+    let value = state.sessions.start(&name);
     let secure = state
         .settings
         .public_url
         .as_deref()
         .is_some_and(|u| u.starts_with("https://"));
     let cookie = format!(
-        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECS}{}",
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        SESSION_TTL.as_secs(),
         if secure { "; Secure" } else { "" }
     );
-    tracing::info!(operator = %auth::clean_name(&form.name), "operator signed in");
+    tracing::info!(operator = %name, %client, "operator signed in");
     let mut r = Redirect::to("/dashboard").into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         r.headers_mut().insert(header::SET_COOKIE, v);
@@ -198,9 +228,12 @@ pub async fn login(
     r
 }
 
-pub async fn logout(parts: RequestParts) -> Response {
+pub async fn logout(State(state): State<AppState>, parts: RequestParts) -> Response {
     if let Err(e) = auth::check_same_origin(&parts.0) {
         return e.into_response();
+    }
+    if let Some(id) = auth::cookie(&parts.0, SESSION_COOKIE) {
+        state.sessions.end(&id);
     }
     let mut r = Redirect::to("/dashboard/login").into_response();
     r.headers_mut().insert(
@@ -212,6 +245,18 @@ pub async fn logout(parts: RequestParts) -> Response {
 
 /// The request head, for handlers that also take a body.
 pub struct RequestParts(pub Parts);
+
+impl RequestParts {
+    /// The client's address (see [`super::client_ip`]).
+    fn client_ip(&self, state: &AppState) -> std::net::IpAddr {
+        let peer = self
+            .0
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map_or(std::net::IpAddr::from([127, 0, 0, 1]), |c| c.0.ip());
+        super::client_ip::client_ip(peer, &self.0.headers, &state.settings.trusted_proxies)
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestParts {
     type Rejection = std::convert::Infallible;
