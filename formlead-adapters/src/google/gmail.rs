@@ -119,6 +119,13 @@ struct MessageRef {
     thread_id: Option<String>,
 }
 
+/// `drafts.get` with `format=metadata`.
+#[derive(Deserialize)]
+struct FullDraft {
+    #[serde(default)]
+    message: Option<Message>,
+}
+
 #[derive(Deserialize)]
 struct MessageList {
     #[serde(default)]
@@ -267,6 +274,35 @@ impl MailPort for GmailMailer {
             thread_id: d.message.and_then(|m| m.thread_id),
             draft_id: d.id,
         }))
+    }
+
+    async fn draft_recipients(&self, draft_id: &str) -> Result<Vec<String>, MailError> {
+        let path = format!(
+            "/gmail/v1/users/me/drafts/{}",
+            crate::google::path_segment(draft_id)
+        );
+        let draft: FullDraft = self
+            .api
+            .call(|t| {
+                self.get(t, &path).query(&[
+                    ("format", "metadata"),
+                    ("metadataHeaders", "To"),
+                    ("metadataHeaders", "Cc"),
+                    ("metadataHeaders", "Bcc"),
+                ])
+            })
+            .await
+            .map_err(mail_err)?;
+        let headers = draft
+            .message
+            .and_then(|m| m.payload)
+            .map(|p| p.headers)
+            .unwrap_or_default();
+        Ok(headers
+            .iter()
+            .filter(|h| ["to", "cc", "bcc"].contains(&h.name.to_ascii_lowercase().as_str()))
+            .flat_map(|h| super::addresses::parse_list(&h.value))
+            .collect())
     }
 
     async fn send_draft(&self, request: &SendRequest) -> Result<SentRef, MailError> {

@@ -1,6 +1,7 @@
 //! Google: OAuth, Gmail (threads, drafts, sends), Calendar (free/busy) and
 //! Drive (assets).
 
+mod addresses;
 mod calendar;
 mod drive;
 mod gmail;

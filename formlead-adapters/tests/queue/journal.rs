@@ -156,6 +156,11 @@ impl MailPort for Journal {
         }))
     }
 
+    /// The journal does not keep recipients: every send is refused.
+    async fn draft_recipients(&self, _draft_id: &str) -> Result<Vec<String>, MailError> {
+        Ok(vec![])
+    }
+
     async fn send_draft(&self, request: &SendRequest) -> Result<SentRef, MailError> {
         let already = self.find("sent", &request.message_id);
         let id = already

@@ -522,3 +522,39 @@ async fn drive_files_list_with_a_quoted_query() {
     );
     assert_eq!(assets[0].description, "How Initech automated onboarding");
 }
+
+/// `drafts.get` with `format=metadata` for To, Cc and Bcc: every recipient
+/// the mailbox would send to, as edited in Gmail.
+#[tokio::test]
+async fn draft_recipients_are_read_back_from_gmail() {
+    let server = MockServer::start().await;
+    token_endpoint(&server, 1).await;
+    Mock::given(method("GET"))
+        .and(path("/gmail/v1/users/me/drafts/r-8163574916153748571"))
+        .and(query_param("format", "metadata"))
+        .respond_with(json(200, fixture!("gmail_draft_metadata.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let recipients = gmail(&server, send_policy())
+        .draft_recipients("r-8163574916153748571")
+        .await
+        .unwrap();
+    assert_eq!(
+        recipients,
+        [
+            "maria.lopez@globex.example",
+            "sales@northwind.example",
+            "ops@globex.example",
+            "eve@evil.example"
+        ]
+    );
+    let asked = &server.received_requests().await.unwrap()[1];
+    let headers: Vec<String> = asked
+        .url
+        .query_pairs()
+        .filter(|(k, _)| k == "metadataHeaders")
+        .map(|(_, v)| v.into_owned())
+        .collect();
+    assert_eq!(headers, ["To", "Cc", "Bcc"]);
+}

@@ -17,6 +17,8 @@ struct State {
     next_id: u64,
     threads: HashMap<String, Vec<MailThread>>,
     drafts: Recent<(DraftRef, OutgoingMail)>,
+    /// Recipients changed in the mailbox after creation, by draft id.
+    edited_recipients: HashMap<String, Vec<String>>,
     sent: Recent<SendRequest>,
 }
 
@@ -59,6 +61,14 @@ impl SandboxMail {
     /// Drafts created (the most recent [`super::SANDBOX_HISTORY`]).
     pub fn drafts(&self) -> Vec<(DraftRef, OutgoingMail)> {
         lock(&self.state).drafts.to_vec()
+    }
+
+    /// Changes a draft's recipients (To, Cc, Bcc together), as someone
+    /// editing it in the mail client would.
+    pub fn edit_draft_recipients(&self, draft_id: &str, recipients: Vec<String>) {
+        lock(&self.state)
+            .edited_recipients
+            .insert(draft_id.to_owned(), recipients);
     }
 
     /// Sends that happened (the most recent [`super::SANDBOX_HISTORY`]).
@@ -115,6 +125,20 @@ impl MailPort for SandboxMail {
             .rev()
             .find(|(_, m)| m.message_id == message_id)
             .map(|(d, _)| d.clone()))
+    }
+
+    async fn draft_recipients(&self, draft_id: &str) -> Result<Vec<String>, MailError> {
+        self.faults.before::<MailError>("draft_recipients").await?;
+        let s = lock(&self.state);
+        if let Some(edited) = s.edited_recipients.get(draft_id) {
+            return Ok(edited.clone());
+        }
+        s.drafts
+            .iter()
+            .rev()
+            .find(|(d, _)| d.draft_id == draft_id)
+            .map(|(_, m)| vec![m.to.to_string()])
+            .ok_or_else(|| MailError::permanent(format!("no draft {draft_id} in the mailbox")))
     }
 
     async fn send_draft(&self, request: &SendRequest) -> Result<SentRef, MailError> {

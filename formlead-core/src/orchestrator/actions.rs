@@ -53,6 +53,8 @@ impl From<StoreError> for ActionError {
 #[derive(Debug)]
 pub(crate) enum SendFailure {
     Refused(SendRefusal),
+    /// The draft is not one that may be sent (an operator rejected it).
+    NotSendable(DraftStatus),
     Failed(StepFailure),
 }
 
@@ -71,6 +73,11 @@ pub struct WorkflowDetail {
 impl Engine {
     /// Sends a stored draft, after the policy's final check. Idempotent: the
     /// mail adapter recognises an earlier send of the same `Message-ID`.
+    ///
+    /// Only an `approved` draft is sent, and a `pending_approval` one when
+    /// the send is automatic: that one is first claimed (`pending_approval`
+    /// → `approved`, compare-and-set), so an operator's reject and the
+    /// auto-send cannot both win. A rejected draft is never sent.
     pub(crate) async fn send_draft(
         &self,
         draft: DraftEmail,
@@ -80,6 +87,45 @@ impl Engine {
         let step = StepName::Finalize;
         let store = &self.ports.store;
         let now = self.ports.clock.now();
+        let draft = match (draft.status, approval) {
+            (DraftStatus::Sent, _) => return Ok(draft),
+            (DraftStatus::Approved, _) => draft,
+            (DraftStatus::PendingApproval, Approval::Automatic) => {
+                let mut claimed = draft;
+                claimed.status = DraftStatus::Approved;
+                claimed.decided_by = Some(actor.to_owned());
+                claimed.decided_at = Some(now);
+                claimed.updated_at = now;
+                let won = store
+                    .update_draft(&claimed, DraftStatus::PendingApproval)
+                    .await
+                    .map_err(|e| SendFailure::Failed(store_failure(Some(step))(e)))?;
+                if !won {
+                    // Decided meanwhile: go by what the operator decided.
+                    let current = store
+                        .get_draft(claimed.id)
+                        .await
+                        .map_err(|e| SendFailure::Failed(store_failure(Some(step))(e)))?
+                        .ok_or_else(|| {
+                            SendFailure::Failed(permanent(step, "the draft is missing"))
+                        })?;
+                    return Box::pin(self.send_draft(current, approval, actor)).await;
+                }
+                claimed
+            }
+            (status, _) => {
+                self.audit(
+                    Some(draft.workflow_id),
+                    actor,
+                    "send.skipped",
+                    serde_json::json!({"draft_id": draft.id, "status": status.as_str(), "reason": "only an approved draft is sent"}),
+                )
+                .await
+                .map_err(|e| SendFailure::Failed(store_failure(Some(step))(e)))?;
+                info!(draft_id = %draft.id, %status, "draft not sent: it is not approved");
+                return Err(SendFailure::NotSendable(status));
+            }
+        };
         let recipient = EmailAddress::parse(&draft.to_email)
             .map_err(|e| SendFailure::Failed(permanent(step, e.to_string())))?;
         if let Err(refusal) = self.ports.policy.authorize_send(&recipient, approval).await {
@@ -100,6 +146,23 @@ impl Engine {
             .external_id
             .clone()
             .ok_or_else(|| SendFailure::Failed(permanent(step, "the draft has no mailbox id")))?;
+        // The mailbox sends the draft as it is now, not as we wrote it:
+        // every recipient it has must pass the policy too.
+        if let Err(refusal) = self.check_mailbox_recipients(&external, approval).await? {
+            self.audit(
+                Some(draft.workflow_id),
+                actor,
+                "send.refused",
+                serde_json::json!({
+                    "draft_id": draft.id, "recipient": recipient.as_str(), "reason": refusal.reason,
+                    "by": "mailbox recipients",
+                }),
+            )
+            .await
+            .map_err(|e| SendFailure::Failed(store_failure(Some(step))(e)))?;
+            warn!(draft_id = %draft.id, reason = %refusal.reason, "send refused: the mailbox draft's recipients");
+            return Err(SendFailure::Refused(refusal));
+        }
         let request = SendRequest {
             draft_id: external,
             message_id: draft.message_id.clone(),
@@ -151,6 +214,52 @@ impl Engine {
         .map_err(|e| SendFailure::Failed(store_failure(Some(step))(e)))?;
         info!(draft_id = %updated.id, already_sent = sent.already_sent, "draft sent");
         Ok(updated)
+    }
+
+    /// Reads the mailbox draft's recipients back; `Ok(Err(refusal))` when
+    /// one of them is not a valid address or not allowed by the policy.
+    async fn check_mailbox_recipients(
+        &self,
+        external_id: &str,
+        approval: &Approval,
+    ) -> Result<Result<(), SendRefusal>, SendFailure> {
+        let step = StepName::Finalize;
+        let recipients = self
+            .ports
+            .mail
+            .draft_recipients(external_id)
+            .await
+            .map_err(|e| SendFailure::Failed(port_failure(step)(e)))?;
+        if recipients.is_empty() {
+            return Ok(Err(SendRefusal {
+                reason: "the draft in the mailbox has no recipients".into(),
+            }));
+        }
+        let mut refused = Vec::new();
+        for raw in &recipients {
+            let allowed = match EmailAddress::parse(raw) {
+                Ok(address) => self
+                    .ports
+                    .policy
+                    .authorize_send(&address, approval)
+                    .await
+                    .is_ok(),
+                Err(_) => false,
+            };
+            if !allowed {
+                refused.push(raw.clone());
+            }
+        }
+        if refused.is_empty() {
+            Ok(Ok(()))
+        } else {
+            Ok(Err(SendRefusal {
+                reason: format!(
+                    "the draft in the mailbox was changed to include recipients the send policy does not allow: {}",
+                    refused.join(", ")
+                ),
+            }))
+        }
     }
 
     /// An operator approves a draft. In draft-only mode the draft is marked
@@ -244,6 +353,9 @@ impl Engine {
         {
             Ok(sent) => Ok(sent),
             Err(SendFailure::Refused(r)) => Err(ActionError::Refused(r)),
+            Err(SendFailure::NotSendable(status)) => Err(ActionError::Conflict(format!(
+                "draft {id} is {status} and cannot be sent"
+            ))),
             Err(SendFailure::Failed(f)) => Err(ActionError::SendFailed {
                 transient: matches!(f.kind, super::engine::FailureKind::Transient { .. }),
                 message: f.message,

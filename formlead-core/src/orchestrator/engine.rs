@@ -286,6 +286,7 @@ impl Engine {
                 store
                     .finish_workflow(workflow.id, owner, status, self.ports.clock.now())
                     .await?;
+                let status = self.settle_decided(workflow.id, status).await?;
                 info!(status = %status, "workflow finished");
                 return Ok(ProcessOutcome::Finished(status));
             }
@@ -339,6 +340,38 @@ impl Engine {
                 })
             }
         }
+    }
+
+    /// A workflow that just became `awaiting_approval` whose draft an
+    /// operator decided meanwhile is `completed`. The operator's action
+    /// moves `awaiting_approval` → `completed` after deciding; whichever of
+    /// the two comes second sees the other's write, so the workflow never
+    /// stays awaiting a decision already made.
+    async fn settle_decided(
+        &self,
+        id: WorkflowId,
+        status: WorkflowStatus,
+    ) -> Result<WorkflowStatus, StoreError> {
+        if status != WorkflowStatus::AwaitingApproval {
+            return Ok(status);
+        }
+        let drafts = self.ports.store.drafts_for_workflow(id).await?;
+        if drafts
+            .iter()
+            .all(|d| d.status == crate::domain::DraftStatus::PendingApproval)
+        {
+            return Ok(status);
+        }
+        self.ports
+            .store
+            .transition_workflow(
+                id,
+                WorkflowStatus::AwaitingApproval,
+                WorkflowStatus::Completed,
+                self.ports.clock.now(),
+            )
+            .await?;
+        Ok(WorkflowStatus::Completed)
     }
 
     /// Re-enqueues workflows whose worker died (expired lease).

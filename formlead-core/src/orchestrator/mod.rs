@@ -14,3 +14,5 @@ pub use retry::RetryPolicy;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_decisions;

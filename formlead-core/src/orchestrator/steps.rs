@@ -503,10 +503,25 @@ impl Engine {
                     WorkflowStatus::Completed,
                     "draft ready in the mailbox (draft-only)".to_owned(),
                 ),
-                SendMode::NeedsApproval => (
-                    WorkflowStatus::AwaitingApproval,
-                    "draft awaits an operator's approval".to_owned(),
-                ),
+                SendMode::NeedsApproval => {
+                    // An operator may have decided while the workflow ran.
+                    let stored = store
+                        .get_draft(draft.draft_id)
+                        .await
+                        .map_err(store_failure(Some(step)))?;
+                    match stored.map(|d| d.status) {
+                        Some(DraftStatus::PendingApproval) | None => (
+                            WorkflowStatus::AwaitingApproval,
+                            "draft awaits an operator's approval".to_owned(),
+                        ),
+                        Some(decided) => (
+                            WorkflowStatus::Completed,
+                            format!(
+                                "the draft was {decided} by an operator while the workflow ran"
+                            ),
+                        ),
+                    }
+                }
                 SendMode::AutoSend => {
                     let stored = store
                         .get_draft(draft.draft_id)
@@ -527,6 +542,10 @@ impl Engine {
                         Err(super::actions::SendFailure::Refused(r)) => (
                             WorkflowStatus::AwaitingApproval,
                             format!("auto-send refused ({r}); awaiting approval"),
+                        ),
+                        Err(super::actions::SendFailure::NotSendable(status)) => (
+                            WorkflowStatus::Completed,
+                            format!("not sent: an operator {status} the draft first"),
                         ),
                         Err(super::actions::SendFailure::Failed(f)) => {
                             return Err(f.with_step(step));

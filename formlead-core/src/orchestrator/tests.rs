@@ -624,12 +624,13 @@ async fn sends_outside_the_allowlist_are_refused_and_audited() {
         kit.run_due(&engine).await.unwrap(),
         vec![ProcessOutcome::Finished(WorkflowStatus::Completed)]
     );
-    let draft = kit
+    let mut draft = kit
         .store
         .drafts_for_workflow(ids.workflow_id)
         .await
         .unwrap()[0]
         .clone();
+    draft.status = DraftStatus::Approved;
     // A direct send attempt is refused by the policy and by the mail adapter.
     let refused = engine
         .send_draft(

@@ -118,6 +118,15 @@ pub trait MailPort: Send + Sync {
     /// [`MailError`].
     async fn find_draft(&self, message_id: &str) -> Result<Option<DraftRef>, MailError>;
 
+    /// Every recipient (To, Cc and Bcc) of the mailbox draft `draft_id` as it
+    /// is now: someone may have edited it in the mail client since it was
+    /// created. The engine checks each against the send policy before a
+    /// send. Addresses are returned as written (they may not be valid).
+    ///
+    /// # Errors
+    /// [`MailError`].
+    async fn draft_recipients(&self, draft_id: &str) -> Result<Vec<String>, MailError>;
+
     /// Sends a draft. Implementations must check the send policy first and
     /// must not send twice: when a message with `message_id` already went
     /// out, they return it with `already_sent: true`.
