@@ -62,7 +62,7 @@ impl CalendarPort for GoogleCalendar {
         });
         let answer: FreeBusy = self
             .api
-            .call(|t| {
+            .read(|t| {
                 self.api
                     .client
                     .request(Method::POST, "/freeBusy")

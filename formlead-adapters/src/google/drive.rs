@@ -67,7 +67,7 @@ impl AssetPort for DriveAssets {
         let page_size = limit.clamp(1, 100).to_string();
         let list: FileList = self
             .api
-            .call(|t| {
+            .read(|t| {
                 self.api
                     .client
                     .request(Method::GET, "/files")

@@ -161,7 +161,7 @@ impl GmailMailer {
         );
         let thread: Thread = self
             .api
-            .call(|t| {
+            .read(|t| {
                 self.get(t, &path).query(&[
                     ("format", "metadata"),
                     ("metadataHeaders", "Subject"),
@@ -198,7 +198,7 @@ impl GmailMailer {
         let q = format!("rfc822msgid:{} in:sent", mime::bare_id(message_id));
         let list: MessageList = self
             .api
-            .call(|t| {
+            .read(|t| {
                 self.get(t, "/gmail/v1/users/me/messages")
                     .query(&[("q", q.as_str()), ("maxResults", "1")])
             })
@@ -219,7 +219,7 @@ impl MailPort for GmailMailer {
         let max = limit.clamp(1, MAX_THREADS).to_string();
         let list: ThreadList = self
             .api
-            .call(|t| {
+            .read(|t| {
                 self.get(t, "/gmail/v1/users/me/threads")
                     .query(&[("q", q.as_str()), ("maxResults", max.as_str())])
             })
@@ -264,7 +264,7 @@ impl MailPort for GmailMailer {
         let q = format!("rfc822msgid:{}", mime::bare_id(message_id));
         let list: DraftList = self
             .api
-            .call(|t| {
+            .read(|t| {
                 self.get(t, "/gmail/v1/users/me/drafts")
                     .query(&[("q", q.as_str()), ("maxResults", "1")])
             })
@@ -283,7 +283,7 @@ impl MailPort for GmailMailer {
         );
         let draft: FullDraft = self
             .api
-            .call(|t| {
+            .read(|t| {
                 self.get(t, &path).query(&[
                     ("format", "metadata"),
                     ("metadataHeaders", "To"),

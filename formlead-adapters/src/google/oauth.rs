@@ -16,6 +16,9 @@ use crate::http::{VendorClient, VendorFailure};
 
 /// Refresh this long before the token expires.
 const EARLY: Duration = Duration::from_secs(60);
+/// `expires_in` is clamped into this range (Google sends about 3,599).
+const MIN_LIFETIME_SECS: u64 = 60;
+const MAX_LIFETIME_SECS: u64 = 24 * 3600;
 
 /// OAuth client credentials and the mailbox's refresh token.
 #[derive(Debug, Clone)]
@@ -108,7 +111,7 @@ impl GoogleAuth {
             ("grant_type", "refresh_token"),
         ];
         let req = self.client.request(Method::POST, "").form(&form);
-        let response = match self.client.send(req, None).await {
+        let response = match self.client.send_idempotent(req, None).await {
             Ok(r) => r,
             Err(f)
                 if f.message.contains("invalid_grant")
@@ -130,7 +133,11 @@ impl GoogleAuth {
             Err(f) => return Err(f),
         };
         let body: TokenResponse = self.client.json(response).await?;
-        let lifetime = Duration::from_secs(body.expires_in).saturating_sub(EARLY);
+        // Vendor data: a zero, negative-as-huge or absurd lifetime must not
+        // overflow the clock arithmetic below (or refresh on every call).
+        let lifetime = Duration::from_secs(body.expires_in.clamp(MIN_LIFETIME_SECS, MAX_LIFETIME_SECS))
+            .saturating_sub(EARLY)
+            .max(Duration::from_secs(MIN_LIFETIME_SECS / 2));
         Ok(Cached {
             token: SecretString::from(body.access_token),
             refresh_at: Instant::now() + lifetime,
@@ -170,6 +177,23 @@ impl GoogleApi {
             }
             other => other,
         }
+    }
+
+    /// [`Self::call`] for a read: transient failures are retried inline
+    /// (see [`VendorClient::send_idempotent`]).
+    ///
+    /// # Errors
+    /// The last [`VendorFailure`].
+    pub async fn read<T: serde::de::DeserializeOwned>(
+        &self,
+        build: impl Fn(&str) -> RequestBuilder,
+    ) -> Result<T, VendorFailure> {
+        use backon::Retryable;
+        (|| self.call(&build))
+            .retry(crate::http::client::inline_backoff())
+            .when(|f: &VendorFailure| matches!(f.retry, formlead_core::ports::Retry::Later { .. }))
+            .adjust(crate::http::client::inline_wait)
+            .await
     }
 
     /// [`Self::send`] and parse JSON.

@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use backon::{ExponentialBuilder, Retryable};
+use formlead_core::ports::Retry;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -16,6 +18,39 @@ pub const VENDOR_CALLS_METRIC: &str = "formlead_vendor_calls_total";
 
 /// Default per-request timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Inline retries of an idempotent call (a read, a search, a token
+/// refresh) after a transient failure, before the workflow's durable retry
+/// (a minute or more away) takes over: a single 502 costs a lead about
+/// 200 ms, not a minute.
+pub const INLINE_RETRIES: usize = 3;
+/// The first inline retry waits about this long; each next one twice as
+/// long (jittered): about 200, 400, 800 ms.
+pub const INLINE_FIRST_DELAY: Duration = Duration::from_millis(200);
+/// A vendor's `Retry-After` up to this long is waited out inline; a longer
+/// one is left to the workflow's durable retry.
+pub const MAX_INLINE_RETRY_AFTER: Duration = Duration::from_secs(10);
+
+/// The back-off of inline retries.
+pub(crate) fn inline_backoff() -> ExponentialBuilder {
+    ExponentialBuilder::default()
+        .with_min_delay(INLINE_FIRST_DELAY)
+        .with_factor(2.0)
+        .with_max_delay(Duration::from_secs(2))
+        .with_max_times(INLINE_RETRIES)
+        .with_jitter()
+}
+
+/// The wait before the next inline retry: the back-off's, or the vendor's
+/// `Retry-After` when longer; `None` (give up inline) when the vendor
+/// asks for more than [`MAX_INLINE_RETRY_AFTER`].
+pub(crate) fn inline_wait(failure: &VendorFailure, backoff: Option<Duration>) -> Option<Duration> {
+    match failure.retry {
+        Retry::Later { after: Some(after) } if after > MAX_INLINE_RETRY_AFTER => None,
+        Retry::Later { after: Some(after) } => backoff.map(|d| d.max(after)),
+        _ => backoff,
+    }
+}
 
 /// One vendor's HTTP endpoint.
 #[derive(Debug, Clone)]
@@ -107,6 +142,62 @@ impl VendorClient {
             &body,
             self.default_429,
         ))
+    }
+
+    /// [`Self::send`] for an idempotent request (a read, a search, a token
+    /// refresh), retried inline after a transient failure: up to
+    /// [`INLINE_RETRIES`] times, jittered exponential back-off from
+    /// [`INLINE_FIRST_DELAY`], honouring a `Retry-After` of up to
+    /// [`MAX_INLINE_RETRY_AFTER`].
+    ///
+    /// # Errors
+    /// The last [`VendorFailure`].
+    pub async fn send_idempotent(
+        &self,
+        req: RequestBuilder,
+        extra: Option<&RateLimiter>,
+    ) -> Result<Response, VendorFailure> {
+        (|| async {
+            let attempt = req.try_clone().ok_or_else(|| {
+                VendorFailure::permanent(format!("{}: the request cannot be repeated", self.vendor))
+            })?;
+            self.send(attempt, extra).await
+        })
+        .retry(inline_backoff())
+        .when(|f: &VendorFailure| matches!(f.retry, Retry::Later { .. }))
+        .adjust(inline_wait)
+        .notify(|f: &VendorFailure, wait: Duration| {
+            tracing::debug!(vendor = self.vendor, error = %f.message, wait_ms = wait.as_millis() as u64, "retrying an idempotent call inline");
+        })
+        .await
+    }
+
+    /// [`Self::call`] for an idempotent request, retried inline as
+    /// [`Self::send_idempotent`] (a cut-off or malformed answer too).
+    ///
+    /// # Errors
+    /// The last [`VendorFailure`].
+    pub async fn call_idempotent<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        req: RequestBuilder,
+        body: Option<&B>,
+        extra: Option<&RateLimiter>,
+    ) -> Result<T, VendorFailure> {
+        let req = match body {
+            Some(b) => req.json(b),
+            None => req,
+        };
+        (|| async {
+            let attempt = req.try_clone().ok_or_else(|| {
+                VendorFailure::permanent(format!("{}: the request cannot be repeated", self.vendor))
+            })?;
+            let response = self.send(attempt, extra).await?;
+            self.json(response).await
+        })
+        .retry(inline_backoff())
+        .when(|f: &VendorFailure| matches!(f.retry, Retry::Later { .. }))
+        .adjust(inline_wait)
+        .await
     }
 
     /// Reads a successful response as JSON.

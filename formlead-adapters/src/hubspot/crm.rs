@@ -109,7 +109,7 @@ impl HubSpotCrm {
         if by_email {
             req = req.query(&[("idProperty", "email")]);
         }
-        match self.client.send(req, None).await {
+        match self.client.send_idempotent(req, None).await {
             Ok(resp) => {
                 let obj: CrmObject = self.client.json(resp).await.map_err(crm_err)?;
                 Ok(Some(Self::contact(&obj, id_or_email)))
@@ -142,7 +142,7 @@ impl HubSpotCrm {
             }
             let page: Associations = self
                 .client
-                .call::<(), _>(req, None, None)
+                .call_idempotent::<(), _>(req, None, None)
                 .await
                 .map_err(crm_err)?;
             ids.extend(page.results.iter().map(|r| r.id()));
@@ -169,7 +169,7 @@ impl HubSpotCrm {
             });
             let page: Results<CrmObject> = self
                 .client
-                .call(
+                .call_idempotent(
                     self.req(
                         Method::POST,
                         &format!("/crm/v3/objects/{object_type}/batch/read"),
@@ -251,7 +251,7 @@ impl CrmPort for HubSpotCrm {
         });
         let found: Results<CrmObject> = self
             .client
-            .call(
+            .call_idempotent(
                 self.req(Method::POST, "/crm/v3/objects/contacts/search"),
                 Some(&body),
                 Some(&self.search_limiter),

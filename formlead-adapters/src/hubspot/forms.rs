@@ -35,7 +35,10 @@ impl HubSpotCrm {
             if let Some(a) = &after {
                 req = req.query(&[("after", a.as_str())]);
             }
-            let page: FormsPage = self.vendor().call::<(), _>(req, None, None).await?;
+            let page: FormsPage = self
+                .vendor()
+                .call_idempotent::<(), _>(req, None, None)
+                .await?;
             let mut older = false;
             for r in page.results {
                 if r.submitted_at >= since_ms {

@@ -6,6 +6,7 @@
 mod e2e;
 mod google;
 mod hubspot;
+mod inline_retries;
 mod llm;
 
 /// A fixture from `tests/fixtures`.
