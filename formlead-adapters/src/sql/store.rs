@@ -745,14 +745,17 @@ where
         &self,
         id: WorkflowId,
         now: DateTime<Utc>,
+        run_at: DateTime<Utc>,
     ) -> Result<Workflow, StoreError> {
+        let run_at = run_at.max(now);
         let (turn, mut tx) = self.begin_write_turn(Turn::Other).await?;
         let row = sqlx::query::<B::Db>(B::sql(concat!(
-            "UPDATE workflows SET status = 'retrying', attempts = 0, completed_at = NULL, next_retry_at = $2, updated_at = $2 ",
+            "UPDATE workflows SET status = 'retrying', attempts = 0, completed_at = NULL, next_retry_at = $3, updated_at = $2 ",
             "WHERE id = $1 AND status = 'failed' RETURNING ", workflow_cols!()
         )))
         .bind(B::id(id.0))
         .bind(B::time(now))
+        .bind(B::time(run_at))
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_err::<B>)?;
@@ -767,7 +770,8 @@ where
             });
         };
         let workflow = Reader::<B>::new(&row).workflow()?;
-        B::push_job(&mut tx, WorkflowJob { workflow_id: id }, Duration::ZERO)
+        let delay = (run_at - now).to_std().unwrap_or_default();
+        B::push_job(&mut tx, WorkflowJob { workflow_id: id }, delay)
             .await
             .map_err(db_err::<B>)?;
         self.commit_durably(tx, turn).await?;

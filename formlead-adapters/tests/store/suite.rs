@@ -522,18 +522,23 @@ pub async fn retries_dead_letters_and_requeue(s: &impl Subject) {
         "an error row per attempt, the rejected one not kept"
     );
 
-    let requeued = s.requeue_workflow(id, t0() + Span::hours(1)).await.unwrap();
+    let now = t0() + Span::hours(1);
+    let requeued = s
+        .requeue_workflow(id, now, now + Span::seconds(3))
+        .await
+        .unwrap();
     assert_eq!(
-        (requeued.status, requeued.attempts),
-        (WorkflowStatus::Retrying, 0)
+        (requeued.status, requeued.attempts, requeued.next_retry_at),
+        (WorkflowStatus::Retrying, 0, Some(now + Span::seconds(3))),
+        "released later when many are retried together"
     );
     assert_eq!(s.jobs().await.unwrap(), jobs_before + 2);
     assert!(matches!(
-        s.requeue_workflow(id, t0()).await,
+        s.requeue_workflow(id, t0(), t0()).await,
         Err(StoreError::Conflict(_))
     ));
     assert!(matches!(
-        s.requeue_workflow(WorkflowId::new(), t0()).await,
+        s.requeue_workflow(WorkflowId::new(), t0(), t0()).await,
         Err(StoreError::NotFound { .. })
     ));
 }

@@ -354,6 +354,7 @@ impl Store for MemoryStore {
         &self,
         id: WorkflowId,
         now: DateTime<Utc>,
+        run_at: DateTime<Utc>,
     ) -> Result<Workflow, StoreError> {
         let workflow = self.with_row(id, |row| {
             if row.workflow.status != WorkflowStatus::Failed {
@@ -365,11 +366,12 @@ impl Store for MemoryStore {
             row.workflow.status = WorkflowStatus::Retrying;
             row.workflow.attempts = 0;
             row.workflow.completed_at = None;
-            row.workflow.next_retry_at = Some(now);
+            row.workflow.next_retry_at = Some(run_at.max(now));
             row.workflow.updated_at = now;
             Ok(row.workflow.clone())
         })?;
-        self.enqueue(id, Duration::ZERO).await?;
+        self.enqueue(id, (run_at - now).to_std().unwrap_or_default())
+            .await?;
         Ok(workflow)
     }
 

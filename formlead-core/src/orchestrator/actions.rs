@@ -20,6 +20,11 @@ pub const MAX_REASON_CHARS: usize = 1_000;
 /// Most workflows one [`Engine::retry_failed`] re-queues.
 pub const MAX_RETRY_ALL: usize = 10_000;
 
+/// [`Engine::retry_failed`] releases the workflows it re-queues this far
+/// apart (50 a second: 10,000 over about three minutes), so a large set
+/// does not hit the vendors, the queue and the store in one instant.
+pub const RETRY_ALL_SPACING: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// Why an operator action did not happen.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -449,11 +454,22 @@ impl Engine {
         id: WorkflowId,
         operator: &str,
     ) -> Result<Workflow, ActionError> {
+        let now = self.ports.clock.now();
+        self.retry_workflow_at(id, operator, now).await
+    }
+
+    /// [`Self::retry_workflow`], its job due at `run_at`.
+    async fn retry_workflow_at(
+        &self,
+        id: WorkflowId,
+        operator: &str,
+        run_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Workflow, ActionError> {
         let actor = operator_actor(operator);
         let workflow = self
             .ports
             .store
-            .requeue_workflow(id, self.ports.clock.now())
+            .requeue_workflow(id, self.ports.clock.now(), run_at)
             .await?;
         self.audit(Some(id), &actor, "workflow.retried", serde_json::json!({}))
             .await?;
@@ -490,8 +506,11 @@ impl Engine {
         }
         ids.truncate(MAX_RETRY_ALL);
         let mut retried = 0;
+        let start = self.ports.clock.now();
+        let spacing = chrono::Duration::from_std(RETRY_ALL_SPACING).unwrap_or_default();
         for id in ids {
-            match self.retry_workflow(id, operator).await {
+            let run_at = start + spacing * i32::try_from(retried).unwrap_or(i32::MAX);
+            match self.retry_workflow_at(id, operator, run_at).await {
                 Ok(_) => retried += 1,
                 Err(ActionError::Conflict(_) | ActionError::NotFound { .. }) => {}
                 Err(e) => return Err(e),

@@ -304,7 +304,8 @@ impl Engine {
         };
         let retry = kind == ErrorKind::Transient && self.config.retry.allows_another(attempt);
         let retry_at = retry.then(|| {
-            let delay = self.config.retry.delay_after(attempt, retry_after);
+            let key = workflow.id.0.as_u64_pair().1;
+            let delay = self.config.retry.delay_after(attempt, retry_after, key);
             now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX)
         });
         let mut message = failure.message.clone();

@@ -9,7 +9,7 @@ use super::*;
 use crate::domain::{DraftStatus, ErrorKind, StepName, StepStatus, WorkflowStatus};
 use crate::memory::Fault;
 use crate::policy::{Allowlist, ApiEnv, SendPolicyConfig};
-use crate::ports::{Clock, MailThread, Store, WorkflowJob};
+use crate::ports::{Clock, MailThread, Queue, Store, WorkflowJob};
 use crate::testing::TestKit;
 
 fn send_mode(auto: bool) -> SendPolicyConfig {
@@ -37,6 +37,17 @@ async fn assert_exactly_one_of_each(kit: &TestKit, wf: crate::domain::WorkflowId
         1,
         "stored tasks"
     );
+}
+
+/// The delay the engine schedules after failed attempt `attempt` of
+/// workflow `id` (the back-off plus that workflow's jitter).
+fn retry_delay(
+    id: crate::domain::WorkflowId,
+    attempt: u32,
+    retry_after: Option<Duration>,
+) -> Span {
+    let d = RetryPolicy::default().delay_after(attempt, retry_after, id.0.as_u64_pair().1);
+    Span::from_std(d).unwrap()
 }
 
 async fn assert_all_steps_completed(kit: &TestKit, wf: crate::domain::WorkflowId) {
@@ -122,13 +133,13 @@ async fn failure_after_each_step_resumes_without_duplicates() {
             .unwrap()
             .unwrap();
         assert_eq!(wf.status, WorkflowStatus::Retrying, "{step}");
-        assert_eq!(
-            wf.next_retry_at,
-            Some(kit.clock.now() + Span::seconds(60)),
-            "{step}"
+        let at = wf.next_retry_at.unwrap();
+        assert!(
+            at >= kit.clock.now() + Span::seconds(60) && at <= kit.clock.now() + Span::seconds(72),
+            "{step}: the minute's back-off plus at most 20 % jitter"
         );
 
-        kit.clock.advance(Span::seconds(61));
+        kit.clock.advance(Span::seconds(73));
         let second = kit.run_due(&engine).await.unwrap();
         assert_eq!(
             second,
@@ -205,13 +216,15 @@ async fn a_failure_in_each_vendor_call_is_retried_to_completion() {
         let ids = kit.submit_lead(&engine, "f-1").await.unwrap();
         let first = kit.run_due(&engine).await.unwrap();
         // The vendor's retry-after (300 s) beats the 60 s backoff.
+        let delay = retry_delay(ids.workflow_id, 1, Some(Duration::from_secs(300)));
+        assert!(delay >= Span::seconds(300), "{op}");
         match &first[..] {
             [ProcessOutcome::RetryScheduled { at, .. }] => {
-                assert_eq!(*at, kit.clock.now() + Span::seconds(300), "{op}")
+                assert_eq!(*at, kit.clock.now() + delay, "{op}")
             }
             other => panic!("{op}: {other:?}"),
         }
-        kit.clock.advance(Span::seconds(299));
+        kit.clock.advance(delay - Span::seconds(1));
         assert!(
             kit.run_due(&engine).await.unwrap().is_empty(),
             "{op}: not before the retry time"
@@ -313,13 +326,12 @@ async fn transient_failures_exhaust_retries_then_dead_letter() {
     kit.calendar.faults().inject_n("busy", Fault::Transient, 3);
     let ids = kit.submit_lead(&engine, "f-1").await.unwrap();
     let mut outcomes = kit.run_due(&engine).await.unwrap();
-    kit.clock.advance(Span::seconds(60));
+    kit.clock.advance(retry_delay(ids.workflow_id, 1, None));
     outcomes.extend(kit.run_due(&engine).await.unwrap());
-    kit.clock.advance(Span::seconds(119));
-    assert!(
-        kit.run_due(&engine).await.unwrap().is_empty(),
-        "second retry waits 2 × base"
-    );
+    let second = retry_delay(ids.workflow_id, 2, None);
+    assert!(second >= Span::seconds(120), "second retry waits 2 × base");
+    kit.clock.advance(second - Span::seconds(1));
+    assert!(kit.run_due(&engine).await.unwrap().is_empty());
     kit.clock.advance(Span::seconds(1));
     outcomes.extend(kit.run_due(&engine).await.unwrap());
     assert!(
@@ -395,7 +407,23 @@ async fn retry_failed_requeues_every_failed_workflow_once() {
     kit.run_due(&engine).await.unwrap();
 
     assert_eq!(engine.retry_failed("alice").await.unwrap(), 3);
+    // Released gradually, not in one instant: 20 ms apart.
+    let mut due: Vec<_> = Vec::new();
     for id in &failed {
+        let wf = kit.store.get_workflow(*id).await.unwrap().unwrap();
+        due.push(wf.next_retry_at.unwrap());
+    }
+    due.sort();
+    assert_eq!(due[0], kit.clock.now());
+    assert_eq!(due[2] - due[0], Span::milliseconds(40));
+    assert_eq!(kit.queue.take_due().len(), 1, "one due now, the others shortly");
+    kit.clock.advance(Span::milliseconds(40));
+    assert_eq!(kit.queue.take_due().len(), 2);
+    for id in &failed {
+        kit.queue
+            .enqueue(WorkflowJob { workflow_id: *id }, Duration::ZERO)
+            .await
+            .unwrap();
         let wf = kit.store.get_workflow(*id).await.unwrap().unwrap();
         assert_eq!(wf.status, WorkflowStatus::Retrying);
         let audit = kit.store.audit_for_workflow(*id).await.unwrap();
@@ -812,14 +840,15 @@ async fn an_early_job_waits_for_the_scheduled_retry() {
         })
         .await
         .unwrap();
+    let delay = retry_delay(ids.workflow_id, 1, None);
     assert_eq!(
         early,
         ProcessOutcome::NotDue {
-            at: kit.clock.now() + Span::seconds(60)
+            at: kit.clock.now() + delay
         }
     );
     assert_eq!(kit.crm.faults().calls("create_task"), 1, "nothing ran");
-    kit.clock.advance(Span::seconds(60));
+    kit.clock.advance(delay);
     let outcomes = kit.run_due(&engine).await.unwrap();
     assert!(
         outcomes.contains(&ProcessOutcome::Finished(WorkflowStatus::Completed)),

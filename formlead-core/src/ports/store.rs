@@ -259,7 +259,8 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
 
     /// Operator retry of a `failed` workflow: `retrying` with a fresh attempt
-    /// budget, job enqueued now — atomically.
+    /// budget, its job enqueued to run at `run_at` (now, or later when many
+    /// are released together) — atomically.
     ///
     /// # Errors
     /// [`StoreError::Conflict`] unless the workflow is `failed`;
@@ -268,6 +269,7 @@ pub trait Store: Send + Sync {
         &self,
         id: WorkflowId,
         now: DateTime<Utc>,
+        run_at: DateTime<Utc>,
     ) -> Result<Workflow, StoreError>;
 
     /// Re-enqueues `processing` workflows whose lease expired before `now`
