@@ -14,6 +14,7 @@ const JOBS: &str = "formlead_jobs_total";
 const RETRIES: &str = "formlead_retries_total";
 const DEAD_LETTERS: &str = "formlead_dead_letters_total";
 const STEP_FAILURES: &str = "formlead_step_failures_total";
+const STEPS_DEGRADED: &str = "formlead_steps_degraded_total";
 const STEP_DURATION: &str = "formlead_step_duration_seconds";
 const WORKFLOWS: &str = "formlead_workflows";
 const QUEUE_DEPTH: &str = "formlead_queue_depth";
@@ -61,6 +62,10 @@ fn describe() {
     );
     describe_counter!(STEP_FAILURES, "Failed workflow steps, by step");
     describe_counter!(
+        STEPS_DEGRADED,
+        "Enrichment steps (3-6) that failed and were skipped, by step; the draft was written without their context"
+    );
+    describe_counter!(
         formlead_adapters::http::VENDOR_CALLS_METRIC,
         "Calls to HubSpot and Google APIs, by vendor and outcome"
     );
@@ -102,6 +107,10 @@ impl EngineObserver for MetricsObserver {
         if !ok {
             metrics::counter!(STEP_FAILURES, "step" => step.as_str()).increment(1);
         }
+    }
+
+    fn step_degraded(&self, _workflow: WorkflowId, step: StepName) {
+        metrics::counter!(STEPS_DEGRADED, "step" => step.as_str()).increment(1);
     }
 
     fn job_finished(&self, _workflow: WorkflowId, outcome: &ProcessOutcome) {

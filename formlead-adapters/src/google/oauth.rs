@@ -117,7 +117,7 @@ impl GoogleAuth {
                 if f.message.contains("invalid_grant")
                     || f.message.contains("expired or revoked") =>
             {
-                return Err(VendorFailure::permanent(
+                return Err(VendorFailure::credentials(
                     "Google refused the refresh token (invalid_grant): the mailbox must be authorised again; set a new GOOGLE_REFRESH_TOKEN",
                 )
                 .with_status(f.status.unwrap_or(400)));
@@ -126,7 +126,7 @@ impl GoogleAuth {
                 if f.message.contains("invalid_client")
                     || f.message.contains("unauthorized_client") =>
             {
-                return Err(VendorFailure::permanent(
+                return Err(VendorFailure::credentials(
                     "Google rejected GOOGLE_CLIENT_ID / GOOGLE_CLIENT_SECRET (invalid_client)",
                 ));
             }
@@ -135,9 +135,10 @@ impl GoogleAuth {
         let body: TokenResponse = self.client.json(response).await?;
         // Vendor data: a zero, negative-as-huge or absurd lifetime must not
         // overflow the clock arithmetic below (or refresh on every call).
-        let lifetime = Duration::from_secs(body.expires_in.clamp(MIN_LIFETIME_SECS, MAX_LIFETIME_SECS))
-            .saturating_sub(EARLY)
-            .max(Duration::from_secs(MIN_LIFETIME_SECS / 2));
+        let lifetime =
+            Duration::from_secs(body.expires_in.clamp(MIN_LIFETIME_SECS, MAX_LIFETIME_SECS))
+                .saturating_sub(EARLY)
+                .max(Duration::from_secs(MIN_LIFETIME_SECS / 2));
         Ok(Cached {
             token: SecretString::from(body.access_token),
             refresh_at: Instant::now() + lifetime,
@@ -168,7 +169,7 @@ impl GoogleApi {
                 let token = self.auth.token().await?;
                 self.client.send(build(token.expose_secret()), None).await.map_err(|f| {
                     if f.status == Some(401) {
-                        VendorFailure::permanent(format!("{}: still unauthorised after a token refresh (check the OAuth scopes)", self.client.vendor))
+                        VendorFailure::credentials(format!("{}: still unauthorised after a token refresh (check the OAuth scopes)", self.client.vendor))
                             .with_status(401)
                     } else {
                         f

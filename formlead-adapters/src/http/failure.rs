@@ -15,6 +15,9 @@ pub struct VendorFailure {
     pub message: String,
     /// The HTTP status, when the vendor answered.
     pub status: Option<u16>,
+    /// The vendor refused our credentials (401, a 403 for a scope, an
+    /// OAuth grant that is no longer valid): an operator must act.
+    pub credentials: bool,
 }
 
 impl VendorFailure {
@@ -23,6 +26,7 @@ impl VendorFailure {
             retry: Retry::Later { after },
             message: message.into(),
             status: None,
+            credentials: false,
         }
     }
 
@@ -31,6 +35,15 @@ impl VendorFailure {
             retry: Retry::Never,
             message: message.into(),
             status: None,
+            credentials: false,
+        }
+    }
+
+    /// A refusal of our credentials (never retried; an operator must act).
+    pub fn credentials(message: impl Into<String>) -> Self {
+        Self {
+            credentials: true,
+            ..Self::permanent(message)
         }
     }
 
@@ -42,7 +55,11 @@ impl VendorFailure {
 
     /// Converts into a port's error type.
     pub fn into_port<E: FromRetry>(self) -> E {
-        E::from_retry(self.retry, self.message)
+        if self.credentials {
+            E::from_unauthorized(self.message)
+        } else {
+            E::from_retry(self.retry, self.message)
+        }
     }
 }
 
@@ -97,6 +114,7 @@ pub fn classify(
         403 if is_google_rate_limit(body) => {
             VendorFailure::transient(message, after.or(Some(Duration::from_secs(60))))
         }
+        401 | 403 => VendorFailure::credentials(message),
         _ => VendorFailure::permanent(message),
     };
     failure.with_status(status.as_u16())
@@ -188,6 +206,8 @@ mod tests {
                 .contains("Property values were not valid")
         );
         assert_eq!(c(401, None, "").retry, Retry::Never);
+        assert!(c(401, None, "").credentials && c(403, None, "{}").credentials);
+        assert!(!c(404, None, "").credentials && !c(400, None, "").credentials);
         assert_eq!(c(404, None, "").retry, Retry::Never);
         assert_eq!(
             c(

@@ -309,6 +309,22 @@ pub async fn steps_checkpoint_and_upsert(s: &impl Subject) {
     assert_eq!(steps[0], first, "in step order");
     assert_eq!(steps[1], rec, "the upsert replaced the running record");
     assert_eq!(steps[1].duration_ms(), Some(1234));
+
+    // An enrichment step that failed and was skipped.
+    let degraded = StepRecord {
+        step: StepName::FindMeetingSlots,
+        status: StepStatus::Degraded,
+        summary: Some("degraded: continuing without this context".into()),
+        error: Some("Google Calendar 404: Not Found".into()),
+        output: Some(serde_json::json!([])),
+        ..rec.clone()
+    };
+    s.save_step(&degraded).await.unwrap();
+    let steps = s.list_steps(ids.workflow_id).await.unwrap();
+    assert_eq!(
+        steps.iter().find(|r| r.step == StepName::FindMeetingSlots),
+        Some(&degraded)
+    );
 }
 
 pub async fn drafts_round_trip_with_compare_and_set(s: &impl Subject) {

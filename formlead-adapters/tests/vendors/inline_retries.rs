@@ -55,7 +55,11 @@ async fn a_single_502_on_a_read_is_retried_inline() {
     let found = crm(&server).find_contact(&email()).await.unwrap();
     assert_eq!(found.unwrap().id, "51");
     assert_eq!(requests(&server, SEARCH).await, 2);
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -110,7 +114,11 @@ async fn a_read_that_keeps_failing_gives_up_after_three_retries() {
         .await;
     let err = crm(&server).find_contact(&email()).await.unwrap_err();
     assert!(err.is_transient());
-    assert_eq!(requests(&server, SEARCH).await, 4, "one call and three retries");
+    assert_eq!(
+        requests(&server, SEARCH).await,
+        4,
+        "one call and three retries"
+    );
 }
 
 #[tokio::test]
@@ -174,7 +182,11 @@ async fn a_token_refresh_is_retried_inline_and_absurd_lifetimes_are_clamped() {
     let auth = google_auth(&server);
     assert_eq!(auth.token().await.unwrap().expose_secret(), "ya29.x");
     assert_eq!(auth.token().await.unwrap().expose_secret(), "ya29.x");
-    assert_eq!(requests(&server, "/token").await, 2, "one retry, then cached");
+    assert_eq!(
+        requests(&server, "/token").await,
+        2,
+        "one retry, then cached"
+    );
 
     // A zero lifetime does not mean a refresh on every call.
     let server = MockServer::start().await;

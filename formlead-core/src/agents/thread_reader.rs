@@ -26,7 +26,7 @@ impl ChosenThread {
 }
 
 /// ThreadReader's output.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ThreadInsight {
     pub thread_count: usize,
     pub chosen: Option<ChosenThread>,

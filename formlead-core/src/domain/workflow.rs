@@ -90,6 +90,16 @@ str_enum! {
         Running => "running",
         Completed => "completed",
         Failed => "failed",
+        /// An enrichment step (3–6) that failed; the workflow went on
+        /// without its context.
+        Degraded => "degraded",
+    }
+}
+
+impl StepStatus {
+    /// Finished for good: a resumed run reads its output back.
+    pub fn is_done(self) -> bool {
+        matches!(self, Self::Completed | Self::Degraded)
     }
 }
 

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::{debug, info, warn};
 
-use super::engine::{Engine, FailureKind, StepFailure};
+use super::engine::{Engine, FailureKind, FailureOrigin, StepFailure};
 use crate::domain::{StepName, StepRecord, StepStatus, Workflow};
 use crate::ports::{Classify, Retry, StoreError};
 
@@ -56,6 +56,11 @@ pub(crate) fn port_failure<E: Classify + Display>(step: StepName) -> impl Fn(E) 
             Retry::Never => FailureKind::Permanent,
         },
         message: e.to_string(),
+        origin: if e.needs_operator() {
+            FailureOrigin::Credentials
+        } else {
+            FailureOrigin::Vendor
+        },
     }
 }
 
@@ -66,6 +71,7 @@ pub(crate) fn store_failure(step: Option<StepName>) -> impl Fn(StoreError) -> St
             step,
             kind: FailureKind::LeaseLost,
             message: e.to_string(),
+            origin: FailureOrigin::Internal,
         },
         _ => StepFailure {
             step,
@@ -74,6 +80,7 @@ pub(crate) fn store_failure(step: Option<StepName>) -> impl Fn(StoreError) -> St
                 Retry::Never => FailureKind::Permanent,
             },
             message: format!("store: {e}"),
+            origin: FailureOrigin::Internal,
         },
     }
 }
@@ -83,6 +90,7 @@ pub(crate) fn permanent(step: StepName, message: impl Into<String>) -> StepFailu
         step: Some(step),
         kind: FailureKind::Permanent,
         message: message.into(),
+        origin: FailureOrigin::Internal,
     }
 }
 
@@ -106,7 +114,7 @@ impl Engine {
         Fut: Future<Output = StepResult<T>>,
     {
         let prior = done.get(&step);
-        if let Some(record) = prior.filter(|r| r.status == StepStatus::Completed) {
+        if let Some(record) = prior.filter(|r| r.status.is_done()) {
             match record.output.clone().map(serde_json::from_value::<T>) {
                 Some(Ok(value)) => {
                     debug!(step = %step, "step already completed; resuming after it");
@@ -168,6 +176,66 @@ impl Engine {
                 Err(failure)
             }
         }
+    }
+
+    /// Runs an enrichment step (3–6: context only) under its checkpoint. A
+    /// vendor failure, permanent or transient after the adapter's inline
+    /// retries, does not fail the lead: the step is recorded as degraded,
+    /// with the error, and the workflow goes on with that context empty. A
+    /// refusal of our credentials (an operator must fix it), or a store
+    /// failure, still fails the step.
+    pub(crate) async fn enrichment<T, F, Fut>(
+        &self,
+        workflow: &Workflow,
+        step: StepName,
+        done: &Checkpoints,
+        run: F,
+    ) -> Result<T, StepFailure>
+    where
+        T: Serialize + DeserializeOwned + Default,
+        F: FnOnce(bool) -> Fut,
+        Fut: Future<Output = StepResult<T>>,
+    {
+        let failure = match self.checkpointed(workflow, step, done, run).await {
+            Ok(value) => return Ok(value),
+            Err(f) if f.origin == FailureOrigin::Vendor && f.kind != FailureKind::LeaseLost => f,
+            Err(f) => return Err(f),
+        };
+        let value = T::default();
+        let now = self.ports.clock.now();
+        let record = StepRecord {
+            workflow_id: workflow.id,
+            step,
+            status: StepStatus::Degraded,
+            attempt: workflow.attempts,
+            started_at: done.get(&step).map_or(now, |r| r.started_at.min(now)),
+            finished_at: Some(now),
+            summary: Some(format!(
+                "degraded: continuing without this context ({})",
+                failure.message
+            )),
+            output: serde_json::to_value(&value).ok(),
+            error: Some(failure.message.clone()),
+        };
+        let store = &self.ports.store;
+        store
+            .save_step(&record)
+            .await
+            .map_err(store_failure(Some(step)))?;
+        let event = crate::domain::AuditEvent::new(
+            Some(workflow.id),
+            "system",
+            "step.degraded",
+            serde_json::json!({"step": step.as_str(), "error": failure.message}),
+            now,
+        );
+        store
+            .record_audit(&event)
+            .await
+            .map_err(store_failure(Some(step)))?;
+        warn!(step = %step, error = %failure.message, "enrichment step degraded; the draft is written without it");
+        self.observer.step_degraded(workflow.id, step);
+        Ok(value)
     }
 
     /// How long a lease lasts (`EngineConfig::lease`).

@@ -133,6 +133,18 @@ pub(crate) struct StepFailure {
     pub step: Option<StepName>,
     pub kind: FailureKind,
     pub message: String,
+    pub origin: FailureOrigin,
+}
+
+/// Where a step failure came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FailureOrigin {
+    /// A vendor call failed (an outage, a 4xx about this request).
+    Vendor,
+    /// A vendor refused our credentials: an operator must act.
+    Credentials,
+    /// The store, the engine itself, or the lead's own data.
+    Internal,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -16,3 +16,5 @@ pub use retry::RetryPolicy;
 mod tests;
 #[cfg(test)]
 mod tests_decisions;
+#[cfg(test)]
+mod tests_degraded;

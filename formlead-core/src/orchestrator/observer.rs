@@ -15,6 +15,9 @@ pub trait EngineObserver: Send + Sync {
     fn step_finished(&self, _workflow: WorkflowId, _step: StepName, _elapsed: Duration, _ok: bool) {
     }
 
+    /// An enrichment step failed and the workflow went on without it.
+    fn step_degraded(&self, _workflow: WorkflowId, _step: StepName) {}
+
     /// A job was processed.
     fn job_finished(&self, _workflow: WorkflowId, _outcome: &ProcessOutcome) {}
 }

@@ -71,8 +71,14 @@ mod tests {
         assert!(within(p.delay_after(1, None, 7), 60));
         assert!(within(p.delay_after(2, None, 7), 120));
         assert!(within(p.delay_after(3, None, 7), 240));
-        assert!(within(p.delay_after(1, Some(Duration::from_secs(10)), 7), 60));
-        assert!(within(p.delay_after(1, Some(Duration::from_secs(600)), 7), 600));
+        assert!(within(
+            p.delay_after(1, Some(Duration::from_secs(10)), 7),
+            60
+        ));
+        assert!(within(
+            p.delay_after(1, Some(Duration::from_secs(600)), 7),
+            600
+        ));
         assert_eq!(p.delay_after(u32::MAX, None, 7), MAX_DELAY);
         assert!(p.allows_another(1) && p.allows_another(2) && !p.allows_another(3));
     }
@@ -87,7 +93,11 @@ mod tests {
         assert!(delays.len() > 900, "{} distinct delays", delays.len());
         let spread_s = (delays[delays.len() - 1] - delays[0]).as_secs_f64();
         assert!(spread_s > 10.0, "spread over {spread_s} s of the 12 s");
-        assert_eq!(p.delay_after(1, None, 42), p.delay_after(1, None, 42), "reproducible");
+        assert_eq!(
+            p.delay_after(1, None, 42),
+            p.delay_after(1, None, 42),
+            "reproducible"
+        );
         assert_ne!(p.delay_after(1, None, 42), p.delay_after(2, None, 42) / 2);
     }
 }

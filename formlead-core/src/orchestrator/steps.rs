@@ -118,7 +118,7 @@ impl Engine {
         // 3–6 only read: run them concurrently.
         self.renew_lease(wf, lease).await?;
         let (threads, memory, assets, slots) = futures_util::join!(
-            self.checkpointed(wf, StepName::ReadThreads, &done, |_| async {
+            self.enrichment(wf, StepName::ReadThreads, &done, |_| async {
                 let found = self
                     .ports
                     .mail
@@ -129,7 +129,7 @@ impl Engine {
                 let s = insight.summary.clone();
                 StepResult::<ThreadInsight>::Ok((insight, s))
             }),
-            self.checkpointed(wf, StepName::RecallHistory, &done, |_| async {
+            self.enrichment(wf, StepName::RecallHistory, &done, |_| async {
                 let history = store
                     .prospect_history(prospect.email.as_str(), wf.id)
                     .await
@@ -144,7 +144,7 @@ impl Engine {
                 let s = recall.summary.clone();
                 StepResult::<MemoryRecall>::Ok((recall, s))
             }),
-            self.checkpointed(wf, StepName::FindAssets, &done, |_| async {
+            self.enrichment(wf, StepName::FindAssets, &done, |_| async {
                 let hunter = AssetHunter::default();
                 let terms = hunter.search_terms(&prospect);
                 let candidates = self
@@ -165,7 +165,7 @@ impl Engine {
                 };
                 StepResult::<Vec<RankedAsset>>::Ok((ranked, s))
             }),
-            self.checkpointed(wf, StepName::FindMeetingSlots, &done, |_| async {
+            self.enrichment(wf, StepName::FindMeetingSlots, &done, |_| async {
                 let hours = &self.config.business_hours;
                 let at = now();
                 let (from, to) = hours.window(at);

@@ -33,8 +33,15 @@ pub enum AssetError {
         #[source]
         source: BoxError,
     },
+    /// The service refused our credentials (401, or 403 for a missing
+    /// scope): an operator must fix the configuration.
+    #[error("asset source refused our credentials: {source}")]
+    Unauthorized {
+        #[source]
+        source: BoxError,
+    },
 }
-port_error_common!(AssetError);
+port_error_common!(AssetError, unauthorized: Unauthorized);
 
 /// Candidate assets for a set of search terms (ranking is AssetHunter's job).
 #[cfg_attr(any(test, feature = "test-util"), mockall::automock)]

@@ -28,8 +28,15 @@ pub enum CalendarError {
         #[source]
         source: BoxError,
     },
+    /// The service refused our credentials (401, or 403 for a missing
+    /// scope): an operator must fix the configuration.
+    #[error("calendar refused our credentials: {source}")]
+    Unauthorized {
+        #[source]
+        source: BoxError,
+    },
 }
-port_error_common!(CalendarError);
+port_error_common!(CalendarError, unauthorized: Unauthorized);
 
 /// Free/busy lookups.
 #[cfg_attr(any(test, feature = "test-util"), mockall::automock)]

@@ -63,8 +63,15 @@ pub enum CrmError {
         #[source]
         source: BoxError,
     },
+    /// The service refused our credentials (401, or 403 for a missing
+    /// scope): an operator must fix the configuration.
+    #[error("CRM refused our credentials: {source}")]
+    Unauthorized {
+        #[source]
+        source: BoxError,
+    },
 }
-port_error_common!(CrmError);
+port_error_common!(CrmError, unauthorized: Unauthorized);
 
 /// Contacts, tasks and notes in the CRM.
 ///

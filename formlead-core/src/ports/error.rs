@@ -21,21 +21,41 @@ pub trait Classify {
     fn is_transient(&self) -> bool {
         matches!(self.retry(), Retry::Later { .. })
     }
+
+    /// The vendor refused our credentials (a revoked token, a missing
+    /// scope): an operator has to fix the configuration; never retried.
+    fn needs_operator(&self) -> bool {
+        false
+    }
 }
 
 /// Builds an error of a port from a classification (used by fault
 /// injection in the in-memory adapters).
 pub trait FromRetry: Sized {
     fn from_retry(retry: Retry, message: String) -> Self;
+
+    /// A refusal of our credentials (see [`Classify::needs_operator`]);
+    /// ports without such a variant make it a permanent error.
+    fn from_unauthorized(message: String) -> Self {
+        Self::from_retry(Retry::Never, message)
+    }
 }
 
 /// Adds `transient`, `transient_after` and `permanent` constructors and the
 /// [`Classify`] impl to an error enum with `Transient { retry_after, source }`
 /// and `Permanent { source }` variants. Other variants are permanent unless
-/// listed after `transient:`.
+/// listed after `transient:`; the variant named after `unauthorized:` (with
+/// a `source`) is the credentials refusal of [`Classify::needs_operator`].
 macro_rules! port_error_common {
-    ($name:ident $(, transient: $($tvariant:pat),+)?) => {
+    ($name:ident $(, transient: $($tvariant:pat),+)? $(, unauthorized: $uvariant:ident)?) => {
         impl $name {
+            $(
+                /// The vendor refused our credentials: an operator must act.
+                pub fn unauthorized(source: impl Into<$crate::ports::BoxError>) -> Self {
+                    Self::$uvariant { source: source.into() }
+                }
+            )?
+
             /// A failure worth retrying later.
             pub fn transient(source: impl Into<$crate::ports::BoxError>) -> Self {
                 Self::Transient { retry_after: None, source: source.into() }
@@ -63,6 +83,12 @@ macro_rules! port_error_common {
                     $crate::ports::Retry::Never => Self::permanent(message),
                 }
             }
+
+            #[allow(unreachable_code)]
+            fn from_unauthorized(message: String) -> Self {
+                $( return Self::$uvariant { source: message.into() }; )?
+                Self::permanent(message)
+            }
         }
 
         impl $crate::ports::Classify for $name {
@@ -75,6 +101,11 @@ macro_rules! port_error_common {
                     #[allow(unreachable_patterns)]
                     _ => $crate::ports::Retry::Never,
                 }
+            }
+
+            fn needs_operator(&self) -> bool {
+                $( if matches!(self, Self::$uvariant { .. }) { return true; } )?
+                false
             }
         }
     };

@@ -89,8 +89,15 @@ pub enum MailError {
         #[source]
         source: BoxError,
     },
+    /// The service refused our credentials (401, or 403 for a missing
+    /// scope): an operator must fix the configuration.
+    #[error("mail service refused our credentials: {source}")]
+    Unauthorized {
+        #[source]
+        source: BoxError,
+    },
 }
-port_error_common!(MailError);
+port_error_common!(MailError, unauthorized: Unauthorized);
 
 /// Threads, drafts and sends.
 #[cfg_attr(any(test, feature = "test-util"), mockall::automock)]

@@ -296,7 +296,7 @@ pub fn workflow(d: &WorkflowDetail) -> String {
                 match r.status {
                     StepStatus::Completed => "ok",
                     StepStatus::Failed => "bad",
-                    StepStatus::Running => "wait",
+                    StepStatus::Running | StepStatus::Degraded => "wait",
                 },
                 r.status.as_str(),
                 r.duration_ms().map_or_else(|| "—".to_owned(), ms),
