@@ -63,20 +63,26 @@ impl VendorFailure {
     }
 }
 
-/// `Retry-After` as seconds or an HTTP date.
+/// Longest `Retry-After` taken from a vendor (a day): vendor data never
+/// drives clock arithmetic out of range.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// `Retry-After` as seconds or an HTTP date, at most [`MAX_RETRY_AFTER`].
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let raw = headers
         .get(reqwest::header::RETRY_AFTER)?
         .to_str()
         .ok()?
         .trim();
-    if let Ok(secs) = raw.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let when = chrono::DateTime::parse_from_rfc2822(raw).ok()?;
-    (when.with_timezone(&chrono::Utc) - chrono::Utc::now())
-        .to_std()
-        .ok()
+    let after = if let Ok(secs) = raw.parse::<u64>() {
+        Duration::from_secs(secs)
+    } else {
+        let when = chrono::DateTime::parse_from_rfc2822(raw).ok()?;
+        (when.with_timezone(&chrono::Utc) - chrono::Utc::now())
+            .to_std()
+            .ok()?
+    };
+    Some(after.min(MAX_RETRY_AFTER))
 }
 
 /// The vendor's own message from an error body (HubSpot `message`, Google
@@ -163,6 +169,17 @@ mod tests {
             h.insert(reqwest::header::RETRY_AFTER, v.parse().unwrap());
         }
         h
+    }
+
+    #[test]
+    fn absurd_retry_afters_are_clamped() {
+        assert_eq!(retry_after(&h(Some("18446744073709551615"))), Some(MAX_RETRY_AFTER));
+        assert_eq!(
+            retry_after(&h(Some("Fri, 31 Dec 9999 23:59:59 GMT"))),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(retry_after(&h(Some("-5"))), None);
+        assert_eq!(retry_after(&h(Some("soon"))), None);
     }
 
     #[test]

@@ -11,6 +11,8 @@ mod multi_row;
 mod planner_stats;
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "sqlite")]
+mod private_file;
 mod queue;
 mod rows;
 #[cfg(feature = "sqlite")]

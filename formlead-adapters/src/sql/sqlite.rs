@@ -299,6 +299,7 @@ impl SqlStore<SqliteBackend> {
         max_connections: u32,
     ) -> Result<Self, sqlx::Error> {
         let path = sqlite_path(url).map_err(|m| sqlx::Error::Configuration(m.into()))?;
+        super::private_file::make_private(std::path::Path::new(&path))?;
         let options = SqliteConnectOptions::new()
             .filename(&path)
             .create_if_missing(true)

@@ -30,17 +30,22 @@ where
 
 pub struct SqliteFixture {
     pub store: Arc<SqliteStore>,
+    /// The database file.
+    #[allow(dead_code)]
+    pub path: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
 pub async fn sqlite() -> SqliteFixture {
     let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("formlead.db").display());
+    let path = dir.path().join("formlead.db");
+    let url = format!("sqlite://{}", path.display());
     let store = SqliteStore::connect_sqlite(&url, SqliteDurability::Full, 4)
         .await
         .expect("open sqlite");
     SqliteFixture {
         store: Arc::new(store),
+        path,
         _dir: dir,
     }
 }

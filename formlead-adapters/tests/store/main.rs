@@ -104,3 +104,22 @@ fn test_database_names_carry_their_creation_time() {
     assert_eq!(helpers::created_secs("formlead_test_x_y"), None);
     assert_eq!(helpers::created_secs("postgres"), None);
 }
+
+/// The SQLite file holds personal data: it and its WAL and shm files are
+/// the owner's alone (0600), whatever the umask.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sqlite_files_are_private() {
+    use formlead_core::domain::FormSubmission;
+    use formlead_core::ports::Store;
+    use std::os::unix::fs::PermissionsExt;
+    let f = helpers::sqlite().await;
+    let body = r#"{"formSubmissionId":"private-1","email":"a@b.co"}"#;
+    let sub = FormSubmission::from_webhook_body(body.as_bytes(), chrono::Utc::now()).unwrap();
+    f.store.accept_submission(&sub).await.unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        let path = f.path.with_file_name(format!("formlead.db{suffix}"));
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", path.display());
+    }
+}
