@@ -173,7 +173,10 @@ mod tests {
 
     #[test]
     fn absurd_retry_afters_are_clamped() {
-        assert_eq!(retry_after(&h(Some("18446744073709551615"))), Some(MAX_RETRY_AFTER));
+        assert_eq!(
+            retry_after(&h(Some("18446744073709551615"))),
+            Some(MAX_RETRY_AFTER)
+        );
         assert_eq!(
             retry_after(&h(Some("Fri, 31 Dec 9999 23:59:59 GMT"))),
             Some(MAX_RETRY_AFTER)

@@ -106,8 +106,16 @@ async fn retries_follow_the_schedule_then_dead_letter(backend: Backend) {
     let waited = |e: &formlead_core::domain::WorkflowError| {
         (e.retry_at.unwrap() - e.created_at).num_milliseconds()
     };
-    assert!((1000..=1200).contains(&waited(&errors[0])), "{}", waited(&errors[0]));
-    assert!((2000..=2400).contains(&waited(&errors[1])), "{}", waited(&errors[1]));
+    assert!(
+        (1000..=1200).contains(&waited(&errors[0])),
+        "{}",
+        waited(&errors[0])
+    );
+    assert!(
+        (2000..=2400).contains(&waited(&errors[1])),
+        "{}",
+        waited(&errors[1])
+    );
     assert!(
         errors[1].created_at >= errors[0].retry_at.unwrap(),
         "attempt 2 ran before its time"

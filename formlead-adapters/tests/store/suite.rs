@@ -95,7 +95,8 @@ pub async fn accept_round_trips_and_enqueues(s: &impl Subject) {
 /// hold one) does not keep the lead from being stored.
 pub async fn a_nul_in_a_field_is_stored(s: &impl Subject) {
     let body = r#"{"formSubmissionId": "nul-1", "email": "nul@acme.example",
-        "message": "hi\u0000there", "we\u0000ird": "x"}"#;
+        "message": "hi\u0000there", "we\u0000ird": "x",
+        "dup": {"\u0000": 1}, "dup": 2}"#;
     let sub = FormSubmission::from_webhook_body(body.as_bytes(), t0()).unwrap();
     let ids = s.accept_submission(&sub).await.unwrap();
     let stored = s.get_submission(ids.submission_id).await.unwrap().unwrap();

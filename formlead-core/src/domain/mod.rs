@@ -19,7 +19,8 @@ pub use prospect::Prospect;
 pub use storable::MAX_EMAIL_CHARS;
 pub use str_enum::UnknownVariant;
 pub use submission::{
-    FormSubmission, FormsApiSubmission, FormsApiValue, SubmissionError, SubmissionSource,
+    FormSubmission, FormsApiSubmission, FormsApiValue, MAX_FIELD_CHARS, MAX_FIELDS,
+    SubmissionError, SubmissionSource,
 };
 pub use task::{CrmTask, TaskPriority, TaskType};
 pub use workflow::{StepName, StepRecord, StepStatus, Workflow, WorkflowStatus, WorkflowSummary};

@@ -281,12 +281,15 @@ impl FormSubmission {
                 _ => false,
             }
         }
-        // JSON text can only carry a NUL as this escape (which may also be
-        // an escaped backslash followed by "u0000": then nothing changes).
-        if self.raw_payload.contains("\\u0000")
+        // JSON text can only carry a NUL as this escape. It may sit where
+        // the parsed value no longer shows it (under a repeated key, whose
+        // last value wins), and PostgreSQL refuses it there too: the raw
+        // payload is re-serialised from the parsed value whenever it has
+        // one (an escaped backslash before "u0000" is not one).
+        if has_nul_escape(&self.raw_payload)
             && let Ok(mut raw) = serde_json::from_str::<Value>(&self.raw_payload)
-            && scrub_value(&mut raw)
         {
+            scrub_value(&mut raw);
             self.raw_payload = raw.to_string();
         }
         scrub(&mut self.form_submission_id);
@@ -371,6 +374,16 @@ pub struct FormsApiValue {
     pub name: String,
     #[serde(default)]
     pub value: Value,
+}
+
+/// Whether JSON text holds a `\u0000` escape (not an escaped backslash
+/// followed by `u0000`).
+fn has_nul_escape(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    text.match_indices("\\u0000").any(|(at, _)| {
+        let backslashes = bytes[..at].iter().rev().take_while(|b| **b == b'\\').count();
+        backslashes % 2 == 0
+    })
 }
 
 fn get_ci<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
@@ -692,6 +705,18 @@ mod tests {
             s.field("interests").unwrap().chars().count(),
             MAX_FIELD_CHARS
         );
+    }
+
+    #[test]
+    fn a_nul_under_a_repeated_key_is_dropped_too() {
+        // The first "x" (with a NUL) is overwritten by the second; the raw
+        // body must not keep the NUL either (PostgreSQL refuses it).
+        let body = r#"{"email":"a@b.co","x":{"\u0000":1},"x":2,"y":"\\u0000"}"#;
+        let s = FormSubmission::from_webhook_body(body.as_bytes(), now()).unwrap();
+        assert!(!has_nul_escape(&s.raw_payload), "{}", s.raw_payload);
+        assert!(has_nul_escape(r#""\u0000""#));
+        assert!(!has_nul_escape(r#""\\u0000""#));
+        assert!(has_nul_escape(r#""\\\u0000""#));
     }
 
     #[test]
