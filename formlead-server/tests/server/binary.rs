@@ -63,6 +63,24 @@ fn check_config_prints_every_setting_with_secrets_masked() {
         assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
     }
     assert!(!out.contains("super-secret-value"), "secret leaked:\n{out}");
+
+    // A database password is masked too, also when the URL is refused.
+    let pg = "postgres://formlead:hunter2-pw@127.0.0.1:1/formlead";
+    let o = run(
+        dir.path(),
+        &[("HUBSPOT_WEBHOOK_SECRET", "super-secret-value"), ("DATABASE_URL", pg)],
+        &["check-config"],
+    );
+    let out = text(&o);
+    assert!(out.contains("postgres://formlead:***@127.0.0.1:1/formlead"), "{out}");
+    assert!(!out.contains("hunter2-pw"), "password leaked:\n{out}");
+    let o = run(
+        dir.path(),
+        &[("DATABASE_URL", "mysql://formlead:hunter2-pw@db/formlead")],
+        &["check-config"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!text(&o).contains("hunter2-pw"), "{}", text(&o));
 }
 
 #[test]
