@@ -55,6 +55,7 @@ impl CrmPort for InHouseCrm {
             id: format!("inhouse-{}", prospect.email),
             email: prospect.email.to_string(),
             owner_id: Some("sales-team".into()),
+            created: false,
         };
         self.contacts
             .lock()

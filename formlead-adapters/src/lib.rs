@@ -6,6 +6,8 @@
 //!   the vendors; [`worker`]: the worker pool that drives the engine.
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "http")]
+pub mod budget;
 #[cfg(feature = "google")]
 pub mod google;
 #[cfg(feature = "http")]

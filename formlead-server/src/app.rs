@@ -85,6 +85,15 @@ impl Database {
         }
     }
 
+    /// Where vendor budgets live: shared in PostgreSQL, in this process on
+    /// SQLite (one process).
+    pub fn budgets(&self) -> crate::live::Budgets {
+        match self {
+            Self::Sqlite(_) => crate::live::Budgets::Local,
+            Self::Postgres(s) => crate::live::Budgets::Shared(s.clone()),
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Sqlite(_) => "sqlite",
@@ -124,6 +133,8 @@ pub struct Vendors {
     pub policy: Arc<dyn FlagPolicy>,
     /// `(port, description)`, e.g. `("crm", "sandbox (set HUBSPOT_ACCESS_TOKEN for HubSpot)")`.
     pub summary: Vec<(&'static str, String)>,
+    /// The live vendors' budgets (for the dashboard).
+    pub budgets: Vec<Arc<dyn formlead_adapters::budget::Budget>>,
 }
 
 impl Vendors {
@@ -131,12 +142,20 @@ impl Vendors {
     ///
     /// # Errors
     /// When a configured file (voice profile, asset catalogue) is invalid.
-    pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
+    pub fn from_settings(
+        settings: &Settings,
+        budget_store: &crate::live::Budgets,
+    ) -> anyhow::Result<Self> {
         let policy: Arc<dyn FlagPolicy> = Arc::new(GatedPolicy::new(settings.send_policy.clone()));
         let mut summary = Vec::new();
+        let mut budgets = Vec::new();
 
         let crm: Arc<dyn CrmPort> = match &settings.hubspot.access_token {
-            Some(_) => crate::live::hubspot_crm(settings)?,
+            Some(_) => {
+                let hubspot = crate::live::hubspot_crm(settings, budget_store)?;
+                budgets.extend(hubspot.budget());
+                hubspot
+            }
             None => {
                 summary.push((
                     "crm",
@@ -178,7 +197,9 @@ impl Vendors {
             Arc<dyn AssetPort>,
         ) = match &settings.google {
             Some(google) => {
-                let live = crate::live::google(settings, google, policy.clone(), assets)?;
+                let (live, gmail) =
+                    crate::live::google(settings, google, policy.clone(), assets, budget_store)?;
+                budgets.push(gmail);
                 summary.push(("mail", format!("Gmail ({})", google.gmail_base)));
                 summary.push((
                     "calendar",
@@ -233,6 +254,7 @@ impl Vendors {
             writer,
             policy,
             summary,
+            budgets,
         })
     }
 }
@@ -306,7 +328,7 @@ impl App {
     /// When the database or a configured file cannot be used.
     pub async fn build(settings: Settings, role: &str) -> anyhow::Result<Self> {
         let database = Database::open(&settings).await?;
-        let vendors = Vendors::from_settings(&settings)?;
+        let vendors = Vendors::from_settings(&settings, &database.budgets())?;
         let worker_id = format!("{role}-{}", std::process::id());
         let engine = engine(
             &settings,

@@ -4,18 +4,20 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
+use formlead_adapters::budget::{Budget, BudgetSpec, LocalBudget, PgBudget};
 use formlead_adapters::google::{
     DriveAssets, GmailMailer, GoogleCalendar, GoogleClients, GoogleCredentials, GoogleEndpoints,
+    gmail_budget,
 };
 use formlead_adapters::hubspot::{HubSpotConfig, HubSpotCrm};
 use formlead_adapters::llm::{LlmConfig, LlmWriter};
 use formlead_core::agents::{DraftWriter, TemplateWriter};
 use formlead_core::domain::FormsApiSubmission;
-use formlead_core::ports::{AssetPort, CalendarPort, CrmPort, FlagPolicy, MailPort};
+use formlead_core::ports::{AssetPort, CalendarPort, FlagPolicy, MailPort};
 
 use crate::config::{GoogleSettings, LlmSettings, Settings};
 
-fn hubspot(settings: &Settings) -> anyhow::Result<HubSpotCrm> {
+fn hubspot(settings: &Settings, budgets: &Budgets) -> anyhow::Result<HubSpotCrm> {
     let token = settings
         .hubspot
         .access_token
@@ -23,12 +25,12 @@ fn hubspot(settings: &Settings) -> anyhow::Result<HubSpotCrm> {
         .context("HUBSPOT_ACCESS_TOKEN is not set")?;
     let mut config = HubSpotConfig::new(&settings.hubspot.api_base, token);
     config.calls_per_10s = settings.hubspot.rate_per_10s;
-    config.searches_per_s = settings.hubspot.search_per_s;
-    HubSpotCrm::new(config).map_err(|e| anyhow::anyhow!("{e}"))
+    let budget = budgets.budget(config.budget_spec());
+    HubSpotCrm::with_budget(config, budget).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-pub fn hubspot_crm(settings: &Settings) -> anyhow::Result<Arc<dyn CrmPort>> {
-    Ok(Arc::new(hubspot(settings)?))
+pub fn hubspot_crm(settings: &Settings, budgets: &Budgets) -> anyhow::Result<Arc<HubSpotCrm>> {
+    Ok(Arc::new(hubspot(settings, budgets)?))
 }
 
 pub type GooglePorts = (Arc<dyn MailPort>, Arc<dyn CalendarPort>, Arc<dyn AssetPort>);
@@ -40,7 +42,8 @@ pub fn google(
     google: &GoogleSettings,
     policy: Arc<dyn FlagPolicy>,
     assets: Arc<dyn AssetPort>,
-) -> anyhow::Result<GooglePorts> {
+    budgets: &Budgets,
+) -> anyhow::Result<(GooglePorts, Arc<dyn Budget>)> {
     let credentials = GoogleCredentials {
         client_id: google.client_id.clone(),
         client_secret: google.client_secret.clone(),
@@ -62,6 +65,12 @@ pub fn google(
         .sender_email
         .as_ref()
         .context("SENDER_EMAIL is required with Google credentials")?;
+    // One budget per mailbox, shared by every process sending from it.
+    let gmail_budget = budgets.budget(gmail_budget(
+        &format!("gmail:{}", from.as_str()),
+        google.gmail_units_per_s,
+    ));
+    let clients = clients.with_gmail_budget(gmail_budget.clone());
     let mail: Arc<dyn MailPort> = Arc::new(GmailMailer::new(
         clients.gmail.clone(),
         policy,
@@ -76,7 +85,7 @@ pub fn google(
         Some(folder) => Arc::new(DriveAssets::new(clients.drive.clone(), folder)),
         None => assets,
     };
-    Ok((mail, calendar, assets))
+    Ok(((mail, calendar, assets), gmail_budget))
 }
 
 pub fn llm_writer(
@@ -111,5 +120,22 @@ impl FormsClient {
 }
 
 pub fn hubspot_forms(settings: &Settings) -> anyhow::Result<FormsClient> {
-    Ok(FormsClient(hubspot(settings)?))
+    Ok(FormsClient(hubspot(settings, &Budgets::Local)?))
+}
+
+/// Where vendor budgets live: in this process, or in PostgreSQL, shared by
+/// every process on the database.
+#[derive(Debug, Clone)]
+pub enum Budgets {
+    Local,
+    Shared(Arc<formlead_adapters::sql::PgStore>),
+}
+
+impl Budgets {
+    pub fn budget(&self, spec: BudgetSpec) -> Arc<dyn Budget> {
+        match self {
+            Self::Local => Arc::new(LocalBudget::new(spec)),
+            Self::Shared(store) => Arc::new(PgBudget::for_store(store, spec)),
+        }
+    }
 }

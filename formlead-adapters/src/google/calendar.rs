@@ -1,6 +1,13 @@
-//! `GoogleCalendar`: the [`CalendarPort`] over the freeBusy API.
+//! `GoogleCalendar`: the [`CalendarPort`] over the freeBusy API, with the
+//! answer cached for [`CACHE_FOR`]: leads arriving together ask about the
+//! same calendar and nearly the same window, and the slots are only
+//! offers (re-checked before a send). Concurrent misses share one call.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tokio::sync::Mutex;
+use tokio::time::Instant;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -10,6 +17,25 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::oauth::GoogleApi;
+use crate::http::Op;
+
+/// `freebusy.query`.
+const FREEBUSY: Op = Op::new("freebusy.query", 1.0);
+
+/// How long a free/busy answer is reused.
+pub const CACHE_FOR: Duration = Duration::from_secs(30);
+/// The window asked for runs this much past the one requested, so requests
+/// in the next [`CACHE_FOR`] (whose windows end a little later) fit in it.
+const WINDOW_PAD: chrono::Duration = chrono::Duration::minutes(10);
+
+/// A free/busy answer and what it covers.
+#[derive(Debug, Clone)]
+struct Cached {
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    busy: Vec<BusyBlock>,
+    at: Instant,
+}
 
 #[derive(Deserialize)]
 struct FreeBusy {
@@ -32,10 +58,11 @@ struct Interval {
 }
 
 /// Google Calendar free/busy of one calendar.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct GoogleCalendar {
     api: GoogleApi,
     calendar_id: String,
+    cache: Mutex<Option<Cached>>,
 }
 
 impl GoogleCalendar {
@@ -43,6 +70,7 @@ impl GoogleCalendar {
         Self {
             api,
             calendar_id: calendar_id.to_owned(),
+            cache: Mutex::new(None),
         }
     }
 }
@@ -50,6 +78,36 @@ impl GoogleCalendar {
 #[async_trait]
 impl CalendarPort for GoogleCalendar {
     async fn busy(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<BusyBlock>, CalendarError> {
+        let mut cache = self.cache.lock().await;
+        if let Some(c) = cache.as_ref()
+            && c.at.elapsed() < CACHE_FOR
+            && c.from <= from
+            && c.to >= to
+        {
+            return Ok(c
+                .busy
+                .iter()
+                .filter(|b| b.end > from && b.start < to)
+                .cloned()
+                .collect());
+        }
+        let busy = self.query(from, to + WINDOW_PAD).await?;
+        *cache = Some(Cached {
+            from,
+            to: to + WINDOW_PAD,
+            busy: busy.clone(),
+            at: Instant::now(),
+        });
+        Ok(busy.into_iter().filter(|b| b.start < to).collect())
+    }
+}
+
+impl GoogleCalendar {
+    async fn query(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
@@ -62,7 +120,7 @@ impl CalendarPort for GoogleCalendar {
         });
         let answer: FreeBusy = self
             .api
-            .read(|t| {
+            .read(FREEBUSY, |t| {
                 self.api
                     .client
                     .request(Method::POST, "/freeBusy")

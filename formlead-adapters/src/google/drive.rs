@@ -7,6 +7,10 @@ use reqwest::Method;
 use serde::Deserialize;
 
 use super::oauth::GoogleApi;
+use crate::http::Op;
+
+/// `files.list`.
+const FILES_LIST: Op = Op::new("files.list", 1.0);
 
 #[derive(Deserialize)]
 struct FileList {
@@ -67,7 +71,7 @@ impl AssetPort for DriveAssets {
         let page_size = limit.clamp(1, 100).to_string();
         let list: FileList = self
             .api
-            .read(|t| {
+            .read(FILES_LIST, |t| {
                 self.api
                     .client
                     .request(Method::GET, "/files")

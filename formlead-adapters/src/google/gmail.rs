@@ -3,7 +3,6 @@
 //! an earlier attempt went out, and re-checks the send policy.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
@@ -17,14 +16,15 @@ use serde_json::json;
 
 use super::mime;
 use super::oauth::GoogleApi;
-use crate::http::VendorFailure;
+use crate::http::{Op, VendorFailure};
 
 fn mail_err(f: VendorFailure) -> MailError {
     f.into_port()
 }
 
-/// Threads read per lookup at most (each is one API call).
-const MAX_THREADS: usize = 10;
+/// Threads read per lookup at most (each is a `threads.get`, 10 quota
+/// units): the reply goes into the most recent one, so a few are enough.
+const MAX_THREADS: usize = 3;
 
 /// Gmail, as the sender's mailbox.
 pub struct GmailMailer {
@@ -43,17 +43,6 @@ impl std::fmt::Debug for GmailMailer {
 }
 
 #[derive(Deserialize)]
-struct ThreadList {
-    #[serde(default)]
-    threads: Vec<ThreadRef>,
-}
-
-#[derive(Deserialize)]
-struct ThreadRef {
-    id: String,
-}
-
-#[derive(Deserialize)]
 struct Thread {
     id: String,
     #[serde(default)]
@@ -64,6 +53,8 @@ struct Thread {
 #[serde(rename_all = "camelCase")]
 struct Message {
     id: String,
+    #[serde(default)]
+    thread_id: Option<String>,
     #[serde(default)]
     internal_date: Option<String>,
     #[serde(default)]
@@ -161,7 +152,7 @@ impl GmailMailer {
         );
         let thread: Thread = self
             .api
-            .read(|t| {
+            .read(THREADS_GET, |t| {
                 self.get(t, &path).query(&[
                     ("format", "metadata"),
                     ("metadataHeaders", "Subject"),
@@ -198,7 +189,7 @@ impl GmailMailer {
         let q = format!("rfc822msgid:{} in:sent", mime::bare_id(message_id));
         let list: MessageList = self
             .api
-            .read(|t| {
+            .read(MESSAGES_LIST, |t| {
                 self.get(t, "/gmail/v1/users/me/messages")
                     .query(&[("q", q.as_str()), ("maxResults", "1")])
             })
@@ -215,19 +206,29 @@ impl MailPort for GmailMailer {
         email: &EmailAddress,
         limit: usize,
     ) -> Result<Vec<MailThread>, MailError> {
+        // messages.list (5 units) rather than threads.list (10): most
+        // leads have no history, and then this is the only call.
         let q = format!("from:{email} OR to:{email}");
-        let max = limit.clamp(1, MAX_THREADS).to_string();
-        let list: ThreadList = self
+        let list: MessageList = self
             .api
-            .read(|t| {
-                self.get(t, "/gmail/v1/users/me/threads")
-                    .query(&[("q", q.as_str()), ("maxResults", max.as_str())])
+            .read(MESSAGES_LIST, |t| {
+                self.get(t, "/gmail/v1/users/me/messages")
+                    .query(&[("q", q.as_str()), ("maxResults", "20")])
             })
             .await
             .map_err(mail_err)?;
+        // Newest first; each thread once.
+        let mut ids: Vec<&str> = Vec::new();
+        for m in &list.messages {
+            if let Some(t) = m.thread_id.as_deref()
+                && !ids.contains(&t)
+            {
+                ids.push(t);
+            }
+        }
         let mut threads = Vec::new();
-        for t in list.threads.iter().take(limit.min(MAX_THREADS)) {
-            if let Some(thread) = self.read_thread(&t.id, email.as_str()).await? {
+        for id in ids.into_iter().take(limit.clamp(1, MAX_THREADS)) {
+            if let Some(thread) = self.read_thread(id, email.as_str()).await? {
                 threads.push(thread);
             }
         }
@@ -245,7 +246,7 @@ impl MailPort for GmailMailer {
         let body = json!({ "message": message });
         let draft: Draft = self
             .api
-            .call(|t| {
+            .call(DRAFTS_CREATE, |t| {
                 self.api
                     .client
                     .request(Method::POST, "/gmail/v1/users/me/drafts")
@@ -264,7 +265,7 @@ impl MailPort for GmailMailer {
         let q = format!("rfc822msgid:{}", mime::bare_id(message_id));
         let list: DraftList = self
             .api
-            .read(|t| {
+            .read(DRAFTS_LIST, |t| {
                 self.get(t, "/gmail/v1/users/me/drafts")
                     .query(&[("q", q.as_str()), ("maxResults", "1")])
             })
@@ -283,7 +284,7 @@ impl MailPort for GmailMailer {
         );
         let draft: FullDraft = self
             .api
-            .read(|t| {
+            .read(DRAFTS_GET, |t| {
                 self.get(t, &path).query(&[
                     ("format", "metadata"),
                     ("metadataHeaders", "To"),
@@ -320,7 +321,7 @@ impl MailPort for GmailMailer {
         let body = json!({ "id": request.draft_id });
         let sent: Message = self
             .api
-            .call(|t| {
+            .call(DRAFTS_SEND, |t| {
                 self.api
                     .client
                     .request(Method::POST, "/gmail/v1/users/me/drafts/send")
@@ -336,9 +337,13 @@ impl MailPort for GmailMailer {
     }
 }
 
-/// Gmail's per-user quota (15,000 units/min; a thread read costs 10):
-/// about 20 calls per second keeps well inside it.
-pub const GMAIL_CALLS_PER_SECOND: u32 = 20;
+/// Gmail's default quota per mailbox: 250 units a second (15,000 a minute).
+pub const GMAIL_UNITS_PER_SECOND: u32 = 250;
 
-/// Window of [`GMAIL_CALLS_PER_SECOND`].
-pub const GMAIL_WINDOW: Duration = Duration::from_secs(1);
+// What each method costs in quota units (Google's table).
+const MESSAGES_LIST: Op = Op::new("messages.list", 5.0);
+const THREADS_GET: Op = Op::new("threads.get", 10.0);
+const DRAFTS_CREATE: Op = Op::new("drafts.create", 10.0);
+const DRAFTS_LIST: Op = Op::new("drafts.list", 5.0);
+const DRAFTS_GET: Op = Op::new("drafts.get", 5.0);
+const DRAFTS_SEND: Op = Op::new("drafts.send", 100.0);

@@ -16,7 +16,8 @@ pub use drive::{DriveAssets, quote as drive_quote};
 pub use gmail::GmailMailer;
 pub use oauth::{GoogleApi, GoogleAuth, GoogleCredentials};
 
-use crate::http::{RateLimiter, VendorClient, VendorFailure};
+use crate::budget::{Budget, BudgetSpec, LocalBudget};
+use crate::http::{VendorClient, VendorFailure};
 
 /// Percent-encodes a path segment.
 pub(crate) fn path_segment(s: &str) -> String {
@@ -57,28 +58,44 @@ impl GoogleClients {
         timeout: Duration,
     ) -> Result<Self, VendorFailure> {
         let auth = Arc::new(GoogleAuth::new(credentials, timeout)?);
-        let gmail_limiter = Arc::new(RateLimiter::new(
-            gmail::GMAIL_CALLS_PER_SECOND,
-            gmail::GMAIL_WINDOW,
-        ));
-        let api = |vendor,
-                   base: &str,
-                   limiter: Option<Arc<RateLimiter>>|
-         -> Result<GoogleApi, VendorFailure> {
-            let mut client = VendorClient::new(vendor, base, timeout)?;
-            if let Some(l) = limiter {
-                client = client.with_limiter(l);
-            }
+        let api = |vendor, label, base: &str| -> Result<GoogleApi, VendorFailure> {
             Ok(GoogleApi {
-                client,
+                client: VendorClient::new(vendor, label, base, timeout)?,
                 auth: auth.clone(),
             })
         };
+        let mut gmail = api("Gmail", "gmail", &endpoints.gmail)?;
+        // Until a shared one is set: this process's own, at Google's
+        // default per-mailbox quota.
+        gmail.client.budget = Some(Arc::new(LocalBudget::new(gmail_budget(
+            "gmail",
+            gmail::GMAIL_UNITS_PER_SECOND,
+        ))));
         Ok(Self {
-            gmail: api("Gmail", &endpoints.gmail, Some(gmail_limiter))?,
-            calendar: api("Google Calendar", &endpoints.calendar, None)?,
-            drive: api("Google Drive", &endpoints.drive, None)?,
+            gmail,
+            calendar: api("Google Calendar", "google_calendar", &endpoints.calendar)?,
+            drive: api("Google Drive", "google_drive", &endpoints.drive)?,
             auth,
         })
     }
+
+    /// Gmail calls draw on `budget` (the mailbox's quota units, shared by
+    /// every process sending from it).
+    #[must_use]
+    pub fn with_gmail_budget(mut self, budget: Arc<dyn Budget>) -> Self {
+        self.gmail.client.budget = Some(budget);
+        self
+    }
+}
+
+/// The budget of one mailbox: `units_per_second` quota units (Google's
+/// default is 250 per user per second, 15,000 a minute), with a margin.
+pub fn gmail_budget(name: &str, units_per_second: u32) -> BudgetSpec {
+    BudgetSpec::rolling_window(
+        name,
+        "Gmail",
+        f64::from(units_per_second.max(1)),
+        Duration::from_secs(1),
+        0.05,
+    )
 }

@@ -12,7 +12,10 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::http::{VendorClient, VendorFailure};
+use crate::http::{Op, VendorClient, VendorFailure};
+
+/// The OAuth refresh grant (not part of the Gmail quota).
+const TOKEN_REFRESH: Op = Op::new("token_refresh", 0.0);
 
 /// Refresh this long before the token expires.
 const EARLY: Duration = Duration::from_secs(60);
@@ -59,7 +62,12 @@ impl GoogleAuth {
     /// # Errors
     /// [`VendorFailure`] when the HTTP client cannot be built.
     pub fn new(credentials: GoogleCredentials, timeout: Duration) -> Result<Self, VendorFailure> {
-        let client = VendorClient::new("Google OAuth", &credentials.token_url, timeout)?;
+        let client = VendorClient::new(
+            "Google OAuth",
+            "google_oauth",
+            &credentials.token_url,
+            timeout,
+        )?;
         Ok(Self {
             client,
             credentials,
@@ -111,7 +119,7 @@ impl GoogleAuth {
             ("grant_type", "refresh_token"),
         ];
         let req = self.client.request(Method::POST, "").form(&form);
-        let response = match self.client.send_idempotent(req, None).await {
+        let response = match self.client.send_idempotent(req, TOKEN_REFRESH).await {
             Ok(r) => r,
             Err(f)
                 if f.message.contains("invalid_grant")
@@ -160,14 +168,15 @@ impl GoogleApi {
     /// [`VendorFailure`].
     pub async fn send(
         &self,
+        op: Op,
         build: impl Fn(&str) -> RequestBuilder,
     ) -> Result<Response, VendorFailure> {
         let token = self.auth.token().await?;
-        match self.client.send(build(token.expose_secret()), None).await {
+        match self.client.send(build(token.expose_secret()), op).await {
             Err(f) if f.status == Some(401) => {
                 self.auth.invalidate(&token).await;
                 let token = self.auth.token().await?;
-                self.client.send(build(token.expose_secret()), None).await.map_err(|f| {
+                self.client.send(build(token.expose_secret()), op).await.map_err(|f| {
                     if f.status == Some(401) {
                         VendorFailure::credentials(format!("{}: still unauthorised after a token refresh (check the OAuth scopes)", self.client.vendor))
                             .with_status(401)
@@ -187,10 +196,11 @@ impl GoogleApi {
     /// The last [`VendorFailure`].
     pub async fn read<T: serde::de::DeserializeOwned>(
         &self,
+        op: Op,
         build: impl Fn(&str) -> RequestBuilder,
     ) -> Result<T, VendorFailure> {
         use backon::Retryable;
-        (|| self.call(&build))
+        (|| self.call(op, &build))
             .retry(crate::http::client::inline_backoff())
             .when(|f: &VendorFailure| matches!(f.retry, formlead_core::ports::Retry::Later { .. }))
             .adjust(crate::http::client::inline_wait)
@@ -203,9 +213,10 @@ impl GoogleApi {
     /// [`VendorFailure`].
     pub async fn call<T: serde::de::DeserializeOwned>(
         &self,
+        op: Op,
         build: impl Fn(&str) -> RequestBuilder,
     ) -> Result<T, VendorFailure> {
-        let response = self.send(build).await?;
+        let response = self.send(op, build).await?;
         self.client.json(response).await
     }
 }

@@ -1,5 +1,11 @@
-//! A vendor HTTP client: base URL, timeout, rate limits, JSON in and out,
-//! classified failures, and a `vendor_calls` metric.
+//! A vendor HTTP client: base URL, timeout, the vendor account's budget,
+//! JSON in and out, classified failures, inline retries of idempotent
+//! calls, and metrics per operation.
+//!
+//! A 429 never reaches the workflow as long as the vendor's wait is short:
+//! the client pauses the budget (for every process sharing it) for the
+//! vendor's `Retry-After` and sends the call again, so a lead does not spend
+//! one of its attempts on a rate limit.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,10 +17,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::failure::{VendorFailure, classify, malformed, transport};
-use super::limiter::RateLimiter;
+use crate::budget::{self, Budget};
 
-/// The counter of calls to vendor APIs, by `vendor` and `outcome`.
+/// The counter of calls to vendor APIs, by `vendor`, `operation` and `outcome`.
 pub const VENDOR_CALLS_METRIC: &str = "formlead_vendor_calls_total";
+/// The counter of 429 answers, by `vendor`.
+pub const VENDOR_429_METRIC: &str = "formlead_vendor_rate_limited_total";
 
 /// Default per-request timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -30,6 +38,10 @@ pub const INLINE_FIRST_DELAY: Duration = Duration::from_millis(200);
 /// A vendor's `Retry-After` up to this long is waited out inline; a longer
 /// one is left to the workflow's durable retry.
 pub const MAX_INLINE_RETRY_AFTER: Duration = Duration::from_secs(10);
+/// A call answered 429 is sent again (after the pause) at most this often,
+/// and only when the vendor's wait is at most [`MAX_INLINE_RETRY_AFTER`];
+/// a longer wait is left to the workflow's durable retry.
+pub const MAX_429_RETRIES: u32 = 3;
 
 /// The back-off of inline retries.
 pub(crate) fn inline_backoff() -> ExponentialBuilder {
@@ -52,13 +64,31 @@ pub(crate) fn inline_wait(failure: &VendorFailure, backoff: Option<Duration>) ->
     }
 }
 
+/// One kind of call: its name in metrics and its cost in the vendor
+/// budget's units (1 for HubSpot; Gmail's quota units per method).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Op {
+    pub name: &'static str,
+    pub cost: f64,
+}
+
+impl Op {
+    pub const fn new(name: &'static str, cost: f64) -> Self {
+        Self { name, cost }
+    }
+}
+
 /// One vendor's HTTP endpoint.
 #[derive(Debug, Clone)]
 pub struct VendorClient {
+    /// The vendor's name in messages (`HubSpot`, `Google Calendar`).
     pub vendor: &'static str,
+    /// The vendor's name in metrics (`hubspot`, `google_calendar`).
+    pub label: &'static str,
     pub base: String,
     pub http: reqwest::Client,
-    pub limiters: Vec<Arc<RateLimiter>>,
+    /// The account's budget; `None` for calls that are not rate-limited.
+    pub budget: Option<Arc<dyn Budget>>,
     /// Back-off for a 429 without `Retry-After`.
     pub default_429: Option<Duration>,
 }
@@ -66,7 +96,12 @@ pub struct VendorClient {
 impl VendorClient {
     /// # Errors
     /// [`VendorFailure`] when the TLS/HTTP client cannot be built.
-    pub fn new(vendor: &'static str, base: &str, timeout: Duration) -> Result<Self, VendorFailure> {
+    pub fn new(
+        vendor: &'static str,
+        label: &'static str,
+        base: &str,
+        timeout: Duration,
+    ) -> Result<Self, VendorFailure> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(Duration::from_secs(5))
@@ -77,16 +112,17 @@ impl VendorClient {
             })?;
         Ok(Self {
             vendor,
+            label,
             base: base.trim_end_matches('/').to_owned(),
             http,
-            limiters: Vec::new(),
+            budget: None,
             default_429: None,
         })
     }
 
     #[must_use]
-    pub fn with_limiter(mut self, limiter: Arc<RateLimiter>) -> Self {
-        self.limiters.push(limiter);
+    pub fn with_budget(mut self, budget: Arc<dyn Budget>) -> Self {
+        self.budget = Some(budget);
         self
     }
 
@@ -98,26 +134,75 @@ impl VendorClient {
         self.http.request(method, self.url(path))
     }
 
-    /// Waits for the rate limiters (plus `extra`), sends, and returns the
-    /// response if it is a success.
+    /// Waits for `op`'s share of the budget (no wait without a budget).
+    pub async fn reserve(&self, op: Op) {
+        if let Some(b) = &self.budget {
+            budget::acquire(b.as_ref(), op.cost).await;
+        }
+    }
+
+    /// Waits for the budget and sends; a 429 pauses the budget for the
+    /// vendor's `Retry-After` and sends again (up to [`MAX_429_RETRIES`]
+    /// times). Returns the response if it is a success.
     ///
     /// # Errors
     /// [`VendorFailure`]: transport errors and error statuses, classified.
-    pub async fn send(
+    pub async fn send(&self, req: RequestBuilder, op: Op) -> Result<Response, VendorFailure> {
+        self.reserve(op).await;
+        self.send_reserved(req, op).await
+    }
+
+    /// [`Self::send`] for a call whose budget was already reserved (a batch
+    /// waits for its budget before it is put together).
+    ///
+    /// # Errors
+    /// As [`Self::send`].
+    pub async fn send_reserved(
         &self,
         req: RequestBuilder,
-        extra: Option<&RateLimiter>,
+        op: Op,
     ) -> Result<Response, VendorFailure> {
-        let mut permits = Vec::with_capacity(self.limiters.len() + 1);
-        for l in &self.limiters {
-            permits.push(l.acquire().await);
+        // Every request formlead makes has a buffered body, so it can be
+        // sent again; one that could not is sent once.
+        let Some(mut next) = req.try_clone() else {
+            return self.send_once(req, op).await;
+        };
+        let mut attempt = 0;
+        loop {
+            let result = self.send_once(next, op).await;
+            let (Err(f), Some(budget)) = (&result, &self.budget) else {
+                return result;
+            };
+            if f.status != Some(429) || attempt >= MAX_429_RETRIES {
+                return result;
+            }
+            let pause = match f.retry {
+                Retry::Later { after: Some(a) } => a,
+                _ => self.default_429.unwrap_or(Duration::from_secs(1)),
+            };
+            if pause > MAX_INLINE_RETRY_AFTER {
+                // Still pause everyone: the vendor said so.
+                budget.pause(pause).await;
+                return result;
+            }
+            tracing::warn!(
+                vendor = self.vendor,
+                operation = op.name,
+                pause_ms = pause.as_millis() as u64,
+                "rate limited (429): pausing the vendor budget and sending again"
+            );
+            budget.pause(pause).await;
+            budget::acquire(budget.as_ref(), op.cost).await;
+            attempt += 1;
+            next = match req.try_clone() {
+                Some(r) => r,
+                None => return result,
+            };
         }
-        if let Some(l) = extra {
-            permits.push(l.acquire().await);
-        }
-        let result = req.send().await;
-        drop(permits);
+    }
 
+    async fn send_once(&self, req: RequestBuilder, op: Op) -> Result<Response, VendorFailure> {
+        let result = req.send().await;
         let outcome = match &result {
             Ok(r) if r.status().is_success() => "ok",
             Ok(r) if r.status() == StatusCode::TOO_MANY_REQUESTS => "rate_limited",
@@ -126,8 +211,11 @@ impl VendorClient {
             Err(e) if e.is_timeout() => "timeout",
             Err(_) => "transport_error",
         };
-        metrics::counter!(VENDOR_CALLS_METRIC, "vendor" => self.vendor, "outcome" => outcome)
+        metrics::counter!(VENDOR_CALLS_METRIC, "vendor" => self.label, "operation" => op.name, "outcome" => outcome)
             .increment(1);
+        if outcome == "rate_limited" {
+            metrics::counter!(VENDOR_429_METRIC, "vendor" => self.label).increment(1);
+        }
         let response = result.map_err(|e| transport(self.vendor, &e))?;
         if response.status().is_success() {
             return Ok(response);
@@ -155,49 +243,22 @@ impl VendorClient {
     pub async fn send_idempotent(
         &self,
         req: RequestBuilder,
-        extra: Option<&RateLimiter>,
+        op: Op,
     ) -> Result<Response, VendorFailure> {
-        (|| async {
-            let attempt = req.try_clone().ok_or_else(|| {
-                VendorFailure::permanent(format!("{}: the request cannot be repeated", self.vendor))
-            })?;
-            self.send(attempt, extra).await
-        })
-        .retry(inline_backoff())
-        .when(|f: &VendorFailure| matches!(f.retry, Retry::Later { .. }))
-        .adjust(inline_wait)
-        .notify(|f: &VendorFailure, wait: Duration| {
-            tracing::debug!(vendor = self.vendor, error = %f.message, wait_ms = wait.as_millis() as u64, "retrying an idempotent call inline");
-        })
-        .await
+        (|| async { self.send(self.repeat(&req)?, op).await })
+            .retry(inline_backoff())
+            .when(|f: &VendorFailure| matches!(f.retry, Retry::Later { .. }))
+            .adjust(inline_wait)
+            .notify(|f: &VendorFailure, wait: Duration| {
+                tracing::debug!(vendor = self.vendor, operation = op.name, error = %f.message, wait_ms = wait.as_millis() as u64, "retrying an idempotent call inline");
+            })
+            .await
     }
 
-    /// [`Self::call`] for an idempotent request, retried inline as
-    /// [`Self::send_idempotent`] (a cut-off or malformed answer too).
-    ///
-    /// # Errors
-    /// The last [`VendorFailure`].
-    pub async fn call_idempotent<B: Serialize + ?Sized, T: DeserializeOwned>(
-        &self,
-        req: RequestBuilder,
-        body: Option<&B>,
-        extra: Option<&RateLimiter>,
-    ) -> Result<T, VendorFailure> {
-        let req = match body {
-            Some(b) => req.json(b),
-            None => req,
-        };
-        (|| async {
-            let attempt = req.try_clone().ok_or_else(|| {
-                VendorFailure::permanent(format!("{}: the request cannot be repeated", self.vendor))
-            })?;
-            let response = self.send(attempt, extra).await?;
-            self.json(response).await
+    fn repeat(&self, req: &RequestBuilder) -> Result<RequestBuilder, VendorFailure> {
+        req.try_clone().ok_or_else(|| {
+            VendorFailure::permanent(format!("{}: the request cannot be repeated", self.vendor))
         })
-        .retry(inline_backoff())
-        .when(|f: &VendorFailure| matches!(f.retry, Retry::Later { .. }))
-        .adjust(inline_wait)
-        .await
     }
 
     /// Reads a successful response as JSON.
@@ -220,13 +281,38 @@ impl VendorClient {
         &self,
         req: RequestBuilder,
         body: Option<&B>,
-        extra: Option<&RateLimiter>,
+        op: Op,
     ) -> Result<T, VendorFailure> {
         let req = match body {
             Some(b) => req.json(b),
             None => req,
         };
-        let response = self.send(req, extra).await?;
+        let response = self.send(req, op).await?;
         self.json(response).await
+    }
+
+    /// [`Self::call`] for an idempotent request, retried inline as
+    /// [`Self::send_idempotent`] (a cut-off or malformed answer too).
+    ///
+    /// # Errors
+    /// The last [`VendorFailure`].
+    pub async fn call_idempotent<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        req: RequestBuilder,
+        body: Option<&B>,
+        op: Op,
+    ) -> Result<T, VendorFailure> {
+        let req = match body {
+            Some(b) => req.json(b),
+            None => req,
+        };
+        (|| async {
+            let response = self.send(self.repeat(&req)?, op).await?;
+            self.json(response).await
+        })
+        .retry(inline_backoff())
+        .when(|f: &VendorFailure| matches!(f.retry, Retry::Later { .. }))
+        .adjust(inline_wait)
+        .await
     }
 }

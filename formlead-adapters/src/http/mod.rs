@@ -2,8 +2,6 @@
 
 pub mod client;
 pub mod failure;
-pub mod limiter;
 
-pub use client::{DEFAULT_TIMEOUT, VENDOR_CALLS_METRIC, VendorClient};
+pub use client::{DEFAULT_TIMEOUT, Op, VENDOR_429_METRIC, VENDOR_CALLS_METRIC, VendorClient};
 pub use failure::VendorFailure;
-pub use limiter::RateLimiter;

@@ -1,4 +1,11 @@
-//! `HubSpotCrm`: the [`CrmPort`] over HubSpot's CRM v3/v4 REST API.
+//! `HubSpotCrm`: the [`CrmPort`] over HubSpot's CRM v3/v4 batch endpoints,
+//! within the app's budget.
+//!
+//! Calls per lead: the contact read by email (1), its upsert when it is new
+//! (1), its notes (2, none for a new contact), the task (1) and the note
+//! (1). Under a burst, concurrent leads' calls of one kind leave as one
+//! batch of up to 100 ([`super::batcher`]), so a burst costs a few calls
+//! per hundred leads instead of five per lead.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,25 +16,30 @@ use formlead_core::domain::{EmailAddress, Prospect};
 use formlead_core::ports::{Contact, CrmError, CrmNote, CrmPort, NewNote, NewTask};
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::json;
+use sha2::{Digest, Sha256};
 
-use super::types::{Association, Associations, CreateObject, CrmObject, Results};
-use crate::http::{RateLimiter, VendorClient, VendorFailure};
+use super::batcher::Batcher;
+use super::batches::{self, Api, ContactInput};
+use super::types::{Association, CreateObject, CrmObject};
+use crate::budget::{Budget, BudgetSpec, LocalBudget};
+use crate::http::{VendorClient, VendorFailure};
 
 /// task → contact.
 pub const TASK_TO_CONTACT: u32 = 204;
 /// note → contact.
 pub const NOTE_TO_CONTACT: u32 = 202;
 
+/// Notes read to recall a contact's history at most.
+const RECENT_NOTES_READ: usize = 50;
+
 /// Connection settings.
 #[derive(Debug, Clone)]
 pub struct HubSpotConfig {
     pub api_base: String,
     pub access_token: SecretString,
-    /// Calls per 10 s (the app's budget; default 100).
+    /// Calls per rolling 10 s the app may make (HubSpot: 100 on Free and
+    /// Starter, 190 on Professional and Enterprise).
     pub calls_per_10s: u32,
-    /// CRM search calls per second (HubSpot allows 5; default 4).
-    pub searches_per_s: u32,
     pub timeout: Duration,
 }
 
@@ -37,183 +49,166 @@ impl HubSpotConfig {
             api_base: api_base.to_owned(),
             access_token,
             calls_per_10s: 100,
-            searches_per_s: 4,
             timeout: crate::http::DEFAULT_TIMEOUT,
         }
+    }
+
+    /// The app's budget: every process using this token shares it (its
+    /// name is a digest of the token, never the token).
+    pub fn budget_spec(&self) -> BudgetSpec {
+        let digest = Sha256::digest(self.access_token.expose_secret().as_bytes());
+        let name = format!("hubspot:{}", hex::encode(&digest[..8]));
+        BudgetSpec::rolling_window(
+            name,
+            "HubSpot",
+            f64::from(self.calls_per_10s.max(1)),
+            Duration::from_secs(10),
+            0.05,
+        )
     }
 }
 
 /// HubSpot CRM: contacts, tasks, notes.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct HubSpotCrm {
-    client: VendorClient,
-    token: SecretString,
-    search_limiter: Arc<RateLimiter>,
+    api: Api,
+    read_contacts: Batcher<String, Option<Contact>>,
+    upsert_contacts: Batcher<ContactInput, Contact>,
+    notes_of: Batcher<String, Vec<String>>,
+    tasks_of: Batcher<String, Vec<String>>,
+    read_notes: Batcher<Vec<String>, Vec<CrmObject>>,
+    read_tasks: Batcher<Vec<String>, Vec<CrmObject>>,
+    create_tasks: Batcher<CreateObject, String>,
+    create_notes: Batcher<CreateObject, String>,
 }
 
 fn crm_err(f: VendorFailure) -> CrmError {
     f.into_port()
 }
 
+fn one<T>(_: &T) -> usize {
+    1
+}
+
+#[allow(clippy::ptr_arg)]
+fn ids(ids: &Vec<String>) -> usize {
+    ids.len().max(1)
+}
+
 impl HubSpotCrm {
+    /// A client with this process's own budget.
+    ///
     /// # Errors
     /// [`CrmError`] when the HTTP client cannot be built.
     pub fn new(config: HubSpotConfig) -> Result<Self, CrmError> {
-        let mut client = VendorClient::new("HubSpot", &config.api_base, config.timeout)
+        let budget = Arc::new(LocalBudget::new(config.budget_spec()));
+        Self::with_budget(config, budget)
+    }
+
+    /// A client drawing on `budget` (shared by every process on the app).
+    ///
+    /// # Errors
+    /// [`CrmError`] when the HTTP client cannot be built.
+    pub fn with_budget(config: HubSpotConfig, budget: Arc<dyn Budget>) -> Result<Self, CrmError> {
+        let mut client = VendorClient::new("HubSpot", "hubspot", &config.api_base, config.timeout)
             .map_err(crm_err)?
-            .with_limiter(Arc::new(RateLimiter::new(
-                config.calls_per_10s,
-                Duration::from_secs(10),
-            )));
+            .with_budget(budget);
         // A 429 carries no Retry-After: back off about 10 s (the rolling window).
         client.default_429 = Some(Duration::from_secs(10));
-        Ok(Self {
-            client,
+        let api = Api {
+            client: client.clone(),
             token: config.access_token,
-            search_limiter: Arc::new(RateLimiter::new(
-                config.searches_per_s,
-                Duration::from_secs(1),
-            )),
+        };
+        Ok(Self {
+            read_contacts: Batcher::new(
+                client.clone(),
+                batches::READ_CONTACTS,
+                one,
+                batches::read_contacts(api.clone()),
+            ),
+            upsert_contacts: Batcher::new(
+                client.clone(),
+                batches::UPSERT_CONTACTS,
+                one,
+                batches::upsert_contacts(api.clone()),
+            ),
+            notes_of: Batcher::new(
+                client.clone(),
+                batches::READ_ASSOCIATIONS,
+                one,
+                batches::read_associations(api.clone(), "notes"),
+            ),
+            tasks_of: Batcher::new(
+                client.clone(),
+                batches::READ_ASSOCIATIONS,
+                one,
+                batches::read_associations(api.clone(), "tasks"),
+            ),
+            read_notes: Batcher::new(
+                client.clone(),
+                batches::READ_OBJECTS,
+                ids,
+                batches::read_objects(api.clone(), "notes", &["hs_note_body", "hs_timestamp"]),
+            ),
+            read_tasks: Batcher::new(
+                client.clone(),
+                batches::READ_OBJECTS,
+                ids,
+                batches::read_objects(api.clone(), "tasks", &["hs_task_body"]),
+            ),
+            create_tasks: Batcher::new(
+                client.clone(),
+                batches::CREATE_OBJECTS,
+                one,
+                batches::create_objects(api.clone(), "tasks", "hs_task_body"),
+            ),
+            create_notes: Batcher::new(
+                client.clone(),
+                batches::CREATE_OBJECTS,
+                one,
+                batches::create_objects(api.clone(), "notes", "hs_note_body"),
+            ),
+            api,
         })
     }
 
     pub(crate) fn vendor(&self) -> &VendorClient {
-        &self.client
+        &self.api.client
     }
 
     pub(crate) fn req(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        self.client
-            .request(method, path)
-            .bearer_auth(self.token.expose_secret())
+        self.api.req(method, path)
     }
 
-    fn contact(obj: &CrmObject, fallback_email: &str) -> Contact {
-        Contact {
-            id: obj.id.clone(),
-            email: obj.prop("email").unwrap_or(fallback_email).to_owned(),
-            owner_id: obj.prop("hubspot_owner_id").map(str::to_owned),
-        }
+    /// The budget this client draws on.
+    pub fn budget(&self) -> Option<Arc<dyn Budget>> {
+        self.api.client.budget.clone()
     }
 
-    async fn get_contact(
-        &self,
-        id_or_email: &str,
-        by_email: bool,
-    ) -> Result<Option<Contact>, CrmError> {
-        let mut req = self
-            .req(
-                Method::GET,
-                &format!("/crm/v3/objects/contacts/{}", urlencode(id_or_email)),
-            )
-            .query(&[("properties", "email,hubspot_owner_id")]);
-        if by_email {
-            req = req.query(&[("idProperty", "email")]);
-        }
-        match self.client.send_idempotent(req, None).await {
-            Ok(resp) => {
-                let obj: CrmObject = self.client.json(resp).await.map_err(crm_err)?;
-                Ok(Some(Self::contact(&obj, id_or_email)))
-            }
-            Err(f) if f.status == Some(404) => Ok(None),
-            Err(f) => Err(crm_err(f)),
-        }
-    }
-
-    /// Ids of `object_type` (tasks, notes) associated with a contact.
-    async fn associated(
-        &self,
-        contact_id: &str,
-        object_type: &str,
-    ) -> Result<Vec<String>, CrmError> {
-        let mut ids = Vec::new();
-        let mut after: Option<String> = None;
-        for _ in 0..10 {
-            let mut req = self
-                .req(
-                    Method::GET,
-                    &format!(
-                        "/crm/v4/objects/contacts/{}/associations/{object_type}",
-                        urlencode(contact_id)
-                    ),
-                )
-                .query(&[("limit", "500")]);
-            if let Some(a) = &after {
-                req = req.query(&[("after", a.as_str())]);
-            }
-            let page: Associations = self
-                .client
-                .call_idempotent::<(), _>(req, None, None)
-                .await
-                .map_err(crm_err)?;
-            ids.extend(page.results.iter().map(|r| r.id()));
-            after = page.paging.and_then(|p| p.next).map(|n| n.after);
-            if after.is_none() {
-                break;
-            }
-        }
-        Ok(ids)
-    }
-
-    /// Objects of `object_type` by id, with `properties`.
-    async fn batch_read(
-        &self,
-        object_type: &str,
-        ids: &[String],
-        properties: &[&str],
-    ) -> Result<Vec<CrmObject>, CrmError> {
-        let mut out = Vec::new();
-        for chunk in ids.chunks(100) {
-            let body = json!({
-                "properties": properties,
-                "inputs": chunk.iter().map(|id| json!({"id": id})).collect::<Vec<_>>(),
-            });
-            let page: Results<CrmObject> = self
-                .client
-                .call_idempotent(
-                    self.req(
-                        Method::POST,
-                        &format!("/crm/v3/objects/{object_type}/batch/read"),
-                    ),
-                    Some(&body),
-                    None,
-                )
-                .await
-                .map_err(crm_err)?;
-            out.extend(page.results);
-        }
-        Ok(out)
-    }
-
-    /// An object associated with the contact whose `property` contains `key`.
+    /// The object of `object_type` associated with the contact whose
+    /// `property` contains `key` (an earlier attempt's task or note).
     async fn find_by_key(
         &self,
-        object_type: &str,
+        associated: &Batcher<String, Vec<String>>,
+        read: &Batcher<Vec<String>, Vec<CrmObject>>,
         property: &str,
         contact_id: &str,
         key: &str,
     ) -> Result<Option<String>, CrmError> {
-        let ids = self.associated(contact_id, object_type).await?;
-        if ids.is_empty() {
-            return Ok(None);
-        }
-        let objects = self.batch_read(object_type, &ids, &[property]).await?;
-        Ok(objects
-            .into_iter()
-            .find(|o| o.prop(property).is_some_and(|v| v.contains(key)))
-            .map(|o| o.id))
-    }
-
-    async fn create(&self, object_type: &str, body: &CreateObject) -> Result<String, CrmError> {
-        let obj: CrmObject = self
-            .client
-            .call(
-                self.req(Method::POST, &format!("/crm/v3/objects/{object_type}")),
-                Some(body),
-                None,
-            )
+        let ids = associated
+            .submit(contact_id.to_owned())
             .await
             .map_err(crm_err)?;
-        Ok(obj.id)
+        for chunk in ids.chunks(super::batcher::MAX_INPUTS) {
+            let objects = read.submit(chunk.to_vec()).await.map_err(crm_err)?;
+            if let Some(o) = objects
+                .into_iter()
+                .find(|o| o.prop(property).is_some_and(|v| v.contains(key)))
+            {
+                return Ok(Some(o.id));
+            }
+        }
+        Ok(None)
     }
 }
 
@@ -230,38 +225,13 @@ pub(crate) fn urlencode(s: &str) -> String {
     out
 }
 
-/// The id in a 409 message: "Contact already exists. Existing ID: 123".
-fn existing_id(message: &str) -> Option<String> {
-    let idx = message.find("Existing ID:")?;
-    let id: String = message[idx + "Existing ID:".len()..]
-        .trim()
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    (!id.is_empty()).then_some(id)
-}
-
 #[async_trait]
 impl CrmPort for HubSpotCrm {
     async fn find_contact(&self, email: &EmailAddress) -> Result<Option<Contact>, CrmError> {
-        let body = json!({
-            "filterGroups": [{"filters": [{"propertyName": "email", "operator": "EQ", "value": email.as_str()}]}],
-            "properties": ["email", "hubspot_owner_id", "firstname", "lastname"],
-            "limit": 1,
-        });
-        let found: Results<CrmObject> = self
-            .client
-            .call_idempotent(
-                self.req(Method::POST, "/crm/v3/objects/contacts/search"),
-                Some(&body),
-                Some(&self.search_limiter),
-            )
+        self.read_contacts
+            .submit(email.as_str().to_lowercase())
             .await
-            .map_err(crm_err)?;
-        Ok(found
-            .results
-            .first()
-            .map(|o| Self::contact(o, email.as_str())))
+            .map_err(crm_err)
     }
 
     async fn create_contact(&self, prospect: &Prospect) -> Result<Contact, CrmError> {
@@ -276,34 +246,13 @@ impl CrmPort for HubSpotCrm {
         if let Some(v) = &prospect.company {
             properties.insert("company", v.clone());
         }
-        let body = CreateObject {
-            properties,
-            associations: vec![],
-        };
-        let req = self
-            .req(Method::POST, "/crm/v3/objects/contacts")
-            .json(&body);
-        match self.client.send(req, None).await {
-            Ok(resp) => {
-                let obj: CrmObject = self.client.json(resp).await.map_err(crm_err)?;
-                Ok(Self::contact(&obj, prospect.email.as_str()))
-            }
-            // A conflict means it exists (perhaps created by a lost earlier
-            // attempt, or not yet in the search index): fetch it.
-            Err(f) if f.status == Some(409) => {
-                let found = match existing_id(&f.message) {
-                    Some(id) => self.get_contact(&id, false).await?,
-                    None => self.get_contact(prospect.email.as_str(), true).await?,
-                };
-                found.ok_or_else(|| {
-                    CrmError::transient(format!(
-                        "{}; the existing contact could not be read yet",
-                        f.message
-                    ))
-                })
-            }
-            Err(f) => Err(crm_err(f)),
-        }
+        self.upsert_contacts
+            .submit(ContactInput {
+                email: prospect.email.as_str().to_lowercase(),
+                properties,
+            })
+            .await
+            .map_err(crm_err)
     }
 
     async fn create_task(&self, task: &NewTask) -> Result<String, CrmError> {
@@ -325,7 +274,7 @@ impl CrmPort for HubSpotCrm {
             properties,
             associations: vec![Association::to(&task.contact_id, TASK_TO_CONTACT)],
         };
-        self.create("tasks", &body).await
+        self.create_tasks.submit(body).await.map_err(crm_err)
     }
 
     async fn find_task(
@@ -333,8 +282,14 @@ impl CrmPort for HubSpotCrm {
         contact_id: &str,
         idempotency_key: &str,
     ) -> Result<Option<String>, CrmError> {
-        self.find_by_key("tasks", "hs_task_body", contact_id, idempotency_key)
-            .await
+        self.find_by_key(
+            &self.tasks_of,
+            &self.read_tasks,
+            "hs_task_body",
+            contact_id,
+            idempotency_key,
+        )
+        .await
     }
 
     async fn create_note(&self, note: &NewNote) -> Result<String, CrmError> {
@@ -349,7 +304,7 @@ impl CrmPort for HubSpotCrm {
             properties,
             associations: vec![Association::to(&note.contact_id, NOTE_TO_CONTACT)],
         };
-        self.create("notes", &body).await
+        self.create_notes.submit(body).await.map_err(crm_err)
     }
 
     async fn find_note(
@@ -357,20 +312,28 @@ impl CrmPort for HubSpotCrm {
         contact_id: &str,
         idempotency_key: &str,
     ) -> Result<Option<String>, CrmError> {
-        self.find_by_key("notes", "hs_note_body", contact_id, idempotency_key)
-            .await
+        self.find_by_key(
+            &self.notes_of,
+            &self.read_notes,
+            "hs_note_body",
+            contact_id,
+            idempotency_key,
+        )
+        .await
     }
 
     async fn recent_notes(&self, contact_id: &str, limit: usize) -> Result<Vec<CrmNote>, CrmError> {
-        let ids = self.associated(contact_id, "notes").await?;
+        let ids = self
+            .notes_of
+            .submit(contact_id.to_owned())
+            .await
+            .map_err(crm_err)?;
         if ids.is_empty() {
             return Ok(vec![]);
         }
         // Newest ids last is common but not guaranteed: read the last 50 and sort.
-        let recent: Vec<String> = ids.iter().rev().take(50).cloned().collect();
-        let objects = self
-            .batch_read("notes", &recent, &["hs_note_body", "hs_timestamp"])
-            .await?;
+        let recent: Vec<String> = ids.iter().rev().take(RECENT_NOTES_READ).cloned().collect();
+        let objects = self.read_notes.submit(recent).await.map_err(crm_err)?;
         let mut notes: Vec<CrmNote> = objects
             .into_iter()
             .filter_map(|o| {
@@ -395,12 +358,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn conflict_messages_name_the_existing_contact() {
-        assert_eq!(
-            existing_id("HubSpot 409: Contact already exists. Existing ID: 12345").as_deref(),
-            Some("12345")
-        );
-        assert_eq!(existing_id("HubSpot 409: conflict"), None);
+    fn paths_and_budget_names() {
         assert_eq!(urlencode("a b@c.io"), "a%20b%40c.io");
+        let c = HubSpotConfig::new(
+            "https://api.hubapi.com",
+            SecretString::from("pat-na1-secret"),
+        );
+        let spec = c.budget_spec();
+        assert!(spec.name.starts_with("hubspot:") && !spec.name.contains("secret"));
+        assert!(spec.max_in(Duration::from_secs(10)) <= 100.0);
     }
 }

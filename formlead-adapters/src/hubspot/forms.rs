@@ -6,7 +6,10 @@ use reqwest::Method;
 
 use super::crm::{HubSpotCrm, urlencode};
 use super::types::FormsPage;
-use crate::http::VendorFailure;
+use crate::http::{Op, VendorFailure};
+
+/// `GET /form-integrations/v1/submissions/forms/{guid}`.
+const FORMS_LIST: Op = Op::new("forms.submissions", 1.0);
 
 impl HubSpotCrm {
     /// Submissions of `form_guid` received since `since`, newest first
@@ -37,7 +40,7 @@ impl HubSpotCrm {
             }
             let page: FormsPage = self
                 .vendor()
-                .call_idempotent::<(), _>(req, None, None)
+                .call_idempotent::<(), _>(req, None, FORMS_LIST)
                 .await?;
             let mut older = false;
             for r in page.results {

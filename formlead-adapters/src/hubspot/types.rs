@@ -21,38 +21,6 @@ impl CrmObject {
     }
 }
 
-/// Search and batch-read answers.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Results<T> {
-    #[serde(default = "Vec::new")]
-    pub results: Vec<T>,
-}
-
-/// v4 association list entry.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AssociationTarget {
-    pub to_object_id: serde_json::Value,
-}
-
-impl AssociationTarget {
-    pub fn id(&self) -> String {
-        match &self.to_object_id {
-            serde_json::Value::String(s) => s.clone(),
-            other => other.to_string(),
-        }
-    }
-}
-
-/// v4 association list.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Associations {
-    #[serde(default)]
-    pub results: Vec<AssociationTarget>,
-    #[serde(default)]
-    pub paging: Option<Paging>,
-}
-
 #[derive(Debug, Clone, Deserialize)]
 pub struct Paging {
     pub next: Option<NextPage>,

@@ -16,7 +16,10 @@ use serde::Deserialize;
 use serde_json::json;
 use tracing::warn;
 
-use crate::http::{VendorClient, VendorFailure};
+use crate::http::{Op, VendorClient, VendorFailure};
+
+/// `POST /chat/completions`.
+const COMPLETION: Op = Op::new("chat.completions", 1.0);
 
 /// Connection settings.
 #[derive(Debug, Clone)]
@@ -69,7 +72,7 @@ impl LlmWriter {
     /// # Errors
     /// [`WriterError`] when the HTTP client cannot be built.
     pub fn new(config: LlmConfig, fallback: TemplateWriter) -> Result<Self, WriterError> {
-        let client = VendorClient::new("LLM", &config.api_base, config.timeout)
+        let client = VendorClient::new("LLM", "llm", &config.api_base, config.timeout)
             .map_err(VendorFailure::into_port::<WriterError>)?;
         Ok(Self {
             client,
@@ -151,7 +154,7 @@ impl LlmWriter {
             .json(&body);
         let completion: Completion = self
             .client
-            .call::<(), _>(req, None, None)
+            .call::<(), _>(req, None, COMPLETION)
             .await
             .map_err(|f| f.message)?;
         let content = completion

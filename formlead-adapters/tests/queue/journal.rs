@@ -93,6 +93,7 @@ impl CrmPort for Journal {
             id: format!("c-{email}"),
             email: email.to_string(),
             owner_id: None,
+            created: false,
         }))
     }
 
@@ -101,6 +102,7 @@ impl CrmPort for Journal {
             id: format!("c-{}", prospect.email),
             email: prospect.email.to_string(),
             owner_id: None,
+            created: false,
         })
     }
 

@@ -103,9 +103,10 @@ fn webhook_property(body: Vec<u8>) -> Result<(), TestCaseError> {
         // No NUL escape left in the raw body (PostgreSQL's JSONB refuses
         // one); an escaped backslash before "u0000" is text.
         let raw = s.raw_payload.as_bytes();
-        let no_nul_escape = s.raw_payload.match_indices("\\u0000").all(|(at, _)| {
-            raw[..at].iter().rev().take_while(|b| **b == b'\\').count() % 2 == 1
-        });
+        let no_nul_escape = s
+            .raw_payload
+            .match_indices("\\u0000")
+            .all(|(at, _)| raw[..at].iter().rev().take_while(|b| **b == b'\\').count() % 2 == 1);
         prop_assert!(no_nul_escape, "a NUL escape in the raw body");
         prop_assert!(s.form_submission_id.chars().count() <= 200);
         if let Some(t) = s.submitted_at {

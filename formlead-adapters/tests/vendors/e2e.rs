@@ -1,6 +1,7 @@
 //! The orchestrator end to end with the real HubSpot and Google adapters
-//! pointed at mock servers: one submission → one thread lookup, one draft,
-//! one task, one note.
+//! pointed at mock servers: one submission of a new contact → four HubSpot
+//! calls (contact read, upsert, task, note), Gmail's message list, thread
+//! and draft, one free/busy.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,33 +27,36 @@ async fn one_submission_through_the_real_adapters() {
     let hubspot = MockServer::start().await;
     let google = MockServer::start().await;
     Mock::given(method("POST"))
-        .and(path("/crm/v3/objects/contacts/search"))
-        .respond_with(json(200, fixture!("hubspot_contact_search_empty.json")))
-        .expect(1)
-        .mount(&hubspot)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/crm/v3/objects/contacts"))
-        .respond_with(json(201, fixture!("hubspot_contact_created.json")))
-        .expect(1)
-        .mount(&hubspot)
-        .await;
-    Mock::given(method("GET"))
-        .and(path_regex(
-            "^/crm/v4/objects/contacts/501/associations/notes$",
+        .and(path("/crm/v3/objects/contacts/batch/read"))
+        .respond_with(json(
+            207,
+            fixture!("hubspot_contacts_batch_read_missing.json"),
         ))
-        .respond_with(json(200, r#"{"results":[]}"#))
-        .mount(&hubspot)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/crm/v3/objects/tasks"))
-        .respond_with(json(201, fixture!("hubspot_task_created.json")))
         .expect(1)
         .mount(&hubspot)
         .await;
     Mock::given(method("POST"))
-        .and(path("/crm/v3/objects/notes"))
-        .respond_with(json(201, fixture!("hubspot_note_created.json")))
+        .and(path("/crm/v3/objects/contacts/batch/upsert"))
+        .respond_with(json(200, fixture!("hubspot_contacts_batch_upsert.json")))
+        .expect(1)
+        .mount(&hubspot)
+        .await;
+    // A contact created just now has no notes: they are not asked for.
+    Mock::given(method("POST"))
+        .and(path_regex("^/crm/v4/associations/"))
+        .respond_with(json(200, r#"{"results":[]}"#))
+        .expect(0)
+        .mount(&hubspot)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/tasks/batch/create"))
+        .respond_with(json(201, fixture!("hubspot_tasks_batch_create.json")))
+        .expect(1)
+        .mount(&hubspot)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/notes/batch/create"))
+        .respond_with(json(201, fixture!("hubspot_notes_batch_create.json")))
         .expect(1)
         .mount(&hubspot)
         .await;
@@ -64,8 +68,8 @@ async fn one_submission_through_the_real_adapters() {
         .mount(&google)
         .await;
     Mock::given(method("GET"))
-        .and(path("/gmail/v1/users/me/threads"))
-        .respond_with(json(200, fixture!("gmail_threads_list.json")))
+        .and(path("/gmail/v1/users/me/messages"))
+        .respond_with(json(200, fixture!("gmail_messages_list.json")))
         .expect(1)
         .mount(&google)
         .await;

@@ -169,13 +169,13 @@ async fn threads_with_a_prospect() {
     let server = MockServer::start().await;
     token_endpoint(&server, 1).await;
     Mock::given(method("GET"))
-        .and(path("/gmail/v1/users/me/threads"))
+        .and(path("/gmail/v1/users/me/messages"))
         .and(query_param(
             "q",
             "from:maria.lopez@globex.example OR to:maria.lopez@globex.example",
         ))
         .and(header("authorization", format!("Bearer {ACCESS}").as_str()))
-        .respond_with(json(200, fixture!("gmail_threads_list.json")))
+        .respond_with(json(200, fixture!("gmail_messages_list.json")))
         .expect(1)
         .mount(&server)
         .await;
@@ -393,6 +393,7 @@ async fn gmail_failure_matrix() {
             Retry::Later { after: None },
         ),
         (
+            // Longer than is waited out inline: the workflow's retry waits.
             "429 with retry-after",
             json(429, fixture!("gmail_rate_limited.json")).insert_header("retry-after", "30"),
             Retry::Later {
@@ -479,16 +480,27 @@ async fn calendar_freebusy_request_shape() {
     token_endpoint(&server, 1).await;
     Mock::given(method("POST"))
         .and(path("/calendar/v3/freeBusy"))
-        .and(body_partial_json(json!({"timeMin": "2026-11-25T10:00:00Z", "timeMax": "2026-12-06T10:00:00Z", "items": [{"id": "primary"}]})))
+        // The window asked for runs 10 minutes past the one requested, so
+        // the next requests (a little later) are served from the cache.
+        .and(body_partial_json(json!({"timeMin": "2026-11-25T10:00:00Z", "timeMax": "2026-12-06T10:10:00Z", "items": [{"id": "primary"}]})))
         .respond_with(json(200, fixture!("calendar_freebusy.json")))
         .expect(1)
         .mount(&server)
         .await;
     let from = Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap();
-    let busy = GoogleCalendar::new(clients(&server).calendar, "primary")
+    let calendar = GoogleCalendar::new(clients(&server).calendar, "primary");
+    let busy = calendar
         .busy(from, from + chrono::Duration::days(11))
         .await
         .unwrap();
+    // The next lead, a few seconds later: the same answer, no second call
+    // (`expect(1)` above).
+    let later = from + chrono::Duration::seconds(5);
+    let again = calendar
+        .busy(later, later + chrono::Duration::days(11))
+        .await
+        .unwrap();
+    assert_eq!(again, busy);
     assert_eq!(
         busy[0].start,
         Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap()

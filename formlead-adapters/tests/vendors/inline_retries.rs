@@ -35,7 +35,7 @@ async fn requests(server: &MockServer, p: &str) -> usize {
         .count()
 }
 
-const SEARCH: &str = "/crm/v3/objects/contacts/search";
+const SEARCH: &str = "/crm/v3/objects/contacts/batch/read";
 
 #[tokio::test]
 async fn a_single_502_on_a_read_is_retried_inline() {
@@ -48,7 +48,7 @@ async fn a_single_502_on_a_read_is_retried_inline() {
         .await;
     Mock::given(method("POST"))
         .and(path(SEARCH))
-        .respond_with(json(200, fixture!("hubspot_contact_search.json")))
+        .respond_with(json(200, fixture!("hubspot_contacts_batch_read.json")))
         .mount(&server)
         .await;
     let started = Instant::now();
@@ -73,7 +73,7 @@ async fn a_short_retry_after_is_honoured_inline_and_a_long_one_is_not() {
         .await;
     Mock::given(method("POST"))
         .and(path(SEARCH))
-        .respond_with(json(200, fixture!("hubspot_contact_search.json")))
+        .respond_with(json(200, fixture!("hubspot_contacts_batch_read.json")))
         .mount(&server)
         .await;
     let started = Instant::now();
@@ -125,7 +125,7 @@ async fn a_read_that_keeps_failing_gives_up_after_three_retries() {
 async fn creates_are_not_retried_inline() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .and(path("/crm/v3/objects/tasks"))
+        .and(path("/crm/v3/objects/tasks/batch/create"))
         .respond_with(ResponseTemplate::new(502))
         .mount(&server)
         .await;
@@ -142,7 +142,7 @@ async fn creates_are_not_retried_inline() {
     let err = crm(&server).create_task(&task).await.unwrap_err();
     assert!(err.is_transient());
     assert_eq!(
-        requests(&server, "/crm/v3/objects/tasks").await,
+        requests(&server, "/crm/v3/objects/tasks/batch/create").await,
         1,
         "a create without a lookup could duplicate: left to the workflow's retry"
     );

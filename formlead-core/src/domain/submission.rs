@@ -381,7 +381,11 @@ pub struct FormsApiValue {
 fn has_nul_escape(text: &str) -> bool {
     let bytes = text.as_bytes();
     text.match_indices("\\u0000").any(|(at, _)| {
-        let backslashes = bytes[..at].iter().rev().take_while(|b| **b == b'\\').count();
+        let backslashes = bytes[..at]
+            .iter()
+            .rev()
+            .take_while(|b| **b == b'\\')
+            .count();
         backslashes % 2 == 0
     })
 }

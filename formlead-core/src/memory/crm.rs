@@ -93,9 +93,10 @@ impl CrmPort for SandboxCrm {
                         id: Self::next_id(&mut s, "contact"),
                         email: prospect.email.to_string(),
                         owner_id: None,
+                        created: false,
                     };
                     s.contacts.insert(c.email.clone(), c.clone());
-                    c
+                    Contact { created: true, ..c }
                 }
             }
         };

@@ -134,12 +134,16 @@ impl Engine {
                     .prospect_history(prospect.email.as_str(), wf.id)
                     .await
                     .map_err(store_failure(Some(StepName::RecallHistory)))?;
-                let notes = self
-                    .ports
-                    .crm
-                    .recent_notes(&contact.id, self.config.note_lookup_limit)
-                    .await
-                    .map_err(port_failure(StepName::RecallHistory))?;
+                // A contact created in step 2 has no notes yet: no call.
+                let notes = if contact.created {
+                    Vec::new()
+                } else {
+                    self.ports
+                        .crm
+                        .recent_notes(&contact.id, self.config.note_lookup_limit)
+                        .await
+                        .map_err(port_failure(StepName::RecallHistory))?
+                };
                 let recall = LongMemory.recall(&history, &notes, now());
                 let s = recall.summary.clone();
                 StepResult::<MemoryRecall>::Ok((recall, s))

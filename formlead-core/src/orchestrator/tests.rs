@@ -918,6 +918,7 @@ async fn works_with_mockall_mocks() {
             id: "c-42".into(),
             email: p.email.to_string(),
             owner_id: Some("owner-1".into()),
+            created: false,
         })
     });
     crm.expect_recent_notes().returning(|_, _| Ok(vec![]));

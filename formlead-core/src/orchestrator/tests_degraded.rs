@@ -34,6 +34,13 @@ async fn a_failing_enrichment_step_degrades_and_the_draft_is_written() {
             let kit = TestKit::new();
             let observer = Arc::new(Degraded::default());
             let engine = kit.engine().with_observer(observer.clone());
+            // An existing contact, so its notes are read.
+            kit.crm.seed_contact(crate::ports::Contact {
+                id: "c-existing".into(),
+                email: "john.doe@acme.example".into(),
+                owner_id: None,
+                created: false,
+            });
             let faults = match port {
                 "crm" => kit.crm.faults(),
                 "mail" => kit.mail.faults(),
@@ -82,6 +89,12 @@ async fn a_failing_enrichment_step_degrades_and_the_draft_is_written() {
 async fn a_404_on_the_contacts_notes_does_not_dead_letter_the_lead() {
     let kit = TestKit::new();
     let engine = kit.engine();
+    kit.crm.seed_contact(crate::ports::Contact {
+        id: "c-existing".into(),
+        email: "john.doe@acme.example".into(),
+        owner_id: None,
+        created: false,
+    });
     kit.crm.faults().inject("recent_notes", Fault::Permanent);
     let ids = kit.submit_lead(&engine, "deg-404").await.unwrap();
     kit.run_due(&engine).await.unwrap();
@@ -109,6 +122,7 @@ async fn a_credentials_refusal_still_fails_the_lead() {
             id: "c-1".into(),
             email: p.email.to_string(),
             owner_id: None,
+            created: false,
         })
     });
     crm.expect_recent_notes()

@@ -14,6 +14,10 @@ pub struct Contact {
     pub email: String,
     /// The contact's owner, who gets the follow-up task.
     pub owner_id: Option<String>,
+    /// Created by `create_contact` just now: it has no CRM history yet, so
+    /// recalling its notes can be skipped.
+    #[serde(default)]
+    pub created: bool,
 }
 
 /// A follow-up task to create, associated with a contact.

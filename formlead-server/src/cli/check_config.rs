@@ -13,7 +13,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
     }
     let mut ok = true;
     println!("\nAdapters:");
-    match Vendors::from_settings(settings) {
+    match Vendors::from_settings(settings, &crate::live::Budgets::Local) {
         Ok(v) => {
             for (port, what) in &v.summary {
                 println!("  {port:<10} {what}");

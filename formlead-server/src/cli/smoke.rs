@@ -16,7 +16,7 @@ use crate::app::{Vendors, engine};
 use crate::config::Settings;
 
 pub async fn run(settings: Settings) -> anyhow::Result<ExitCode> {
-    let vendors = Vendors::from_settings(&settings)?;
+    let vendors = Vendors::from_settings(&settings, &crate::live::Budgets::Local)?;
     for (port, what) in &vendors.summary {
         println!("{port:<10} {what}");
     }

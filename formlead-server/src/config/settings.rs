@@ -45,7 +45,6 @@ pub struct HubSpotSettings {
     pub access_token: Option<SecretString>,
     pub api_base: String,
     pub rate_per_10s: u32,
-    pub search_per_s: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -59,6 +58,8 @@ pub struct GoogleSettings {
     pub drive_base: String,
     pub calendar_id: String,
     pub drive_folder_id: Option<String>,
+    /// The mailbox's Gmail quota units per second.
+    pub gmail_units_per_s: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -277,7 +278,6 @@ impl Settings {
             access_token: r.secret("HUBSPOT_ACCESS_TOKEN"),
             api_base: r.url("HUBSPOT_API_BASE")?,
             rate_per_10s: r.number("HUBSPOT_RATE_LIMIT_PER_10S", 1, 10_000)?,
-            search_per_s: r.number("HUBSPOT_SEARCH_RATE_PER_S", 1, 100)?,
         };
 
         let google_parts = [
@@ -296,6 +296,7 @@ impl Settings {
                 drive_base: r.url("GOOGLE_DRIVE_API_BASE")?,
                 calendar_id: r.string("GOOGLE_CALENDAR_ID"),
                 drive_folder_id: r.opt("GOOGLE_DRIVE_FOLDER_ID"),
+                gmail_units_per_s: r.number("GMAIL_QUOTA_UNITS_PER_S", 1, 100_000)?,
             }),
             [None, None, None] => None,
             _ => {

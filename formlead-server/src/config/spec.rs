@@ -165,12 +165,7 @@ pub const SPECS: &[Spec] = &[
     s(
         "HUBSPOT_RATE_LIMIT_PER_10S",
         "100",
-        "client-side budget of HubSpot calls per 10 s",
-    ),
-    s(
-        "HUBSPOT_SEARCH_RATE_PER_S",
-        "4",
-        "client-side budget of CRM search calls per second",
+        "the HubSpot app's calls per rolling 10 s (100 on Free/Starter, 190 on Professional/Enterprise, 250 with the API add-on); every process on one database shares it",
     ),
     // Google
     s(
@@ -202,6 +197,11 @@ pub const SPECS: &[Spec] = &[
         "GOOGLE_DRIVE_API_BASE",
         "https://www.googleapis.com/drive/v3",
         "Drive API base URL",
+    ),
+    s(
+        "GMAIL_QUOTA_UNITS_PER_S",
+        "250",
+        "the mailbox's Gmail quota units per second (Google's default: 15,000 a minute); every process on one database shares it",
     ),
     s(
         "GOOGLE_CALENDAR_ID",

@@ -68,11 +68,17 @@ fn check_config_prints_every_setting_with_secrets_masked() {
     let pg = "postgres://formlead:hunter2-pw@127.0.0.1:1/formlead";
     let o = run(
         dir.path(),
-        &[("HUBSPOT_WEBHOOK_SECRET", "super-secret-value"), ("DATABASE_URL", pg)],
+        &[
+            ("HUBSPOT_WEBHOOK_SECRET", "super-secret-value"),
+            ("DATABASE_URL", pg),
+        ],
         &["check-config"],
     );
     let out = text(&o);
-    assert!(out.contains("postgres://formlead:***@127.0.0.1:1/formlead"), "{out}");
+    assert!(
+        out.contains("postgres://formlead:***@127.0.0.1:1/formlead"),
+        "{out}"
+    );
     assert!(!out.contains("hunter2-pw"), "password leaked:\n{out}");
     let o = run(
         dir.path(),

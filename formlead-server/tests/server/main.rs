@@ -7,5 +7,6 @@ mod binary;
 mod dashboard;
 mod helpers;
 mod operator;
+mod shared_budget;
 mod stalled;
 mod webhook;
