@@ -67,7 +67,20 @@ fn describe() {
     );
     describe_counter!(
         formlead_adapters::http::VENDOR_CALLS_METRIC,
-        "Calls to HubSpot and Google APIs, by vendor and outcome"
+        "Calls to HubSpot and Google APIs, by vendor, operation and outcome"
+    );
+    describe_counter!(
+        formlead_adapters::http::VENDOR_429_METRIC,
+        "Rate-limit answers (429) received, by vendor; each pauses the vendor's shared budget"
+    );
+    describe_histogram!(
+        formlead_adapters::budget::BUDGET_WAIT_METRIC,
+        metrics::Unit::Seconds,
+        "Time calls waited for their vendor budget, by budget"
+    );
+    describe_histogram!(
+        formlead_adapters::hubspot::BATCH_SIZE_METRIC,
+        "Inputs per HubSpot batch call, by operation"
     );
     describe_counter!(
         formlead_adapters::sql::WORKER_RESTARTS_METRIC,

@@ -97,6 +97,7 @@ pub async fn start(settings: Settings, with_workers: bool) -> anyhow::Result<Run
         app.engine.clone(),
         app.settings.clone(),
         app.database.clone(),
+        app.vendors.budgets.clone(),
     );
     let (stop, rx) = watch::channel(false);
 

@@ -110,7 +110,7 @@ pub trait Budget: Send + Sync + Debug {
 /// the wait is recorded in [`BUDGET_WAIT_METRIC`].
 pub async fn acquire(budget: &dyn Budget, cost: f64) -> Duration {
     let wait = budget.reserve(cost).await;
-    metrics::histogram!(BUDGET_WAIT_METRIC, "budget" => budget.spec().label.clone())
+    metrics::histogram!(BUDGET_WAIT_METRIC, "budget" => budget.spec().label.to_lowercase())
         .record(wait.as_secs_f64());
     if !wait.is_zero() {
         tokio::time::sleep(wait).await;

@@ -43,13 +43,20 @@ pub struct Shared {
     pub database: Database,
     pub webhook_limiter: Option<Arc<IpRateLimiter>>,
     pub metrics: PrometheusHandle,
+    /// The live vendors' budgets, for the dashboard.
+    pub budgets: Vec<Arc<dyn formlead_adapters::budget::Budget>>,
     /// Dashboard sessions of this process.
     pub sessions: sessions::Sessions,
     pub login_throttle: login_throttle::LoginThrottle,
 }
 
 impl AppState {
-    pub fn new(engine: Engine, settings: Arc<Settings>, database: Database) -> Self {
+    pub fn new(
+        engine: Engine,
+        settings: Arc<Settings>,
+        database: Database,
+        budgets: Vec<Arc<dyn formlead_adapters::budget::Budget>>,
+    ) -> Self {
         let webhook_limiter = (settings.webhook_rate_limit > 0)
             .then(|| Arc::new(IpRateLimiter::new(settings.webhook_rate_limit)));
         Self(Arc::new(Shared {
@@ -58,6 +65,7 @@ impl AppState {
             database,
             webhook_limiter,
             metrics: crate::metrics::handle(),
+            budgets,
             sessions: sessions::Sessions::default(),
             login_throttle: login_throttle::LoginThrottle::default(),
         }))

@@ -94,7 +94,15 @@ async fn live_html(state: &AppState, q: &ListQuery) -> Result<String, Response> 
         store.list_drafts(Some(DraftStatus::PendingApproval), 20, 0),
     )
     .map_err(internal)?;
-    Ok(render::live(&stats, &list, &filter, &drafts))
+    let mut budgets = Vec::with_capacity(state.budgets.len());
+    for b in &state.budgets {
+        budgets.push(render::BudgetUse {
+            label: b.spec().label.clone(),
+            backlog: b.backlog().await,
+            rate_per_sec: b.spec().rate_per_sec,
+        });
+    }
+    Ok(render::live(&stats, &list, &filter, &drafts, &budgets))
 }
 
 pub async fn index(

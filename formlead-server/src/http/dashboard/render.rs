@@ -120,6 +120,50 @@ pub fn tiles(stats: &WorkflowStats) -> String {
     )
 }
 
+/// One vendor budget as the dashboard shows it.
+#[derive(Debug, Clone)]
+pub struct BudgetUse {
+    pub label: String,
+    /// How long a call made now would wait.
+    pub backlog: std::time::Duration,
+    pub rate_per_sec: f64,
+}
+
+/// The vendor budgets: how far behind each one is (idle, or how long a
+/// new call waits), with its sustained rate.
+pub fn budget_tile(budgets: &[BudgetUse]) -> String {
+    if budgets.is_empty() {
+        return "<section class=\"budgets muted\" aria-label=\"Vendor budgets\">Vendor budgets: none in use (sandbox adapters)</section>".to_owned();
+    }
+    let items: Vec<String> = budgets
+        .iter()
+        .map(|b| {
+            let (class, state) = if b.backlog.as_millis() < 100 {
+                ("ok", "idle".to_owned())
+            } else {
+                ("wait", format!("busy: a new call waits {:.1} s", b.backlog.as_secs_f64()))
+            };
+            format!(
+                "<span class=\"budget {class}\"><strong>{}</strong> {state} <span class=\"muted\">({} /s)</span></span>",
+                esc(&b.label),
+                rate(b.rate_per_sec)
+            )
+        })
+        .collect();
+    format!(
+        "<section class=\"budgets\" aria-label=\"Vendor budgets\">Vendor budgets: {}</section>",
+        items.join(" · ")
+    )
+}
+
+fn rate(per_sec: f64) -> String {
+    if per_sec >= 10.0 {
+        format!("{per_sec:.0}")
+    } else {
+        format!("{per_sec:.1}")
+    }
+}
+
 /// The filter form (plain GET, so filters live in the URL).
 pub fn filters(filter: &WorkflowFilter) -> String {
     let mut options = String::from("<option value=\"\">all</option>");
@@ -228,10 +272,12 @@ pub fn live(
     page: &Page<WorkflowSummary>,
     filter: &WorkflowFilter,
     drafts: &Page<DraftEmail>,
+    budgets: &[BudgetUse],
 ) -> String {
     format!(
-        "{}<div class=\"cols\"><section class=\"list\" aria-label=\"Workflows\">{}</section><aside>{}</aside></div>",
+        "{}{}<div class=\"cols\"><section class=\"list\" aria-label=\"Workflows\">{}</section><aside>{}</aside></div>",
         tiles(stats),
+        budget_tile(budgets),
         workflow_table(page, filter),
         approval_queue(drafts)
     )
@@ -414,6 +460,27 @@ pub fn login(error: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_budget_tile_says_idle_or_how_long_a_call_waits() {
+        assert!(budget_tile(&[]).contains("sandbox"));
+        let html = budget_tile(&[
+            BudgetUse {
+                label: "HubSpot".into(),
+                backlog: std::time::Duration::ZERO,
+                rate_per_sec: 9.0,
+            },
+            BudgetUse {
+                label: "Gmail".into(),
+                backlog: std::time::Duration::from_millis(2_340),
+                rate_per_sec: 225.0,
+            },
+        ]);
+        assert!(html.contains("<strong>HubSpot</strong> idle"), "{html}");
+        assert!(html.contains("(9.0 /s)"), "{html}");
+        assert!(html.contains("a new call waits 2.3 s"), "{html}");
+        assert!(html.contains("(225 /s)"), "{html}");
+    }
 
     #[test]
     fn the_failed_tile_offers_retry_all_only_when_something_failed() {
