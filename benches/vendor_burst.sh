@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 BACKEND="${1:-sqlite}"
 PROCESSES="${2:-1}"
 LEADS="${3:-1000}"
-WORKERS="${4:-${FORMLEAD_WORKERS:-32}}"
+WORKERS="${4:-auto}"
 TARGET="${CARGO_TARGET_DIR:-target}"
 cargo build --release --locked -p formlead-server >/dev/null 2>&1
 BIN="$TARGET/release/formlead"

@@ -24,6 +24,15 @@ use super::spec::SPECS;
 /// ([`Settings::startup_refusals`]).
 pub const DEV_WEBHOOK_SECRET: &str = "formlead-dev-secret";
 
+/// `FORMLEAD_WORKERS=auto` with live vendors: a lead spends most of its
+/// time waiting on vendor round trips (about 100 ms each), so enough leads
+/// must be in flight to keep the vendor budgets busy (BENCHMARKS.md,
+/// "Vendor budget").
+pub const WORKERS_WITH_VENDORS: usize = 32;
+/// `FORMLEAD_WORKERS=auto` with the sandboxes: the work is CPU and the
+/// SQLite writer.
+pub const WORKERS_WITH_SANDBOXES: usize = 4;
+
 /// Shortest webhook secret accepted in production.
 pub const MIN_PRODUCTION_SECRET_CHARS: usize = 16;
 
@@ -407,11 +416,20 @@ impl Settings {
         let trusted_proxies = TrustedProxies::parse(&r.string("FORMLEAD_TRUSTED_PROXIES"))
             .map_err(|m| err("FORMLEAD_TRUSTED_PROXIES", m))?;
 
+        let live_vendors = hubspot.access_token.is_some() || google.is_some();
         Ok(Self {
             database_url: DatabaseUrl::new(database_url),
             bind,
             public_url,
-            workers: r.number("FORMLEAD_WORKERS", 1, 256)?,
+            workers: if r.string("FORMLEAD_WORKERS").eq_ignore_ascii_case("auto") {
+                if live_vendors {
+                    WORKERS_WITH_VENDORS
+                } else {
+                    WORKERS_WITH_SANDBOXES
+                }
+            } else {
+                r.number("FORMLEAD_WORKERS", 1, 256)?
+            },
             max_attempts: r.number("FORMLEAD_MAX_ATTEMPTS", 1, 100)?,
             retry_base: r.millis("FORMLEAD_RETRY_BASE_MS", 0, 86_400_000)?,
             orphan_timeout: r.millis("FORMLEAD_ORPHAN_TIMEOUT_MS", 1_000, 86_400_000)?,
@@ -543,6 +561,9 @@ mod tests {
         let s = load(&[]).unwrap();
         assert_eq!(s.database_url.expose(), "sqlite://formlead.db");
         assert_eq!(s.max_connections, 1024);
+        assert_eq!(s.workers, WORKERS_WITH_SANDBOXES);
+        let live = load(&[("HUBSPOT_ACCESS_TOKEN", "pat-x"), ("HUBSPOT_WEBHOOK_SECRET", "0123456789abcdef")]).unwrap();
+        assert_eq!(live.workers, WORKERS_WITH_VENDORS);
         assert!(!s.require_signature_v3 && s.trusted_proxies.is_empty());
         assert_eq!(s.bind.to_string(), "127.0.0.1:8000");
         assert_eq!(s.max_attempts, 3);

@@ -50,8 +50,8 @@ pub const SPECS: &[Spec] = &[
     ),
     s(
         "FORMLEAD_WORKERS",
-        "4",
-        "workflow jobs processed concurrently per process",
+        "auto",
+        "workflow jobs processed concurrently per process; `auto`: 32 with live HubSpot or Google credentials (each lead mostly waits on vendor round trips), 4 with the sandboxes",
     ),
     s(
         "FORMLEAD_MAX_ATTEMPTS",
