@@ -9,7 +9,8 @@
 #   benches/vendor_burst.sh [sqlite|postgres] [PROCESSES] [LEADS] [WORKERS]
 #
 # postgres needs FORMLEAD_BENCH_POSTGRES_URL (an admin URL; a fresh database
-# is created per run). PROCESSES=2 runs `serve` plus one `worker`.
+# is created per run). PROCESSES=2 runs `serve` plus one `worker`. BIN=path
+# runs another build (e.g. an older one, for a before/after pair).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BACKEND="${1:-sqlite}"
@@ -17,8 +18,10 @@ PROCESSES="${2:-1}"
 LEADS="${3:-1000}"
 WORKERS="${4:-auto}"
 TARGET="${CARGO_TARGET_DIR:-target}"
-cargo build --release --locked -p formlead-server >/dev/null 2>&1
-BIN="$TARGET/release/formlead"
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --locked -p formlead-server >/dev/null 2>&1
+  BIN="$TARGET/release/formlead"
+fi
 WORK=$(mktemp -d /tmp/formlead-burst.XXXXXX)
 FAKE_PORT=$((20000 + RANDOM % 20000))
 PORT=$((FAKE_PORT + 1))

@@ -181,6 +181,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(201, {"status": "COMPLETE", "results": results})
         if path.startswith("/crm/v4/associations/") or path.endswith("/batch/read"):
             return self.reply(200, {"status": "COMPLETE", "results": []})
+        if method == "GET" and re.match(r"^/crm/v4/objects/contacts/[^/]+/associations/", path):
+            return self.reply(200, {"results": []})
+        if path == "/gmail/v1/users/me/threads" and method == "GET":
+            return self.reply(200, {"resultSizeEstimate": 0})
         if path == "/crm/v3/objects/contacts/search":
             return self.reply(200, {"total": 0, "results": []})
         if path.startswith("/crm/v3/objects/") and method == "POST":

@@ -199,12 +199,7 @@ impl GoogleApi {
         op: Op,
         build: impl Fn(&str) -> RequestBuilder,
     ) -> Result<T, VendorFailure> {
-        use backon::Retryable;
-        (|| self.call(op, &build))
-            .retry(crate::http::client::inline_backoff())
-            .when(|f: &VendorFailure| matches!(f.retry, formlead_core::ports::Retry::Later { .. }))
-            .adjust(crate::http::client::inline_wait)
-            .await
+        crate::http::client::retry_inline(|| self.call(op, &build)).await
     }
 
     /// [`Self::send`] and parse JSON.

@@ -64,6 +64,36 @@ pub(crate) fn inline_wait(failure: &VendorFailure, backoff: Option<Duration>) ->
     }
 }
 
+/// Runs `attempt` again after a transient failure, as an idempotent call
+/// may be: up to [`INLINE_RETRIES`] times, jittered exponential back-off from
+/// [`INLINE_FIRST_DELAY`], honouring a `Retry-After` of up to
+/// [`MAX_INLINE_RETRY_AFTER`].
+///
+/// # Errors
+/// The last [`VendorFailure`].
+pub(crate) async fn retry_inline<T, F, Fut>(attempt: F) -> Result<T, VendorFailure>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, VendorFailure>>,
+{
+    attempt
+        .retry(inline_backoff())
+        .when(|f: &VendorFailure| matches!(f.retry, Retry::Later { .. }))
+        .adjust(inline_wait)
+        .notify(|f: &VendorFailure, wait: Duration| {
+            tracing::debug!(error = %f.message, wait_ms = wait.as_millis() as u64, "retrying an idempotent call inline");
+        })
+        .await
+}
+
+/// `req` with `body` as its JSON body, if there is one.
+fn with_body<B: Serialize + ?Sized>(req: RequestBuilder, body: Option<&B>) -> RequestBuilder {
+    match body {
+        Some(b) => req.json(b),
+        None => req,
+    }
+}
+
 /// One kind of call: its name in metrics and its cost in the vendor
 /// budget's units (1 for HubSpot; Gmail's quota units per method).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -245,14 +275,7 @@ impl VendorClient {
         req: RequestBuilder,
         op: Op,
     ) -> Result<Response, VendorFailure> {
-        (|| async { self.send(self.repeat(&req)?, op).await })
-            .retry(inline_backoff())
-            .when(|f: &VendorFailure| matches!(f.retry, Retry::Later { .. }))
-            .adjust(inline_wait)
-            .notify(|f: &VendorFailure, wait: Duration| {
-                tracing::debug!(vendor = self.vendor, operation = op.name, error = %f.message, wait_ms = wait.as_millis() as u64, "retrying an idempotent call inline");
-            })
-            .await
+        retry_inline(|| async { self.send(self.repeat(&req)?, op).await }).await
     }
 
     fn repeat(&self, req: &RequestBuilder) -> Result<RequestBuilder, VendorFailure> {
@@ -283,11 +306,7 @@ impl VendorClient {
         body: Option<&B>,
         op: Op,
     ) -> Result<T, VendorFailure> {
-        let req = match body {
-            Some(b) => req.json(b),
-            None => req,
-        };
-        let response = self.send(req, op).await?;
+        let response = self.send(with_body(req, body), op).await?;
         self.json(response).await
     }
 
@@ -302,17 +321,11 @@ impl VendorClient {
         body: Option<&B>,
         op: Op,
     ) -> Result<T, VendorFailure> {
-        let req = match body {
-            Some(b) => req.json(b),
-            None => req,
-        };
-        (|| async {
+        let req = with_body(req, body);
+        retry_inline(|| async {
             let response = self.send(self.repeat(&req)?, op).await?;
             self.json(response).await
         })
-        .retry(inline_backoff())
-        .when(|f: &VendorFailure| matches!(f.retry, Retry::Later { .. }))
-        .adjust(inline_wait)
         .await
     }
 }

@@ -19,9 +19,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use backon::Retryable;
-
-use formlead_core::ports::{Contact, Retry};
+use formlead_core::ports::Contact;
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -29,7 +27,7 @@ use serde_json::{Value, json};
 
 use super::batcher::BatchFn;
 use super::types::{CreateObject, CrmObject};
-use crate::http::client::{inline_backoff, inline_wait};
+use crate::http::client::retry_inline;
 use crate::http::{Op, VendorClient, VendorFailure};
 
 pub(crate) const READ_CONTACTS: Op = Op::new("contacts.batch_read", 1.0);
@@ -78,11 +76,7 @@ impl Api {
         if !idempotent {
             return attempt().await;
         }
-        attempt
-            .retry(inline_backoff())
-            .when(|f: &VendorFailure| matches!(f.retry, Retry::Later { .. }))
-            .adjust(inline_wait)
-            .await
+        retry_inline(attempt).await
     }
 }
 

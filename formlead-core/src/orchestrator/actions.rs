@@ -134,18 +134,7 @@ impl Engine {
         let recipient = EmailAddress::parse(&draft.to_email)
             .map_err(|e| SendFailure::Failed(permanent(step, e.to_string())))?;
         if let Err(refusal) = self.ports.policy.authorize_send(&recipient, approval).await {
-            self.audit(
-                Some(draft.workflow_id),
-                actor,
-                "send.refused",
-                serde_json::json!({
-                    "draft_id": draft.id, "recipient": recipient.as_str(), "reason": refusal.reason,
-                }),
-            )
-            .await
-            .map_err(|e| SendFailure::Failed(store_failure(Some(step))(e)))?;
-            warn!(draft_id = %draft.id, reason = %refusal.reason, "send refused by policy");
-            return Err(SendFailure::Refused(refusal));
+            return Err(self.refused(&draft, actor, &recipient, refusal, "policy").await);
         }
         let external = draft
             .external_id
@@ -154,19 +143,9 @@ impl Engine {
         // The mailbox sends the draft as it is now, not as we wrote it:
         // every recipient it has must pass the policy too.
         if let Err(refusal) = self.check_mailbox_recipients(&external, approval).await? {
-            self.audit(
-                Some(draft.workflow_id),
-                actor,
-                "send.refused",
-                serde_json::json!({
-                    "draft_id": draft.id, "recipient": recipient.as_str(), "reason": refusal.reason,
-                    "by": "mailbox recipients",
-                }),
-            )
-            .await
-            .map_err(|e| SendFailure::Failed(store_failure(Some(step))(e)))?;
-            warn!(draft_id = %draft.id, reason = %refusal.reason, "send refused: the mailbox draft's recipients");
-            return Err(SendFailure::Refused(refusal));
+            return Err(self
+                .refused(&draft, actor, &recipient, refusal, "mailbox recipients")
+                .await);
         }
         let request = SendRequest {
             draft_id: external,
@@ -177,12 +156,9 @@ impl Engine {
         let sent = match self.ports.mail.send_draft(&request).await {
             Ok(sent) => sent,
             Err(MailError::Refused(r)) => {
-                self.audit(Some(draft.workflow_id), actor, "send.refused", serde_json::json!({
-                    "draft_id": draft.id, "recipient": recipient.as_str(), "reason": r.reason, "by": "mail adapter",
-                }))
-                .await
-                .map_err(|e| SendFailure::Failed(store_failure(Some(step))(e)))?;
-                return Err(SendFailure::Refused(r));
+                return Err(self
+                    .refused(&draft, actor, &recipient, r, "mail adapter")
+                    .await);
             }
             Err(e) => return Err(SendFailure::Failed(port_failure(step)(e))),
         };
@@ -219,6 +195,32 @@ impl Engine {
         .map_err(|e| SendFailure::Failed(store_failure(Some(step))(e)))?;
         info!(draft_id = %updated.id, already_sent = sent.already_sent, "draft sent");
         Ok(updated)
+    }
+
+    /// A refused send, audited (`send.refused`, naming the gate `by`).
+    async fn refused(
+        &self,
+        draft: &DraftEmail,
+        actor: &str,
+        recipient: &EmailAddress,
+        refusal: SendRefusal,
+        by: &str,
+    ) -> SendFailure {
+        let audited = self
+            .audit(
+                Some(draft.workflow_id),
+                actor,
+                "send.refused",
+                serde_json::json!({
+                    "draft_id": draft.id, "recipient": recipient.as_str(), "reason": refusal.reason, "by": by,
+                }),
+            )
+            .await;
+        if let Err(e) = audited {
+            return SendFailure::Failed(store_failure(Some(StepName::Finalize))(e));
+        }
+        warn!(draft_id = %draft.id, reason = %refusal.reason, by, "send refused");
+        SendFailure::Refused(refusal)
     }
 
     /// Reads the mailbox draft's recipients back; `Ok(Err(refusal))` when

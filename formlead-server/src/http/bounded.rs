@@ -43,14 +43,19 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
         }
     }
 
-    /// Runs `f` on the entry for `key`, creating it with `init` first.
-    pub fn with<R>(&self, key: &K, init: impl FnOnce() -> V, f: impl FnOnce(&mut V) -> R) -> R {
+    /// The shard holding `key`, locked.
+    fn shard(&self, key: &K) -> std::sync::MutexGuard<'_, Shard<K, V>> {
         let mut hasher = DefaultHasher::new();
         key.hash(&mut hasher);
         let index = usize::try_from(hasher.finish() % SHARDS as u64).unwrap_or(0);
-        let mut shard = self.shards[index]
+        self.shards[index]
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs `f` on the entry for `key`, creating it with `init` first.
+    pub fn with<R>(&self, key: &K, init: impl FnOnce() -> V, f: impl FnOnce(&mut V) -> R) -> R {
+        let mut shard = self.shard(key);
         let shard = &mut *shard;
         if !shard.map.contains_key(key) && shard.map.len() >= shard.capacity {
             while let Some(oldest) = shard.order.pop_front() {
@@ -70,12 +75,7 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
 
     /// Forgets `key`.
     pub fn remove(&self, key: &K) {
-        let mut hasher = DefaultHasher::new();
-        key.hash(&mut hasher);
-        let index = usize::try_from(hasher.finish() % SHARDS as u64).unwrap_or(0);
-        let mut shard = self.shards[index]
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut shard = self.shard(key);
         if shard.map.remove(key).is_some() {
             shard.order.retain(|k| k != key);
         }
