@@ -134,7 +134,9 @@ impl Engine {
         let recipient = EmailAddress::parse(&draft.to_email)
             .map_err(|e| SendFailure::Failed(permanent(step, e.to_string())))?;
         if let Err(refusal) = self.ports.policy.authorize_send(&recipient, approval).await {
-            return Err(self.refused(&draft, actor, &recipient, refusal, "policy").await);
+            return Err(self
+                .refused(&draft, actor, &recipient, refusal, "policy")
+                .await);
         }
         let external = draft
             .external_id

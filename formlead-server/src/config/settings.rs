@@ -562,7 +562,11 @@ mod tests {
         assert_eq!(s.database_url.expose(), "sqlite://formlead.db");
         assert_eq!(s.max_connections, 1024);
         assert_eq!(s.workers, WORKERS_WITH_SANDBOXES);
-        let live = load(&[("HUBSPOT_ACCESS_TOKEN", "pat-x"), ("HUBSPOT_WEBHOOK_SECRET", "0123456789abcdef")]).unwrap();
+        let live = load(&[
+            ("HUBSPOT_ACCESS_TOKEN", "pat-x"),
+            ("HUBSPOT_WEBHOOK_SECRET", "0123456789abcdef"),
+        ])
+        .unwrap();
         assert_eq!(live.workers, WORKERS_WITH_VENDORS);
         assert!(!s.require_signature_v3 && s.trusted_proxies.is_empty());
         assert_eq!(s.bind.to_string(), "127.0.0.1:8000");
