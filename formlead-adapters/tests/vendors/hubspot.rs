@@ -333,6 +333,33 @@ async fn a_429_is_waited_out_not_passed_on() {
     assert_eq!(requests_to(&server, CREATE_TASKS).await.len(), 2);
 }
 
+/// HubSpot's rate-limit headers say the window is spent (another
+/// integration on the same app used it): the budget slows down before a
+/// 429, not after.
+#[tokio::test]
+async fn a_spent_window_in_the_headers_slows_the_budget() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(CREATE_TASKS))
+        .respond_with(
+            json(201, fixture!("hubspot_tasks_batch_create.json"))
+                .insert_header("x-hubspot-ratelimit-max", "100")
+                .insert_header("x-hubspot-ratelimit-remaining", "0")
+                .insert_header("x-hubspot-ratelimit-interval-milliseconds", "10000"),
+        )
+        .mount(&server)
+        .await;
+    let crm = crm(&server);
+    crm.create_task(&task("501")).await.unwrap();
+    let started = Instant::now();
+    crm.create_task(&task("501")).await.unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "the next call waited for the window: {:?}",
+        started.elapsed()
+    );
+}
+
 #[tokio::test]
 async fn earlier_tasks_are_found_by_key_and_notes_read_newest_first() {
     let server = MockServer::start().await;
