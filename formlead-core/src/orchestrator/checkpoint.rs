@@ -2,7 +2,6 @@
 //! exists, otherwise record `running`, run, and record the outcome.
 
 use std::collections::HashMap;
-use std::fmt::Display;
 use std::future::Future;
 use std::time::Instant;
 
@@ -10,89 +9,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::{debug, info, warn};
 
-use super::engine::{Engine, FailureKind, FailureOrigin, StepFailure};
+use super::engine::Engine;
+use super::failure::{FailureKind, FailureOrigin, StepFailure, permanent, store_failure};
 use crate::domain::{StepName, StepRecord, StepStatus, Workflow};
-use crate::ports::{Classify, Retry, StoreError};
-
-/// This attempt's hold on its workflow.
-#[derive(Debug)]
-pub(crate) struct Lease {
-    pub owner: String,
-    expires: std::sync::Mutex<chrono::DateTime<chrono::Utc>>,
-}
-
-impl Lease {
-    pub fn new(owner: String, expires: chrono::DateTime<chrono::Utc>) -> Self {
-        Self {
-            owner,
-            expires: std::sync::Mutex::new(expires),
-        }
-    }
-
-    fn expires(&self) -> chrono::DateTime<chrono::Utc> {
-        *self
-            .expires
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn extend(&self, until: chrono::DateTime<chrono::Utc>) {
-        *self
-            .expires
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = until;
-    }
-}
 
 /// Checkpoints of a workflow by step.
 pub(crate) type Checkpoints = HashMap<StepName, StepRecord>;
-
-/// Converts a port error into a classified step failure.
-pub(crate) fn port_failure<E: Classify + Display>(step: StepName) -> impl Fn(E) -> StepFailure {
-    move |e| StepFailure {
-        step: Some(step),
-        kind: match e.retry() {
-            Retry::Later { after } => FailureKind::Transient { retry_after: after },
-            Retry::Never => FailureKind::Permanent,
-        },
-        message: e.to_string(),
-        origin: if e.needs_operator() {
-            FailureOrigin::Credentials
-        } else {
-            FailureOrigin::Vendor
-        },
-    }
-}
-
-/// A store failure during `step` (a lost lease is reported as such).
-pub(crate) fn store_failure(step: Option<StepName>) -> impl Fn(StoreError) -> StepFailure {
-    move |e| match &e {
-        StoreError::LeaseLost(_) => StepFailure {
-            step,
-            kind: FailureKind::LeaseLost,
-            message: e.to_string(),
-            origin: FailureOrigin::Internal,
-        },
-        _ => StepFailure {
-            step,
-            kind: match e.retry() {
-                Retry::Later { after } => FailureKind::Transient { retry_after: after },
-                Retry::Never => FailureKind::Permanent,
-            },
-            message: format!("store: {e}"),
-            origin: FailureOrigin::Internal,
-        },
-    }
-}
-
-pub(crate) fn permanent(step: StepName, message: impl Into<String>) -> StepFailure {
-    StepFailure {
-        step: Some(step),
-        kind: FailureKind::Permanent,
-        message: message.into(),
-        origin: FailureOrigin::Internal,
-    }
-}
 
 /// What a step produced: its value (checkpointed) and a one-line summary.
 pub(crate) type StepResult<T> = Result<(T, String), StepFailure>;
@@ -236,33 +158,5 @@ impl Engine {
         warn!(step = %step, error = %failure.message, "enrichment step degraded; the draft is written without it");
         self.observer.step_degraded(workflow.id, step);
         Ok(value)
-    }
-
-    /// How long a lease lasts (`EngineConfig::lease`).
-    pub(crate) fn lease_length(&self) -> chrono::Duration {
-        chrono::Duration::from_std(self.config.lease).unwrap_or(chrono::Duration::MAX)
-    }
-
-    /// Extends this attempt's lease before the next step, once less than
-    /// half of it remains (so a fast workflow renews rarely; a lost lease
-    /// is noticed at the latest halfway to its expiry).
-    pub(crate) async fn renew_lease(
-        &self,
-        workflow: &Workflow,
-        lease: &Lease,
-    ) -> Result<(), StepFailure> {
-        let now = self.ports.clock.now();
-        let length = self.lease_length();
-        if lease.expires() - now > length / 2 {
-            return Ok(());
-        }
-        let until = now + length;
-        self.ports
-            .store
-            .renew_lease(workflow.id, &lease.owner, until)
-            .await
-            .map_err(store_failure(None))?;
-        lease.extend(until);
-        Ok(())
     }
 }

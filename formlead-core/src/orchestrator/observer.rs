@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::domain::{StepName, WorkflowId};
 
-use super::engine::ProcessOutcome;
+use super::outcome::ProcessOutcome;
 
 /// Receives engine events. All methods default to doing nothing.
 pub trait EngineObserver: Send + Sync {

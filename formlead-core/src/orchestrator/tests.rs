@@ -668,7 +668,7 @@ async fn sends_outside_the_allowlist_are_refused_and_audited() {
         )
         .await;
     assert!(
-        matches!(refused, Err(super::actions::SendFailure::Refused(ref r)) if r.reason.contains("not in SEND_EMAIL_ALLOWLIST"))
+        matches!(refused, Err(super::send::SendFailure::Refused(ref r)) if r.reason.contains("not in SEND_EMAIL_ALLOWLIST"))
     );
     assert!(kit.mail.sent().is_empty());
     let audit = kit.store.audit_for_workflow(ids.workflow_id).await.unwrap();

@@ -1,0 +1,55 @@
+//! Everything about one workflow, for the dashboard and the operator API.
+
+use serde::{Deserialize, Serialize};
+
+use super::engine::Engine;
+use crate::domain::{
+    AuditEvent, CrmTask, DraftEmail, FormSubmission, StepRecord, Workflow, WorkflowError,
+    WorkflowId,
+};
+use crate::ports::StoreError;
+
+/// Everything about one workflow, for the dashboard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowDetail {
+    pub workflow: Workflow,
+    pub submission: Option<FormSubmission>,
+    pub steps: Vec<StepRecord>,
+    pub drafts: Vec<DraftEmail>,
+    pub tasks: Vec<CrmTask>,
+    pub errors: Vec<WorkflowError>,
+    pub audit: Vec<AuditEvent>,
+}
+
+impl Engine {
+    /// Everything about one workflow, or `None` when it does not exist.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn workflow_detail(
+        &self,
+        id: WorkflowId,
+    ) -> Result<Option<WorkflowDetail>, StoreError> {
+        let store = &self.ports.store;
+        let Some(workflow) = store.get_workflow(id).await? else {
+            return Ok(None);
+        };
+        let (submission, steps, drafts, tasks, errors, audit) = futures_util::try_join!(
+            store.get_submission(workflow.submission_id),
+            store.list_steps(id),
+            store.drafts_for_workflow(id),
+            store.tasks_for_workflow(id),
+            store.errors_for_workflow(id),
+            store.audit_for_workflow(id),
+        )?;
+        Ok(Some(WorkflowDetail {
+            workflow,
+            submission,
+            steps,
+            drafts,
+            tasks,
+            errors,
+            audit,
+        }))
+    }
+}

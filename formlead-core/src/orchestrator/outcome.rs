@@ -1,0 +1,60 @@
+//! What the engine says it did: with a submission, and with a job.
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::WorkflowStatus;
+use crate::ports::Accepted;
+
+/// Result of handing a submission to the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcceptOutcome {
+    /// Stored with its workflow and job.
+    Accepted(Accepted),
+    /// Seen before: the existing ids, nothing new stored.
+    Duplicate(Accepted),
+}
+
+/// What processing one job did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProcessOutcome {
+    /// All 13 steps done; the workflow is `completed` or `awaiting_approval`.
+    Finished(WorkflowStatus),
+    /// A transient failure; the next attempt is scheduled at `at`.
+    RetryScheduled {
+        attempt: u32,
+        at: DateTime<Utc>,
+        error: String,
+    },
+    /// A permanent failure or retries exhausted: `failed`.
+    DeadLettered { attempt: u32, error: String },
+    /// Nothing to do: the workflow is already in this terminal status.
+    Skipped(WorkflowStatus),
+    /// Another worker holds the workflow; the job was re-queued for `until`.
+    Busy { until: DateTime<Utc> },
+    /// The job came before the workflow's scheduled retry; re-queued for `at`.
+    NotDue { at: DateTime<Utc> },
+
+    /// This worker lost its lease mid-run (it was too slow and another
+    /// worker took over); it stopped without touching the workflow.
+    LeaseLost,
+    /// The workflow does not exist (a stale job).
+    Missing,
+}
+
+impl ProcessOutcome {
+    /// A short name for logs and metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Finished(WorkflowStatus::AwaitingApproval) => "awaiting_approval",
+            Self::Finished(_) => "completed",
+            Self::RetryScheduled { .. } => "retry_scheduled",
+            Self::DeadLettered { .. } => "dead_lettered",
+            Self::Skipped(_) => "skipped",
+            Self::Busy { .. } => "busy",
+            Self::NotDue { .. } => "not_due",
+
+            Self::LeaseLost => "lease_lost",
+            Self::Missing => "missing",
+        }
+    }
+}

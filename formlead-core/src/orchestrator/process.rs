@@ -1,0 +1,186 @@
+//! Running a workflow's job: take the lease, run the steps, and record how
+//! it ended (finished, retry scheduled, dead letter); and recovering the
+//! workflows of workers that died.
+
+use std::time::Duration;
+
+use tracing::{info, instrument, warn};
+
+use super::engine::Engine;
+use super::failure::FailureKind;
+use super::lease::Lease;
+use super::outcome::ProcessOutcome;
+use crate::domain::{DraftStatus, ErrorId, ErrorKind, WorkflowError, WorkflowId, WorkflowStatus};
+use crate::ports::{StartAttempt, StoreError, WorkflowJob};
+
+impl Engine {
+    /// Runs (or resumes) the workflow of `job`, then records the outcome:
+    /// finished, retry scheduled, or dead-lettered.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store itself fails; the job should then be
+    /// retried later (an expired lease makes it recoverable regardless).
+    #[instrument(skip_all, fields(workflow_id = %job.workflow_id))]
+    pub async fn process(&self, job: WorkflowJob) -> Result<ProcessOutcome, StoreError> {
+        self.observer.job_started(job.workflow_id);
+        let outcome = self.process_inner(job).await;
+        if let Ok(o) = &outcome {
+            self.observer.job_finished(job.workflow_id, o);
+        }
+        outcome
+    }
+
+    async fn process_inner(&self, job: WorkflowJob) -> Result<ProcessOutcome, StoreError> {
+        let store = &self.ports.store;
+        // The lease owner names this attempt, not just this worker: two
+        // deliveries of the same job in one process must not both run.
+        let owner = format!(
+            "{}/{}",
+            self.config.worker_id,
+            uuid::Uuid::new_v4().simple()
+        );
+        let owner = owner.as_str();
+        let now = self.ports.clock.now();
+        let workflow = match store
+            .start_attempt(job.workflow_id, owner, now, self.config.lease)
+            .await
+        {
+            Ok(StartAttempt::Started(w)) => w,
+            Ok(StartAttempt::NotRunnable(status)) => return Ok(ProcessOutcome::Skipped(status)),
+            Ok(StartAttempt::Busy { until }) => {
+                let wait = (until - now).to_std().unwrap_or_default() + Duration::from_millis(100);
+                if let Err(e) = self.ports.queue.enqueue(job, wait).await {
+                    warn!(error = %e, "could not re-queue a busy workflow; its lease expiry will recover it");
+                }
+                return Ok(ProcessOutcome::Busy { until });
+            }
+            Ok(StartAttempt::NotDue { at }) => {
+                let wait = (at - now).to_std().unwrap_or_default();
+                self.ports
+                    .queue
+                    .enqueue(job, wait)
+                    .await
+                    .map_err(|e| StoreError::transient(format!("re-queue: {e}")))?;
+                return Ok(ProcessOutcome::NotDue { at });
+            }
+
+            Err(StoreError::NotFound { .. }) => return Ok(ProcessOutcome::Missing),
+            Err(e) => return Err(e),
+        };
+        let attempt = workflow.attempts;
+        info!(attempt, "workflow attempt started");
+
+        let lease = Lease::new(owner.to_owned(), now + self.lease_length());
+        let failure = match self.run_steps(&workflow, &lease).await {
+            Ok(status) => {
+                store
+                    .finish_workflow(workflow.id, owner, status, self.ports.clock.now())
+                    .await?;
+                let status = self.settle_decided(workflow.id, status).await?;
+                info!(status = %status, "workflow finished");
+                return Ok(ProcessOutcome::Finished(status));
+            }
+            Err(f) => f,
+        };
+
+        let now = self.ports.clock.now();
+        let (kind, retry_after) = match failure.kind {
+            FailureKind::LeaseLost => {
+                warn!("lease lost mid-run; another worker owns the workflow now");
+                return Ok(ProcessOutcome::LeaseLost);
+            }
+            FailureKind::Transient { retry_after } => (ErrorKind::Transient, retry_after),
+            FailureKind::Permanent => (ErrorKind::Permanent, None),
+        };
+        let retry = kind == ErrorKind::Transient && self.config.retry.allows_another(attempt);
+        let retry_at = retry.then(|| {
+            let key = workflow.id.0.as_u64_pair().1;
+            let delay = self.config.retry.delay_after(attempt, retry_after, key);
+            now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX)
+        });
+        let mut message = failure.message.clone();
+        if kind == ErrorKind::Transient && !retry {
+            message = format!("{message} (retries exhausted after {attempt} attempts)");
+        }
+        let error = WorkflowError {
+            id: ErrorId::new(),
+            workflow_id: workflow.id,
+            attempt,
+            step: failure.step,
+            kind,
+            message: message.clone(),
+            retry_at,
+            created_at: now,
+        };
+        match retry_at {
+            Some(at) => {
+                store.schedule_retry(workflow.id, owner, &error, at).await?;
+                warn!(attempt, step = ?failure.step, retry_at = %at, error = %message, "transient failure; retry scheduled");
+                Ok(ProcessOutcome::RetryScheduled {
+                    attempt,
+                    at,
+                    error: message,
+                })
+            }
+            None => {
+                store.fail_workflow(workflow.id, owner, &error).await?;
+                warn!(attempt, step = ?failure.step, error = %message, "workflow failed (dead letter)");
+                Ok(ProcessOutcome::DeadLettered {
+                    attempt,
+                    error: message,
+                })
+            }
+        }
+    }
+
+    /// A workflow that just became `awaiting_approval` whose draft an
+    /// operator decided meanwhile is `completed`. The operator's action
+    /// moves `awaiting_approval` → `completed` after deciding; whichever of
+    /// the two comes second sees the other's write, so the workflow never
+    /// stays awaiting a decision already made.
+    async fn settle_decided(
+        &self,
+        id: WorkflowId,
+        status: WorkflowStatus,
+    ) -> Result<WorkflowStatus, StoreError> {
+        if status != WorkflowStatus::AwaitingApproval {
+            return Ok(status);
+        }
+        let drafts = self.ports.store.drafts_for_workflow(id).await?;
+        if drafts
+            .iter()
+            .all(|d| d.status == DraftStatus::PendingApproval)
+        {
+            return Ok(status);
+        }
+        self.ports
+            .store
+            .transition_workflow(
+                id,
+                WorkflowStatus::AwaitingApproval,
+                WorkflowStatus::Completed,
+                self.ports.clock.now(),
+            )
+            .await?;
+        Ok(WorkflowStatus::Completed)
+    }
+
+    /// Re-enqueues workflows whose worker died (expired lease).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn recover_orphans(&self) -> Result<Vec<WorkflowId>, StoreError> {
+        let ids = self
+            .ports
+            .store
+            .recover_orphans(self.ports.clock.now())
+            .await?;
+        if !ids.is_empty() {
+            warn!(
+                count = ids.len(),
+                "re-queued workflows whose worker stopped mid-run"
+            );
+        }
+        Ok(ids)
+    }
+}

@@ -1,0 +1,108 @@
+//! Step 13, `finalize`: the status the workflow ends in, and an auto-send where
+//! every gate allows it.
+
+use super::super::checkpoint::Checkpoints;
+use super::super::engine::Engine;
+use super::super::failure::{StepFailure, permanent, store_failure};
+use super::super::send::SendFailure;
+use super::effects::DraftCheckpoint;
+use crate::domain::{AuditEvent, DraftStatus, StepName, Workflow, WorkflowStatus};
+use crate::ports::{Approval, SendDecision, SendMode};
+
+impl Engine {
+    pub(super) async fn finalize(
+        &self,
+        wf: &Workflow,
+        done: &Checkpoints,
+        decision: &SendDecision,
+        draft: &DraftCheckpoint,
+    ) -> Result<WorkflowStatus, StepFailure> {
+        let step = StepName::Finalize;
+        self.checkpointed(wf, step, done, |_| async {
+            let (status, summary) = match decision.mode {
+                SendMode::DraftOnly => (
+                    WorkflowStatus::Completed,
+                    "draft ready in the mailbox (draft-only)".to_owned(),
+                ),
+                SendMode::NeedsApproval => self.awaiting_decision(draft).await?,
+                SendMode::AutoSend => self.auto_send(draft).await?,
+            };
+            let event = AuditEvent::new(
+                Some(wf.id),
+                "system",
+                "workflow.finalized",
+                serde_json::json!({"status": status.as_str(), "send_mode": decision.mode.as_str()}),
+                self.ports.clock.now(),
+            );
+            self.ports
+                .store
+                .record_audit(&event)
+                .await
+                .map_err(store_failure(Some(step)))?;
+            Ok((status, summary))
+        })
+        .await
+    }
+
+    /// The draft waits for an operator, unless one decided while the
+    /// workflow ran.
+    async fn awaiting_decision(
+        &self,
+        draft: &DraftCheckpoint,
+    ) -> Result<(WorkflowStatus, String), StepFailure> {
+        let stored = self
+            .ports
+            .store
+            .get_draft(draft.draft_id)
+            .await
+            .map_err(store_failure(Some(StepName::Finalize)))?;
+        Ok(match stored.map(|d| d.status) {
+            Some(DraftStatus::PendingApproval) | None => (
+                WorkflowStatus::AwaitingApproval,
+                "draft awaits an operator's approval".to_owned(),
+            ),
+            Some(decided) => (
+                WorkflowStatus::Completed,
+                format!("the draft was {decided} by an operator while the workflow ran"),
+            ),
+        })
+    }
+
+    /// Sends without a click; a refusal leaves it to an operator.
+    async fn auto_send(
+        &self,
+        draft: &DraftCheckpoint,
+    ) -> Result<(WorkflowStatus, String), StepFailure> {
+        let step = StepName::Finalize;
+        let stored = self
+            .ports
+            .store
+            .get_draft(draft.draft_id)
+            .await
+            .map_err(store_failure(Some(step)))?
+            .ok_or_else(|| permanent(step, "the workflow's draft is missing"))?;
+        Ok(
+            match self
+                .send_draft(stored, &Approval::Automatic, "system")
+                .await
+            {
+                Ok(sent) => (
+                    WorkflowStatus::Completed,
+                    format!(
+                        "sent automatically ({})",
+                        sent.sent_message_id.unwrap_or_default()
+                    ),
+                ),
+                Err(SendFailure::Refused(r)) => (
+                    WorkflowStatus::AwaitingApproval,
+                    format!("auto-send refused ({r}); awaiting approval"),
+                ),
+                Err(SendFailure::NotSendable(status)) => (
+                    WorkflowStatus::Completed,
+                    format!("not sent: an operator {status} the draft first"),
+                ),
+                Err(SendFailure::Failed(f)) => return Err(f.with_step(step)),
+            },
+        )
+    }
+}

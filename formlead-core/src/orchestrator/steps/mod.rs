@@ -1,0 +1,88 @@
+//! The 13 steps of contract §1, in order, one function each. A step runs
+//! under its checkpoint: a resumed workflow reads back what a finished step
+//! produced and goes on after it. Steps 3–6 only read and run concurrently.
+
+mod compose;
+mod contact;
+mod context;
+mod effects;
+mod finalize;
+mod validate;
+
+use super::checkpoint::Checkpoints;
+use super::engine::Engine;
+use super::failure::{StepFailure, permanent, store_failure};
+use super::lease::Lease;
+use crate::domain::{FormSubmission, StepName, Workflow, WorkflowStatus};
+
+impl Engine {
+    /// Runs (or resumes) every step of `wf`; the status it ends in.
+    pub(crate) async fn run_steps(
+        &self,
+        wf: &Workflow,
+        lease: &Lease,
+    ) -> Result<WorkflowStatus, StepFailure> {
+        let submission = self.submission_of(wf).await?;
+        let done = self.checkpoints_of(wf).await?;
+
+        self.renew_lease(wf, lease).await?;
+        let prospect = self.validate_submission(wf, &done, &submission).await?;
+        self.renew_lease(wf, lease).await?;
+        let contact = self.upsert_contact(wf, &done, &prospect).await?;
+        self.renew_lease(wf, lease).await?;
+        let context = self.gather_context(wf, &done, &prospect, &contact).await?;
+        self.renew_lease(wf, lease).await?;
+        let plan = self.plan_next_step(wf, &done, &prospect, &context).await?;
+        self.renew_lease(wf, lease).await?;
+        let content = self
+            .write_draft(wf, &done, &prospect, &plan, &context)
+            .await?;
+        self.renew_lease(wf, lease).await?;
+        let decision = self.check_send_policy(wf, &done, &prospect).await?;
+        self.renew_lease(wf, lease).await?;
+        let draft = self
+            .create_mail_draft(wf, &done, &prospect, &context, &content)
+            .await?;
+        self.renew_lease(wf, lease).await?;
+        let task = self
+            .create_crm_task(wf, &done, &prospect, &contact, &plan, &content, &decision)
+            .await?;
+        self.renew_lease(wf, lease).await?;
+        let reply = effects::Reply {
+            content: &content,
+            plan: &plan,
+            decision: &decision,
+            draft: &draft,
+            task: &task,
+        };
+        self.log_crm_note(wf, &done, &contact, &reply).await?;
+        self.renew_lease(wf, lease).await?;
+        self.finalize(wf, &done, &decision, &draft).await
+    }
+
+    async fn submission_of(&self, wf: &Workflow) -> Result<FormSubmission, StepFailure> {
+        self.ports
+            .store
+            .get_submission(wf.submission_id)
+            .await
+            .map_err(store_failure(None))?
+            .ok_or_else(|| {
+                permanent(
+                    StepName::ValidateSubmission,
+                    "the workflow's submission is missing",
+                )
+            })
+    }
+
+    async fn checkpoints_of(&self, wf: &Workflow) -> Result<Checkpoints, StepFailure> {
+        Ok(self
+            .ports
+            .store
+            .list_steps(wf.id)
+            .await
+            .map_err(store_failure(None))?
+            .into_iter()
+            .map(|r| (r.step, r))
+            .collect())
+    }
+}
