@@ -7,10 +7,10 @@
 
 use formlead_core::domain::{FormSubmission, WorkflowId};
 use formlead_core::ports::{Accepted, Classify, StoreError};
-use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type};
 use tokio::sync::{mpsc, oneshot};
 
-use super::backend::{Backend, NewLead};
+use super::backend::NewLead;
+use super::exec::Sql;
 use super::store::{SharedError, SqlStore, db_err};
 use super::write_gate::Turn;
 
@@ -21,19 +21,7 @@ type Reply = oneshot::Sender<Result<Accepted, StoreError>>;
 /// The group-commit task's inbox.
 pub type Inbox = mpsc::Sender<(FormSubmission, Reply)>;
 
-impl<B: Backend> SqlStore<B>
-where
-    <B::Db as Database>::Arguments: IntoArguments<B::Db>,
-    for<'c> &'c mut <B::Db as Database>::Connection: Executor<'c, Database = B::Db>,
-    for<'e> String: Encode<'e, B::Db> + Decode<'e, B::Db> + Type<B::Db>,
-    for<'e> i64: Encode<'e, B::Db> + Decode<'e, B::Db> + Type<B::Db>,
-    for<'e> Option<String>: Encode<'e, B::Db>,
-    for<'e> Option<i64>: Encode<'e, B::Db>,
-    for<'e> Option<B::Id>: Encode<'e, B::Db>,
-    for<'e> Option<B::Time>: Encode<'e, B::Db>,
-    for<'e> Option<B::Json>: Encode<'e, B::Db>,
-    for<'a> &'a str: ColumnIndex<<B::Db as Database>::Row>,
-{
+impl<B: Sql> SqlStore<B> {
     /// The batcher's inbox, starting the task on first use (`None` outside
     /// a tokio runtime: accepts then commit one by one).
     pub(crate) fn batcher(&self) -> Option<&Inbox> {

@@ -5,6 +5,7 @@
 mod accept;
 mod backend;
 mod columns;
+mod exec;
 #[cfg(feature = "postgres")]
 mod multi_row;
 #[cfg(feature = "sqlite")]
@@ -24,6 +25,7 @@ mod write_gate;
 mod write_queue;
 
 pub use backend::{Backend, JOB_MAX_ATTEMPTS, NewLead, WORKFLOW_QUEUE};
+pub use exec::{Arg, Sql};
 #[cfg(feature = "postgres")]
 pub use postgres::{PgBackend, PgStore};
 pub use queue::ApalisQueue;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use formlead_core::ports::{Queue, QueueError, WorkflowJob};
-use sqlx::{Database, Pool};
+use sqlx::Pool;
 
 use super::backend::Backend;
 use super::wal_sync::Durability;
@@ -54,10 +54,7 @@ fn queue_err(e: sqlx::Error) -> QueueError {
 }
 
 #[async_trait]
-impl<B: Backend> Queue for ApalisQueue<B>
-where
-    for<'c> &'c mut <B::Db as Database>::Connection: sqlx::Executor<'c, Database = B::Db>,
-{
+impl<B: Backend> Queue for ApalisQueue<B> {
     async fn enqueue(&self, job: WorkflowJob, delay: Duration) -> Result<(), QueueError> {
         let mut conn = self.pool.acquire().await.map_err(queue_err)?;
         B::push_job(&mut conn, job, delay)

@@ -10,51 +10,43 @@ use formlead_core::domain::{
 };
 use formlead_core::ports::StoreError;
 use serde_json::Value;
-use sqlx::{ColumnIndex, Database, Decode, Row, Type};
 use uuid::Uuid;
 
-use super::backend::Backend;
+use super::exec::{DbRow, Sql};
 
 /// Typed access to one row's columns.
-pub(crate) struct Reader<'r, B: Backend> {
-    pub row: &'r <B::Db as Database>::Row,
+pub(crate) struct Reader<'r, B: Sql> {
+    pub row: &'r DbRow<B>,
 }
 
 fn corrupt(col: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::permanent(format!("column {col}: {e}"))
 }
 
-impl<'r, B: Backend> Reader<'r, B>
-where
-    for<'e> String: Decode<'e, B::Db> + Type<B::Db>,
-    for<'e> i64: Decode<'e, B::Db> + Type<B::Db>,
-    for<'a> &'a str: ColumnIndex<<B::Db as Database>::Row>,
-{
-    pub fn new(row: &'r <B::Db as Database>::Row) -> Self {
+/// A column that must not be NULL.
+fn required<T>(col: &str, v: Option<T>) -> Result<T, StoreError> {
+    v.ok_or_else(|| corrupt(col, "is NULL"))
+}
+
+impl<'r, B: Sql> Reader<'r, B> {
+    pub fn new(row: &'r DbRow<B>) -> Self {
         Self { row }
     }
 
-    fn get<T>(&self, col: &str) -> Result<T, StoreError>
-    where
-        T: for<'e> Decode<'e, B::Db> + Type<B::Db>,
-    {
-        self.row.try_get::<T, _>(col).map_err(|e| corrupt(col, e))
-    }
-
     pub fn s(&self, col: &str) -> Result<String, StoreError> {
-        self.get::<String>(col)
+        required(col, self.opt_s(col)?)
     }
 
     pub fn opt_s(&self, col: &str) -> Result<Option<String>, StoreError> {
-        self.get::<Option<String>>(col)
+        B::read_text(self.row, col).map_err(|e| corrupt(col, e))
     }
 
     pub fn i(&self, col: &str) -> Result<i64, StoreError> {
-        self.get::<i64>(col)
+        required(col, self.opt_i(col)?)
     }
 
     pub fn opt_i(&self, col: &str) -> Result<Option<i64>, StoreError> {
-        self.get::<Option<i64>>(col)
+        B::read_int(self.row, col).map_err(|e| corrupt(col, e))
     }
 
     pub fn u32(&self, col: &str) -> Result<u32, StoreError> {
@@ -62,33 +54,36 @@ where
     }
 
     pub fn uuid(&self, col: &str) -> Result<Uuid, StoreError> {
-        B::uuid(self.get::<B::Id>(col)?).map_err(|e| corrupt(col, e))
+        required(col, self.opt_uuid(col)?)
     }
 
     pub fn opt_uuid(&self, col: &str) -> Result<Option<Uuid>, StoreError> {
-        self.get::<Option<B::Id>>(col)?
+        B::read_id(self.row, col)
+            .map_err(|e| corrupt(col, e))?
             .map(B::uuid)
             .transpose()
             .map_err(|e| corrupt(col, e))
     }
 
     pub fn time(&self, col: &str) -> Result<DateTime<Utc>, StoreError> {
-        B::datetime(self.get::<B::Time>(col)?).map_err(|e| corrupt(col, e))
+        required(col, self.opt_time(col)?)
     }
 
     pub fn opt_time(&self, col: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        self.get::<Option<B::Time>>(col)?
+        B::read_time(self.row, col)
+            .map_err(|e| corrupt(col, e))?
             .map(B::datetime)
             .transpose()
             .map_err(|e| corrupt(col, e))
     }
 
     pub fn json(&self, col: &str) -> Result<Value, StoreError> {
-        B::value(self.get::<B::Json>(col)?).map_err(|e| corrupt(col, e))
+        required(col, self.opt_json(col)?)
     }
 
     pub fn opt_json(&self, col: &str) -> Result<Option<Value>, StoreError> {
-        self.get::<Option<B::Json>>(col)?
+        B::read_json(self.row, col)
+            .map_err(|e| corrupt(col, e))?
             .map(B::value)
             .transpose()
             .map_err(|e| corrupt(col, e))

@@ -14,12 +14,13 @@ use formlead_core::ports::{
     Accepted, Page, PastSubmission, ProspectHistory, StartAttempt, Store, StoreError,
     WorkflowFilter, WorkflowJob, WorkflowStats,
 };
-use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Type};
+use sqlx::{Database, Pool};
 
 use super::backend::Backend;
 use super::columns::{
     audit_cols, draft_cols, error_cols, step_cols, submission_cols, task_cols, workflow_cols,
 };
+use super::exec::{Sql, Stmt, stmt};
 use super::rows::Reader;
 use super::wal_sync::{Durability, WalSync};
 use super::write_gate::{Turn, WriteGate, WriteTurn};
@@ -42,7 +43,7 @@ pub struct SqlStore<B: Backend> {
     /// Turns on the writer (accepts first) when it is a single connection.
     gate: std::sync::Arc<WriteGate>,
     /// The write queue task's inbox (single writer only; started on first use).
-    writes: std::sync::Arc<std::sync::OnceLock<Option<WriteInbox<B::Db>>>>,
+    writes: std::sync::Arc<std::sync::OnceLock<Option<WriteInbox<B>>>>,
     /// How commits become durable (SQLite: a WAL fsync after them).
     durability: Durability,
 }
@@ -168,10 +169,6 @@ fn like_pattern(needle: &str) -> String {
     format!("%{escaped}%")
 }
 
-fn i64_of(v: u32) -> i64 {
-    i64::from(v)
-}
-
 impl<B: Backend> SqlStore<B> {
     pub fn from_pool(pool: Pool<B::Db>) -> Self {
         Self {
@@ -202,7 +199,7 @@ impl<B: Backend> SqlStore<B> {
         &self.batcher
     }
 
-    pub(crate) fn write_queue_cell(&self) -> &std::sync::OnceLock<Option<WriteInbox<B::Db>>> {
+    pub(crate) fn write_queue_cell(&self) -> &std::sync::OnceLock<Option<WriteInbox<B>>> {
         &self.writes
     }
 
@@ -377,25 +374,11 @@ where
     }
 }
 
-// The where-clauses below say "this backend can bind and read text and
-// integers"; both SQLite and PostgreSQL satisfy them.
-impl<B: Backend> SqlStore<B>
-where
-    <B::Db as Database>::Arguments: IntoArguments<B::Db>,
-    for<'c> &'c mut <B::Db as Database>::Connection: Executor<'c, Database = B::Db>,
-    for<'e> String: Encode<'e, B::Db> + Decode<'e, B::Db> + Type<B::Db>,
-    for<'e> i64: Encode<'e, B::Db> + Decode<'e, B::Db> + Type<B::Db>,
-    for<'e> Option<String>: Encode<'e, B::Db>,
-    for<'e> Option<i64>: Encode<'e, B::Db>,
-    for<'e> Option<B::Id>: Encode<'e, B::Db>,
-    for<'e> Option<B::Time>: Encode<'e, B::Db>,
-    for<'e> Option<B::Json>: Encode<'e, B::Db>,
-    for<'a> &'a str: ColumnIndex<<B::Db as Database>::Row>,
-{
+impl<B: Sql> SqlStore<B> {
     /// A read: the row of `query`, mapped, if any.
     async fn fetch_optional<T>(
         &self,
-        query: sqlx::query::Query<'_, B::Db, <B::Db as Database>::Arguments>,
+        query: Stmt<'_, B>,
         map: impl FnOnce(Reader<'_, B>) -> Result<T, StoreError>,
     ) -> Result<Option<T>, StoreError> {
         let row = query
@@ -408,7 +391,7 @@ where
     /// A write returning a row (`UPDATE … RETURNING`), committed.
     async fn write_optional<T>(
         &self,
-        query: WriteQuery<B::Db>,
+        query: WriteQuery<B>,
         map: impl FnOnce(Reader<'_, B>) -> Result<T, StoreError>,
     ) -> Result<Option<T>, StoreError> {
         let row = self.write_row(query).await?;
@@ -416,23 +399,20 @@ where
     }
 
     /// One write statement, committed.
-    async fn execute_write(&self, query: WriteQuery<B::Db>) -> Result<(), StoreError> {
+    async fn execute_write(&self, query: WriteQuery<B>) -> Result<(), StoreError> {
         self.write_row(query).await.map(|_| ())
     }
 
     async fn fetch_all<T>(
         &self,
-        query: sqlx::query::Query<'_, B::Db, <B::Db as Database>::Arguments>,
+        query: Stmt<'_, B>,
         map: impl Fn(Reader<'_, B>) -> Result<T, StoreError>,
     ) -> Result<Vec<T>, StoreError> {
         let rows = query.fetch_all(&self.pool).await.map_err(db_err::<B>)?;
         rows.iter().map(|r| map(Reader::new(r))).collect()
     }
 
-    async fn count(
-        &self,
-        query: sqlx::query::Query<'_, B::Db, <B::Db as Database>::Arguments>,
-    ) -> Result<u64, StoreError> {
+    async fn count(&self, query: Stmt<'_, B>) -> Result<u64, StoreError> {
         let n = self.fetch_optional(query, |r| r.i("n")).await?.unwrap_or(0);
         Ok(u64::try_from(n).unwrap_or(0))
     }
@@ -444,8 +424,7 @@ where
         id: uuid::Uuid,
         map: impl Fn(Reader<'_, B>) -> Result<T, StoreError>,
     ) -> Result<Vec<T>, StoreError> {
-        self.fetch_all(sqlx::query::<B::Db>(B::sql(sql)).bind(B::id(id)), map)
-            .await
+        self.fetch_all(stmt::<B>(sql).arg(id), map).await
     }
 
     /// The row of `sql` (one `$1` = `id`), mapped, if any.
@@ -455,8 +434,7 @@ where
         id: uuid::Uuid,
         map: impl FnOnce(Reader<'_, B>) -> Result<T, StoreError>,
     ) -> Result<Option<T>, StoreError> {
-        self.fetch_optional(sqlx::query::<B::Db>(B::sql(sql)).bind(B::id(id)), map)
-            .await
+        self.fetch_optional(stmt::<B>(sql).arg(id), map).await
     }
 
     /// Why an UPDATE guarded by the lease matched nothing.
@@ -473,20 +451,20 @@ where
         conn: &mut <B::Db as Database>::Connection,
         e: &WorkflowError,
     ) -> Result<(), StoreError> {
-        sqlx::query::<B::Db>(B::sql(concat!(
+        stmt::<B>(concat!(
             "INSERT INTO workflow_errors (",
             error_cols!(),
             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-        )))
-        .bind(B::id(e.id.0))
-        .bind(B::id(e.workflow_id.0))
-        .bind(i64_of(e.attempt))
-        .bind(e.step.map(|s| s.as_str().to_owned()))
-        .bind(e.kind.as_str().to_owned())
-        .bind(e.message.clone())
-        .bind(e.retry_at.map(B::time))
-        .bind(B::time(e.created_at))
-        .execute(&mut *conn)
+        ))
+        .arg(e.id.0)
+        .arg(e.workflow_id.0)
+        .arg(i64::from(e.attempt))
+        .arg(e.step.map(|s| s.as_str().to_owned()))
+        .arg(e.kind.as_str().to_owned())
+        .arg(e.message.clone())
+        .arg(e.retry_at)
+        .arg(e.created_at)
+        .execute_in(&mut *conn)
         .await
         .map_err(db_err::<B>)?;
         Ok(())
@@ -494,19 +472,7 @@ where
 }
 
 #[async_trait]
-impl<B: Backend> Store for SqlStore<B>
-where
-    <B::Db as Database>::Arguments: IntoArguments<B::Db>,
-    for<'c> &'c mut <B::Db as Database>::Connection: Executor<'c, Database = B::Db>,
-    for<'e> String: Encode<'e, B::Db> + Decode<'e, B::Db> + Type<B::Db>,
-    for<'e> i64: Encode<'e, B::Db> + Decode<'e, B::Db> + Type<B::Db>,
-    for<'e> Option<String>: Encode<'e, B::Db>,
-    for<'e> Option<i64>: Encode<'e, B::Db>,
-    for<'e> Option<B::Id>: Encode<'e, B::Db>,
-    for<'e> Option<B::Time>: Encode<'e, B::Db>,
-    for<'e> Option<B::Json>: Encode<'e, B::Db>,
-    for<'a> &'a str: ColumnIndex<<B::Db as Database>::Row>,
-{
+impl<B: Sql> Store for SqlStore<B> {
     async fn accept_submission(&self, s: &FormSubmission) -> Result<Accepted, StoreError> {
         self.faults
             .before::<StoreError>("accept_submission")
@@ -534,11 +500,11 @@ where
         &self,
         form_submission_id: &str,
     ) -> Result<Option<Accepted>, StoreError> {
-        let q = sqlx::query::<B::Db>(B::sql(
+        let q = stmt::<B>(
             "SELECT s.id AS sid, w.id AS wid FROM form_submissions s JOIN workflows w ON w.submission_id = s.id \
              WHERE s.form_submission_id = $1",
-        ))
-        .bind(form_submission_id.to_owned());
+        )
+        .arg(form_submission_id.to_owned());
         self.fetch_optional(q, |r| {
             Ok(Accepted {
                 submission_id: SubmissionId(r.uuid("sid")?),
@@ -581,17 +547,15 @@ where
         } else {
             WORKFLOWS_OF_ANY_STATUS
         };
-        let q = sqlx::query::<B::Db>(B::sql(list))
-            .bind(status.clone())
-            .bind(email.clone())
-            .bind(i64_of(filter.clamped_limit()))
-            .bind(i64_of(filter.offset));
+        let q = stmt::<B>(list)
+            .arg(status.clone())
+            .arg(email.clone())
+            .arg(i64::from(filter.clamped_limit()))
+            .arg(i64::from(filter.offset));
         let items = self
             .fetch_all(q, |r| r.workflow().map(|w| WorkflowSummary::from(&w)))
             .await?;
-        let total = self
-            .count(sqlx::query::<B::Db>(B::sql(count)).bind(status).bind(email))
-            .await?;
+        let total = self.count(stmt::<B>(count).arg(status).arg(email)).await?;
         Ok(Page { items, total })
     }
 
@@ -603,7 +567,7 @@ where
         lease: Duration,
     ) -> Result<StartAttempt, StoreError> {
         let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
-        let q = sqlx::query::<B::Db>(B::sql(concat!(
+        let q = stmt::<B>(concat!(
             "UPDATE workflows SET status = 'processing', attempts = attempts + 1, started_at = COALESCE(started_at, $3), ",
             "next_retry_at = NULL, updated_at = $3, lease_owner = $2, lease_until = $4 ",
             "WHERE id = $1 AND status NOT IN ('completed', 'awaiting_approval', 'failed') ",
@@ -611,18 +575,16 @@ where
             "AND (next_retry_at IS NULL OR next_retry_at <= $3) ",
             "RETURNING ", workflow_cols!()
 
-        )))
-        .bind(B::id(id.0))
-        .bind(owner.to_owned())
-        .bind(B::time(now))
-        .bind(B::time(until));
+        ))
+        .arg(id.0)
+        .arg(owner.to_owned())
+        .arg(now)
+        .arg(until);
         if let Some(w) = self.write_optional(q, |r| r.workflow()).await? {
             return Ok(StartAttempt::Started(w));
         }
-        let q = sqlx::query::<B::Db>(B::sql(
-            "SELECT status, lease_until, next_retry_at FROM workflows WHERE id = $1",
-        ))
-        .bind(B::id(id.0));
+        let q = stmt::<B>("SELECT status, lease_until, next_retry_at FROM workflows WHERE id = $1")
+            .arg(id.0);
         let state = self
             .fetch_optional(q, |r| {
                 let status =
@@ -650,12 +612,12 @@ where
         owner: &str,
         until: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let q = sqlx::query::<B::Db>(B::sql(
+        let q = stmt::<B>(
             "UPDATE workflows SET lease_until = $3 WHERE id = $1 AND lease_owner = $2 RETURNING id",
-        ))
-        .bind(B::id(id.0))
-        .bind(owner.to_owned())
-        .bind(B::time(until));
+        )
+        .arg(id.0)
+        .arg(owner.to_owned())
+        .arg(until);
         match self.write_optional(q, |_| Ok(())).await? {
             Some(()) => Ok(()),
             None => Err(self.lease_lost_or_missing(id).await),
@@ -669,14 +631,14 @@ where
         status: WorkflowStatus,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let q = sqlx::query::<B::Db>(B::sql(
+        let q = stmt::<B>(
             "UPDATE workflows SET status = $3, completed_at = $4, updated_at = $4, last_error = NULL, \
              lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2 RETURNING id",
-        ))
-        .bind(B::id(id.0))
-        .bind(owner.to_owned())
-        .bind(status.as_str().to_owned())
-        .bind(B::time(now));
+        )
+        .arg(id.0)
+        .arg(owner.to_owned())
+        .arg(status.as_str().to_owned())
+        .arg(now);
         match self.write_optional(q, |_| Ok(())).await? {
             Some(()) => Ok(()),
             None => Err(self.lease_lost_or_missing(id).await),
@@ -692,16 +654,16 @@ where
     ) -> Result<(), StoreError> {
         let (turn, mut tx) = self.begin_write_turn(Turn::Other).await?;
         self.insert_error(&mut tx, error).await?;
-        let updated = sqlx::query::<B::Db>(B::sql(
+        let updated = stmt::<B>(
             "UPDATE workflows SET status = 'retrying', next_retry_at = $3, last_error = $4, updated_at = $5, \
              lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2 RETURNING id",
-        ))
-        .bind(B::id(id.0))
-        .bind(owner.to_owned())
-        .bind(B::time(retry_at))
-        .bind(error.message.clone())
-        .bind(B::time(error.created_at))
-        .fetch_optional(&mut *tx)
+        )
+        .arg(id.0)
+        .arg(owner.to_owned())
+        .arg(retry_at)
+        .arg(error.message.clone())
+        .arg(error.created_at)
+        .fetch_optional_in(&mut *tx)
         .await
         .map_err(db_err::<B>)?;
         if updated.is_none() {
@@ -723,15 +685,15 @@ where
     ) -> Result<(), StoreError> {
         let (turn, mut tx) = self.begin_write_turn(Turn::Other).await?;
         self.insert_error(&mut tx, error).await?;
-        let updated = sqlx::query::<B::Db>(B::sql(
+        let updated = stmt::<B>(
             "UPDATE workflows SET status = 'failed', completed_at = $3, updated_at = $3, next_retry_at = NULL, \
              last_error = $4, lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2 RETURNING id",
-        ))
-        .bind(B::id(id.0))
-        .bind(owner.to_owned())
-        .bind(B::time(error.created_at))
-        .bind(error.message.clone())
-        .fetch_optional(&mut *tx)
+        )
+        .arg(id.0)
+        .arg(owner.to_owned())
+        .arg(error.created_at)
+        .arg(error.message.clone())
+        .fetch_optional_in(&mut *tx)
         .await
         .map_err(db_err::<B>)?;
         if updated.is_none() {
@@ -749,14 +711,14 @@ where
     ) -> Result<Workflow, StoreError> {
         let run_at = run_at.max(now);
         let (turn, mut tx) = self.begin_write_turn(Turn::Other).await?;
-        let row = sqlx::query::<B::Db>(B::sql(concat!(
+        let row = stmt::<B>(concat!(
             "UPDATE workflows SET status = 'retrying', attempts = 0, completed_at = NULL, next_retry_at = $3, updated_at = $2 ",
             "WHERE id = $1 AND status = 'failed' RETURNING ", workflow_cols!()
-        )))
-        .bind(B::id(id.0))
-        .bind(B::time(now))
-        .bind(B::time(run_at))
-        .fetch_optional(&mut *tx)
+        ))
+        .arg(id.0)
+        .arg(now)
+        .arg(run_at)
+        .fetch_optional_in(&mut *tx)
         .await
         .map_err(db_err::<B>)?;
         let Some(row) = row else {
@@ -781,12 +743,12 @@ where
 
     async fn recover_orphans(&self, now: DateTime<Utc>) -> Result<Vec<WorkflowId>, StoreError> {
         let (turn, mut tx) = self.begin_write_turn(Turn::Other).await?;
-        let rows = sqlx::query::<B::Db>(B::sql(
+        let rows = stmt::<B>(
             "UPDATE workflows SET status = 'retrying', next_retry_at = $1, updated_at = $1, lease_owner = NULL, lease_until = NULL \
              WHERE status = 'processing' AND lease_until < $1 RETURNING id",
-        ))
-        .bind(B::time(now))
-        .fetch_all(&mut *tx)
+        )
+        .arg(now)
+        .fetch_all_in(&mut *tx)
         .await
         .map_err(db_err::<B>)?;
         let ids = rows
@@ -812,14 +774,14 @@ where
         to: WorkflowStatus,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let q = sqlx::query::<B::Db>(B::sql(
+        let q = stmt::<B>(
             "UPDATE workflows SET status = $3, updated_at = $4, completed_at = $5 WHERE id = $1 AND status = $2 RETURNING id",
-        ))
-        .bind(B::id(id.0))
-        .bind(from.as_str().to_owned())
-        .bind(to.as_str().to_owned())
-        .bind(B::time(now))
-        .bind(to.is_terminal().then(|| B::time(now)));
+        )
+        .arg(id.0)
+        .arg(from.as_str().to_owned())
+        .arg(to.as_str().to_owned())
+        .arg(now)
+        .arg(to.is_terminal().then_some(now));
         Ok(self.write_optional(q, |_| Ok(())).await?.is_some())
     }
 
@@ -829,21 +791,21 @@ where
             .before::<StoreError>(&format!("save_step:{}:{}", r.step, r.status))
             .await?;
         self.execute_write(
-            sqlx::query::<B::Db>(B::sql(concat!(
+            stmt::<B>(concat!(
                 "INSERT INTO workflow_steps (", step_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ",
                 "ON CONFLICT (workflow_id, step) DO UPDATE SET status = excluded.status, attempt = excluded.attempt, ",
                 "started_at = excluded.started_at, finished_at = excluded.finished_at, summary = excluded.summary, ",
                 "output = excluded.output, error = excluded.error"
-            )))
-            .bind(B::id(r.workflow_id.0))
-            .bind(r.step.as_str().to_owned())
-            .bind(r.status.as_str().to_owned())
-            .bind(i64_of(r.attempt))
-            .bind(B::time(r.started_at))
-            .bind(r.finished_at.map(B::time))
-            .bind(r.summary.clone())
-            .bind(r.output.as_ref().map(B::json))
-            .bind(r.error.clone())
+            ))
+            .arg(r.workflow_id.0)
+            .arg(r.step.as_str().to_owned())
+            .arg(r.status.as_str().to_owned())
+            .arg(i64::from(r.attempt))
+            .arg(r.started_at)
+            .arg(r.finished_at)
+            .arg(r.summary.clone())
+            .arg(r.output.clone())
+            .arg(r.error.clone())
         )
         .await
     }
@@ -866,31 +828,31 @@ where
 
     async fn insert_draft(&self, d: &DraftEmail) -> Result<(), StoreError> {
         self.execute_write(
-            sqlx::query::<B::Db>(B::sql(concat!(
+            stmt::<B>(concat!(
                 "INSERT INTO draft_emails (",
                 draft_cols!(),
                 ") VALUES ",
                 "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
-            )))
-            .bind(B::id(d.id.0))
-            .bind(B::id(d.workflow_id.0))
-            .bind(d.to_email.clone())
-            .bind(d.to_name.clone())
-            .bind(d.subject.clone())
-            .bind(d.body_text.clone())
-            .bind(d.body_html.clone())
-            .bind(d.message_id.clone())
-            .bind(d.thread_id.clone())
-            .bind(d.in_reply_to.clone())
-            .bind(d.external_id.clone())
-            .bind(d.status.as_str().to_owned())
-            .bind(B::time(d.created_at))
-            .bind(B::time(d.updated_at))
-            .bind(d.decided_by.clone())
-            .bind(d.decided_at.map(B::time))
-            .bind(d.reject_reason.clone())
-            .bind(d.sent_message_id.clone())
-            .bind(d.sent_at.map(B::time))
+            ))
+            .arg(d.id.0)
+            .arg(d.workflow_id.0)
+            .arg(d.to_email.clone())
+            .arg(d.to_name.clone())
+            .arg(d.subject.clone())
+            .arg(d.body_text.clone())
+            .arg(d.body_html.clone())
+            .arg(d.message_id.clone())
+            .arg(d.thread_id.clone())
+            .arg(d.in_reply_to.clone())
+            .arg(d.external_id.clone())
+            .arg(d.status.as_str().to_owned())
+            .arg(d.created_at)
+            .arg(d.updated_at)
+            .arg(d.decided_by.clone())
+            .arg(d.decided_at)
+            .arg(d.reject_reason.clone())
+            .arg(d.sent_message_id.clone())
+            .arg(d.sent_at)
         )
         .await
     }
@@ -900,21 +862,21 @@ where
         d: &DraftEmail,
         expected: DraftStatus,
     ) -> Result<bool, StoreError> {
-        let q = sqlx::query::<B::Db>(B::sql(
+        let q = stmt::<B>(
             "UPDATE draft_emails SET status = $3, updated_at = $4, decided_by = $5, decided_at = $6, reject_reason = $7, \
              sent_message_id = $8, sent_at = $9, external_id = $10, thread_id = $11 WHERE id = $1 AND status = $2 RETURNING id",
-        ))
-        .bind(B::id(d.id.0))
-        .bind(expected.as_str().to_owned())
-        .bind(d.status.as_str().to_owned())
-        .bind(B::time(d.updated_at))
-        .bind(d.decided_by.clone())
-        .bind(d.decided_at.map(B::time))
-        .bind(d.reject_reason.clone())
-        .bind(d.sent_message_id.clone())
-        .bind(d.sent_at.map(B::time))
-        .bind(d.external_id.clone())
-        .bind(d.thread_id.clone());
+        )
+        .arg(d.id.0)
+        .arg(expected.as_str().to_owned())
+        .arg(d.status.as_str().to_owned())
+        .arg(d.updated_at)
+        .arg(d.decided_by.clone())
+        .arg(d.decided_at)
+        .arg(d.reject_reason.clone())
+        .arg(d.sent_message_id.clone())
+        .arg(d.sent_at)
+        .arg(d.external_id.clone())
+        .arg(d.thread_id.clone());
         if self.write_optional(q, |_| Ok(())).await?.is_some() {
             return Ok(true);
         }
@@ -958,35 +920,33 @@ where
         } else {
             DRAFTS_OF_ANY_STATUS
         };
-        let q = sqlx::query::<B::Db>(B::sql(list))
-            .bind(status.clone())
-            .bind(i64_of(limit.clamp(1, WorkflowFilter::MAX_LIMIT)))
-            .bind(i64_of(offset));
+        let q = stmt::<B>(list)
+            .arg(status.clone())
+            .arg(i64::from(limit.clamp(1, WorkflowFilter::MAX_LIMIT)))
+            .arg(i64::from(offset));
         let items = self.fetch_all(q, |r| r.draft()).await?;
-        let total = self
-            .count(sqlx::query::<B::Db>(B::sql(count)).bind(status))
-            .await?;
+        let total = self.count(stmt::<B>(count).arg(status)).await?;
         Ok(Page { items, total })
     }
 
     async fn insert_task(&self, t: &CrmTask) -> Result<(), StoreError> {
         self.execute_write(
-            sqlx::query::<B::Db>(B::sql(concat!(
+            stmt::<B>(concat!(
                 "INSERT INTO hubspot_tasks (",
                 task_cols!(),
                 ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-            )))
-            .bind(B::id(t.id.0))
-            .bind(B::id(t.workflow_id.0))
-            .bind(t.contact_id.clone())
-            .bind(t.external_id.clone())
-            .bind(t.subject.clone())
-            .bind(t.body.clone())
-            .bind(B::time(t.due_at))
-            .bind(t.priority.as_str().to_owned())
-            .bind(t.task_type.as_str().to_owned())
-            .bind(t.owner_id.clone())
-            .bind(B::time(t.created_at)),
+            ))
+            .arg(t.id.0)
+            .arg(t.workflow_id.0)
+            .arg(t.contact_id.clone())
+            .arg(t.external_id.clone())
+            .arg(t.subject.clone())
+            .arg(t.body.clone())
+            .arg(t.due_at)
+            .arg(t.priority.as_str().to_owned())
+            .arg(t.task_type.as_str().to_owned())
+            .arg(t.owner_id.clone())
+            .arg(t.created_at),
         )
         .await
     }
@@ -1019,17 +979,17 @@ where
 
     async fn record_audit(&self, e: &AuditEvent) -> Result<(), StoreError> {
         self.execute_write(
-            sqlx::query::<B::Db>(B::sql(concat!(
+            stmt::<B>(concat!(
                 "INSERT INTO audit_events (",
                 audit_cols!(),
                 ") VALUES ($1, $2, $3, $4, $5, $6)"
-            )))
-            .bind(B::id(e.id.0))
-            .bind(e.workflow_id.map(|w| B::id(w.0)))
-            .bind(e.actor.clone())
-            .bind(e.action.clone())
-            .bind(B::json(&e.detail))
-            .bind(B::time(e.created_at)),
+            ))
+            .arg(e.id.0)
+            .arg(e.workflow_id.map(|w| w.0))
+            .arg(e.actor.clone())
+            .arg(e.action.clone())
+            .arg(e.detail.clone())
+            .arg(e.created_at),
         )
         .await
     }
@@ -1052,13 +1012,13 @@ where
         email: &str,
         exclude: WorkflowId,
     ) -> Result<ProspectHistory, StoreError> {
-        let q = sqlx::query::<B::Db>(B::sql(
+        let q = stmt::<B>(
             "SELECT w.id AS wid, s.received_at AS received_at, s.fields AS fields FROM workflows w \
              JOIN form_submissions s ON s.id = w.submission_id \
              WHERE w.prospect_email = $1 AND w.id <> $2 ORDER BY s.received_at DESC LIMIT 20",
-        ))
-        .bind(email.to_owned())
-        .bind(B::id(exclude.0));
+        )
+        .arg(email.to_owned())
+        .arg(exclude.0);
         let submissions = self
             .fetch_all(q, |r| {
                 let fields = r.json("fields")?;
@@ -1072,19 +1032,19 @@ where
                 })
             })
             .await?;
-        let q = sqlx::query::<B::Db>(B::sql(concat!(
+        let q = stmt::<B>(concat!(
             "SELECT ", draft_cols!(), " FROM draft_emails WHERE workflow_id IN ",
             "(SELECT id FROM workflows WHERE prospect_email = $1 AND id <> $2) ORDER BY created_at DESC LIMIT 20"
-        )))
-        .bind(email.to_owned())
-        .bind(B::id(exclude.0));
+        ))
+        .arg(email.to_owned())
+        .arg(exclude.0);
         let drafts = self.fetch_all(q, |r| r.draft()).await?;
-        let q = sqlx::query::<B::Db>(B::sql(concat!(
+        let q = stmt::<B>(concat!(
             "SELECT ", task_cols!(), " FROM hubspot_tasks WHERE workflow_id IN ",
             "(SELECT id FROM workflows WHERE prospect_email = $1 AND id <> $2) ORDER BY created_at DESC LIMIT 20"
-        )))
-        .bind(email.to_owned())
-        .bind(B::id(exclude.0));
+        ))
+        .arg(email.to_owned())
+        .arg(exclude.0);
         let tasks = self.fetch_all(q, |r| r.task()).await?;
         Ok(ProspectHistory {
             submissions,
@@ -1097,22 +1057,19 @@ where
         let by_status = self.workflow_counts().await?;
         let created_since = self
             .count(
-                sqlx::query::<B::Db>(B::sql(
-                    "SELECT COUNT(*) AS n FROM workflows WHERE created_at >= $1",
-                ))
-                .bind(B::time(since)),
+                stmt::<B>("SELECT COUNT(*) AS n FROM workflows WHERE created_at >= $1").arg(since),
             )
             .await?;
         let drafts_pending = self
-            .count(sqlx::query::<B::Db>(B::sql(
+            .count(stmt::<B>(
                 "SELECT COUNT(*) AS n FROM draft_emails WHERE status = 'pending_approval'",
-            )))
+            ))
             .await?;
-        let q = sqlx::query::<B::Db>(B::sql(
+        let q = stmt::<B>(
             "SELECT d.created_at AS drafted, w.created_at AS received FROM draft_emails d \
              JOIN workflows w ON w.id = d.workflow_id WHERE d.created_at >= $1 ORDER BY d.created_at DESC LIMIT 10000",
-        ))
-        .bind(B::time(since));
+        )
+        .arg(since);
         let draft_latencies_ms = self
             .fetch_all(q, |r| {
                 Ok((r.time("drafted")? - r.time("received")?).num_milliseconds())
@@ -1128,9 +1085,7 @@ where
 
     async fn workflow_counts(&self) -> Result<Vec<(WorkflowStatus, u64)>, StoreError> {
         self.faults().before::<StoreError>("stats").await?;
-        let q = sqlx::query::<B::Db>(B::sql(
-            "SELECT status, COUNT(*) AS n FROM workflows GROUP BY status",
-        ));
+        let q = stmt::<B>("SELECT status, COUNT(*) AS n FROM workflows GROUP BY status");
         let mut by_status = self
             .fetch_all(q, |r| {
                 Ok((
@@ -1145,7 +1100,7 @@ where
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.faults().before::<StoreError>("ping").await?;
-        sqlx::query::<B::Db>(B::sql("SELECT 1"))
+        stmt::<B>("SELECT 1")
             .execute(&self.pool)
             .await
             .map_err(db_err::<B>)?;

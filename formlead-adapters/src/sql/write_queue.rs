@@ -17,13 +17,11 @@
 //! PostgreSQL, with many writer connections and a transaction that is
 //! aborted by any failing statement, writes directly instead.
 
-use sqlx::query::Query;
-use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type};
 use tokio::sync::{mpsc, oneshot};
 
 use formlead_core::ports::StoreError;
 
-use super::backend::Backend;
+use super::exec::{DbRow, Sql, Stmt};
 use super::store::{SharedError, SqlStore, db_err};
 use super::write_gate::Turn;
 
@@ -31,36 +29,24 @@ use super::write_gate::Turn;
 pub(crate) const MAX_GROUP: usize = 64;
 
 /// A write statement that owns its parameters.
-pub(crate) type WriteQuery<DB> = Query<'static, DB, <DB as Database>::Arguments>;
+pub(crate) type WriteQuery<B> = Stmt<'static, B>;
 
 /// What a queued write gets back: its `RETURNING` row, if any.
-type Answer<DB> = oneshot::Sender<Result<Option<<DB as Database>::Row>, StoreError>>;
+type Answer<B> = oneshot::Sender<Result<Option<DbRow<B>>, StoreError>>;
 
 /// A write waiting in the queue, with where its outcome goes.
-type Queued<DB> = (WriteQuery<DB>, Answer<DB>);
+type Queued<B> = (WriteQuery<B>, Answer<B>);
 
 /// The write queue task's inbox.
-pub(crate) type WriteInbox<DB> = mpsc::Sender<Queued<DB>>;
+pub(crate) type WriteInbox<B> = mpsc::Sender<Queued<B>>;
 
-impl<B: Backend> SqlStore<B>
-where
-    <B::Db as Database>::Arguments: IntoArguments<B::Db>,
-    for<'c> &'c mut <B::Db as Database>::Connection: Executor<'c, Database = B::Db>,
-    for<'e> String: Encode<'e, B::Db> + Decode<'e, B::Db> + Type<B::Db>,
-    for<'e> i64: Encode<'e, B::Db> + Decode<'e, B::Db> + Type<B::Db>,
-    for<'e> Option<String>: Encode<'e, B::Db>,
-    for<'e> Option<i64>: Encode<'e, B::Db>,
-    for<'e> Option<B::Id>: Encode<'e, B::Db>,
-    for<'e> Option<B::Time>: Encode<'e, B::Db>,
-    for<'e> Option<B::Json>: Encode<'e, B::Db>,
-    for<'a> &'a str: ColumnIndex<<B::Db as Database>::Row>,
-{
+impl<B: Sql> SqlStore<B> {
     /// Runs `query` on the writer and commits it; its `RETURNING` row, if
     /// any. On a single writer it may share its commit with other writes.
     pub(crate) async fn write_row(
         &self,
-        query: WriteQuery<B::Db>,
-    ) -> Result<Option<<B::Db as Database>::Row>, StoreError> {
+        query: WriteQuery<B>,
+    ) -> Result<Option<DbRow<B>>, StoreError> {
         let query = match self.write_queue() {
             Some(inbox) => {
                 let (answer, answered) = oneshot::channel();
@@ -80,10 +66,7 @@ where
     }
 
     /// Runs `query` in its own (autocommit) transaction, in its turn.
-    async fn write_alone(
-        &self,
-        query: WriteQuery<B::Db>,
-    ) -> Result<Option<<B::Db as Database>::Row>, StoreError> {
+    async fn write_alone(&self, query: WriteQuery<B>) -> Result<Option<DbRow<B>>, StoreError> {
         let turn = self.write_turn(Turn::Other).await;
         let row = query
             .fetch_optional(self.writer())
@@ -96,7 +79,7 @@ where
 
     /// The queue's inbox, starting its task on first use; `None` with
     /// several writer connections or outside a tokio runtime.
-    fn write_queue(&self) -> Option<&WriteInbox<B::Db>> {
+    fn write_queue(&self) -> Option<&WriteInbox<B>> {
         if !self.single_writer() {
             return None;
         }
@@ -110,7 +93,7 @@ where
             .as_ref()
     }
 
-    async fn run_write_queue(self, mut rx: mpsc::Receiver<Queued<B::Db>>) {
+    async fn run_write_queue(self, mut rx: mpsc::Receiver<Queued<B>>) {
         while let Some(first) = rx.recv().await {
             let mut group = vec![first];
             while group.len() < MAX_GROUP {
@@ -125,7 +108,7 @@ where
 
     /// Runs `group` in one transaction (one write: on its own) and answers
     /// each caller after the commit.
-    async fn commit_group(&self, mut group: Vec<Queued<B::Db>>) {
+    async fn commit_group(&self, mut group: Vec<Queued<B>>) {
         if group.len() == 1
             && let Some((query, answer)) = group.pop()
         {
@@ -144,7 +127,7 @@ where
         };
         let mut done = Vec::with_capacity(group.len());
         for (query, answer) in group {
-            let result = query.fetch_optional(&mut *tx).await.map_err(db_err::<B>);
+            let result = query.fetch_optional_in(&mut *tx).await.map_err(db_err::<B>);
             done.push((result, answer));
         }
         let committed = tx.commit().await.map_err(db_err::<B>);
