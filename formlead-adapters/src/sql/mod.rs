@@ -2,9 +2,8 @@
 //! queue (apalis) in the same database so accepting a submission commits
 //! the submission, its workflow and its job in one transaction.
 
-mod accept;
 mod backend;
-mod columns;
+
 mod exec;
 #[cfg(feature = "postgres")]
 mod multi_row;
@@ -15,7 +14,7 @@ mod postgres;
 #[cfg(feature = "sqlite")]
 mod private_file;
 mod queue;
-mod rows;
+
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod store;

@@ -15,9 +15,9 @@ use sqlx::{AssertSqlSafe, PgConnection, Pool, Postgres, Row, SqlSafeStr, SqlStr,
 use uuid::Uuid;
 
 use super::backend::{Backend, NewLead, WORKFLOW_QUEUE, job_task};
-use super::columns::submission_cols;
 use super::multi_row::{chunks, multi_row};
 use super::store::SqlStore;
+use super::store::submission_cols;
 
 /// The PostgreSQL flavour of [`SqlStore`].
 pub type PgStore = SqlStore<PgBackend>;

@@ -12,7 +12,7 @@ use formlead_core::ports::StoreError;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::exec::{DbRow, Sql};
+use super::super::exec::{DbRow, Sql};
 
 /// Typed access to one row's columns.
 pub(crate) struct Reader<'r, B: Sql> {

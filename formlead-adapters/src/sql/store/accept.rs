@@ -5,14 +5,16 @@
 //! durable. One fsync then covers many leads, while a lone lead is
 //! committed at once.
 
-use formlead_core::domain::{FormSubmission, WorkflowId};
+use formlead_core::domain::{FormSubmission, SubmissionId, WorkflowId};
 use formlead_core::ports::{Accepted, Classify, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
-use super::backend::NewLead;
-use super::exec::Sql;
-use super::store::{SharedError, SqlStore, db_err};
-use super::write_gate::Turn;
+use super::super::backend::NewLead;
+use super::super::exec::Sql;
+use super::super::exec::stmt;
+use super::super::write_gate::Turn;
+use super::columns::submission_cols;
+use super::{SharedError, SqlStore, db_err};
 
 /// Most submissions committed together.
 pub const MAX_BATCH: usize = 256;
@@ -174,5 +176,65 @@ impl<B: Sql> SqlStore<B> {
             });
         }
         Ok(results)
+    }
+}
+
+impl<B: Sql> SqlStore<B> {
+    pub(super) async fn accept_submission(
+        &self,
+        s: &FormSubmission,
+    ) -> Result<Accepted, StoreError> {
+        self.faults
+            .before::<StoreError>("accept_submission")
+            .await?;
+        // Concurrent accepts share one commit (group commit); alone, a
+        // submission is committed by itself, just as fast.
+        if let Some(batcher) = self.batcher() {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            if batcher.send((s.clone(), reply)).await.is_ok()
+                && let Ok(result) = answer.await
+            {
+                return result;
+            }
+        }
+        let result = self
+            .accept_batch(&[s])
+            .await
+            .pop()
+            .unwrap_or_else(|| Err(StoreError::transient("accept produced no result")));
+        self.durable().await?;
+        result
+    }
+    pub(super) async fn find_submission(
+        &self,
+        form_submission_id: &str,
+    ) -> Result<Option<Accepted>, StoreError> {
+        let q = stmt::<B>(
+            "SELECT s.id AS sid, w.id AS wid FROM form_submissions s JOIN workflows w ON w.submission_id = s.id \
+             WHERE s.form_submission_id = $1",
+        )
+        .arg(form_submission_id.to_owned());
+        self.fetch_optional(q, |r| {
+            Ok(Accepted {
+                submission_id: SubmissionId(r.uuid("sid")?),
+                workflow_id: WorkflowId(r.uuid("wid")?),
+            })
+        })
+        .await
+    }
+    pub(super) async fn get_submission(
+        &self,
+        id: SubmissionId,
+    ) -> Result<Option<FormSubmission>, StoreError> {
+        self.one_by_id(
+            concat!(
+                "SELECT ",
+                submission_cols!(),
+                " FROM form_submissions WHERE id = $1"
+            ),
+            id.0,
+            |r| r.submission(),
+        )
+        .await
     }
 }

@@ -1,0 +1,589 @@
+//! `SqlStore`: core's [`Store`] over SQLite or PostgreSQL (one
+//! implementation; [`Backend`] holds the differences, [`Sql`] the seam to
+//! sqlx). By concern:
+//!
+//! - `accept`: submissions in, group-committed with their workflow and job;
+//! - `workflows`: the workflow's life (leases, retries, dead letters,
+//!   orphans, operator transitions);
+//! - `records`: what a run records (step checkpoints, drafts, tasks,
+//!   errors, the audit trail);
+//! - `reads`: the dashboard's lists, a prospect's history, the counters;
+//! - `io`: reading and writing rows; `rows` and `columns`: their shape.
+//!
+//! Each [`Store`] method below hands over to the one in its concern.
+
+mod accept;
+mod columns;
+mod io;
+mod reads;
+mod records;
+mod rows;
+mod workflows;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use formlead_core::domain::{
+    AuditEvent, CrmTask, DraftEmail, DraftId, DraftStatus, FormSubmission, StepRecord,
+    SubmissionId, Workflow, WorkflowError, WorkflowId, WorkflowStatus, WorkflowSummary,
+};
+use formlead_core::memory::Faults;
+use formlead_core::ports::{
+    Accepted, Page, ProspectHistory, StartAttempt, Store, StoreError, WorkflowFilter, WorkflowStats,
+};
+use sqlx::{Database, Pool};
+
+pub(crate) use columns::submission_cols;
+
+use super::backend::Backend;
+use super::exec::Sql;
+use super::wal_sync::{Durability, WalSync};
+use super::write_gate::{Turn, WriteGate, WriteTurn};
+use super::write_queue::WriteInbox;
+
+/// A [`Store`] on a SQL database. Construct it with
+/// `SqliteStore::connect_sqlite` or `PgStore::connect_postgres`.
+pub struct SqlStore<B: Backend> {
+    /// Reads.
+    pool: Pool<B::Db>,
+    /// Writes. On SQLite a single connection, so writers queue here in
+    /// order instead of polling SQLite's file lock with growing sleeps;
+    /// on PostgreSQL the same pool as reads.
+    writer: Pool<B::Db>,
+    faults: std::sync::Arc<Faults>,
+    /// The group-commit task's inbox (started on first use).
+    batcher: std::sync::Arc<std::sync::OnceLock<Option<accept::Inbox>>>,
+    /// Wakes this process's workers when a job was committed here.
+    wakers: std::sync::Arc<std::sync::Mutex<Vec<futures_channel::mpsc::Sender<()>>>>,
+    /// Turns on the writer (accepts first) when it is a single connection.
+    gate: std::sync::Arc<WriteGate>,
+    /// The write queue task's inbox (single writer only; started on first use).
+    writes: std::sync::Arc<std::sync::OnceLock<Option<WriteInbox<B>>>>,
+    /// How commits become durable (SQLite: a WAL fsync after them).
+    durability: Durability,
+}
+
+impl<B: Backend> std::fmt::Debug for SqlStore<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlStore")
+            .field("backend", &B::NAME)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B: Backend> Clone for SqlStore<B> {
+    fn clone(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            writer: self.writer.clone(),
+            faults: self.faults.clone(),
+            batcher: self.batcher.clone(),
+            wakers: self.wakers.clone(),
+            gate: self.gate.clone(),
+            writes: self.writes.clone(),
+            durability: self.durability.clone(),
+        }
+    }
+}
+
+/// Maps a sqlx error to a classified store error.
+pub(crate) fn db_err<B: Backend>(e: sqlx::Error) -> StoreError {
+    use sqlx::Error as E;
+    match &e {
+        E::Database(d) if B::is_transient_db_error(d.code().as_deref()) => StoreError::transient(e),
+        E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed => {
+            StoreError::transient(e)
+        }
+        _ => StoreError::permanent(e),
+    }
+}
+
+/// One error for every caller of a group commit ([`StoreError`] is not
+/// `Clone`): its message and whether trying again may help.
+pub(crate) struct SharedError {
+    message: String,
+    transient: bool,
+}
+
+impl SharedError {
+    pub(crate) fn of(e: &StoreError) -> Self {
+        // The cause alone: `error()` wraps it as transient or permanent
+        // again, which adds the "store temporarily unavailable" prefix.
+        let message = match e {
+            StoreError::Transient { source, .. } | StoreError::Permanent { source } => {
+                source.to_string()
+            }
+            other => other.to_string(),
+        };
+        Self {
+            message,
+            transient: matches!(e, StoreError::Transient { .. }),
+        }
+    }
+
+    pub(crate) fn error(&self) -> StoreError {
+        if self.transient {
+            StoreError::transient(self.message.clone())
+        } else {
+            StoreError::permanent(self.message.clone())
+        }
+    }
+}
+
+impl<B: Backend> SqlStore<B> {
+    pub fn from_pool(pool: Pool<B::Db>) -> Self {
+        Self {
+            writer: pool.clone(),
+            pool,
+            faults: std::sync::Arc::default(),
+            batcher: std::sync::Arc::default(),
+            wakers: std::sync::Arc::default(),
+            gate: std::sync::Arc::default(),
+            writes: std::sync::Arc::default(),
+            durability: Durability::default(),
+        }
+    }
+
+    /// A stream that yields when this store committed a job that is due
+    /// now, so in-process workers pick it up at once instead of at their
+    /// next poll. Wake-ups coalesce; the stream never blocks the store.
+    pub fn job_wakeups(&self) -> futures_channel::mpsc::Receiver<()> {
+        let (tx, rx) = futures_channel::mpsc::channel(1);
+        self.wakers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(tx);
+        rx
+    }
+
+    pub(crate) fn batcher_cell(&self) -> &std::sync::OnceLock<Option<accept::Inbox>> {
+        &self.batcher
+    }
+
+    pub(crate) fn write_queue_cell(&self) -> &std::sync::OnceLock<Option<WriteInbox<B>>> {
+        &self.writes
+    }
+
+    /// Writes go through one connection (SQLite), taking turns at the gate.
+    pub(crate) fn single_writer(&self) -> bool {
+        self.gate.is_exclusive()
+    }
+
+    /// A copy sharing pool, fault hooks and wake-ups but not the batcher or
+    /// the write queue (their tasks hold one; it must not keep their own
+    /// inboxes alive).
+    pub(crate) fn detached(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            writer: self.writer.clone(),
+            faults: self.faults.clone(),
+            batcher: std::sync::Arc::default(),
+            wakers: self.wakers.clone(),
+            gate: self.gate.clone(),
+            writes: std::sync::Arc::default(),
+            durability: self.durability.clone(),
+        }
+    }
+
+    /// Commits of this store are made durable by `sync` (see [`WalSync`]).
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+    pub(crate) fn set_wal_sync(&mut self, sync: WalSync) {
+        self.durability = Durability::wal(sync);
+    }
+
+    /// Resolves once every commit this store made so far is durable: at
+    /// once where a commit syncs by itself.
+    ///
+    /// # Errors
+    /// [`StoreError::Transient`] when the fsync failed.
+    pub(crate) fn durable(
+        &self,
+    ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send + 'static {
+        self.durability.durable()
+    }
+
+    /// Calls `answer` once the commits made so far are durable, on a task
+    /// of its own, so the caller can go on (to its next commit) meanwhile.
+    /// `answer` gets the error that callers whose writes took effect must
+    /// get instead of success: `committed`'s, or the fsync's.
+    pub(crate) fn answer_when_durable(
+        &self,
+        committed: Result<(), StoreError>,
+        answer: impl FnOnce(Option<SharedError>) + Send + 'static,
+    ) {
+        let durable = self.durable();
+        tokio::spawn(async move {
+            let lost = match committed {
+                Ok(()) => durable.await.err(),
+                Err(e) => Some(e),
+            };
+            answer(lost.as_ref().map(SharedError::of));
+        });
+    }
+
+    /// fsyncs of the WAL so far, if this store makes them.
+    #[cfg(test)]
+    pub(crate) fn wal_syncs(&self) -> Option<u64> {
+        self.durability.syncs()
+    }
+
+    /// A queue pushing jobs through this store's writer, durably.
+    pub fn queue(&self) -> super::ApalisQueue<B> {
+        super::ApalisQueue::new(self.writer.clone()).with_durability(self.durability.clone())
+    }
+
+    pub(crate) fn wake_workers(&self) {
+        let mut wakers = self
+            .wakers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // A full channel already has a wake-up pending; a closed one is dropped.
+        wakers.retain_mut(|tx| !matches!(tx.try_send(()), Err(e) if e.is_disconnected()));
+    }
+
+    pub fn pool(&self) -> &Pool<B::Db> {
+        &self.pool
+    }
+
+    /// The pool writes go through (the single SQLite writer connection).
+    pub fn writer(&self) -> &Pool<B::Db> {
+        &self.writer
+    }
+
+    /// A store reading from `reader` and writing through `writer`, a
+    /// single connection whose turns go to webhook accepts first.
+    pub fn from_pools(reader: Pool<B::Db>, writer: Pool<B::Db>) -> Self {
+        let mut store = Self::from_pool(reader);
+        store.writer = writer;
+        store.gate = std::sync::Arc::new(WriteGate::exclusive());
+        store
+    }
+
+    /// Waits for a turn on the writer.
+    pub(crate) async fn write_turn(&self, turn: Turn) -> WriteTurn<'_> {
+        self.gate.turn(turn).await
+    }
+
+    /// A write transaction on the writer, in a turn held until both are
+    /// dropped (the transaction first).
+    pub(crate) async fn begin_write_turn(
+        &self,
+        turn: Turn,
+    ) -> Result<(WriteTurn<'_>, sqlx::Transaction<'static, B::Db>), StoreError> {
+        let turn = self.write_turn(turn).await;
+        let tx = B::begin_write(&self.writer).await.map_err(db_err::<B>)?;
+        Ok((turn, tx))
+    }
+
+    /// Commits `tx`, gives up the turn, then waits until the commit is
+    /// durable (the writer is free meanwhile).
+    pub(crate) async fn commit_durably(
+        &self,
+        tx: sqlx::Transaction<'static, B::Db>,
+        turn: WriteTurn<'_>,
+    ) -> Result<(), StoreError> {
+        tx.commit().await.map_err(db_err::<B>)?;
+        drop(turn);
+        self.durable().await
+    }
+
+    /// Fault injection for tests: `accept_submission`,
+    /// `accept_submission:after_insert`, `save_step`,
+    /// `save_step:<step>:<status>`.
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// Jobs waiting on the queue, for metrics.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn queue_depth(&self) -> Result<u64, StoreError> {
+        B::count_jobs(&self.pool, &["Pending", "Queued"])
+            .await
+            .map_err(db_err::<B>)
+    }
+
+    /// Jobs in apalis' dead state (`Killed`), for metrics and tests.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn dead_jobs(&self) -> Result<u64, StoreError> {
+        B::count_jobs(&self.pool, &["Killed"])
+            .await
+            .map_err(db_err::<B>)
+    }
+}
+
+impl<B: Backend> SqlStore<B>
+where
+    <B::Db as Database>::Connection: sqlx::migrate::Migrate,
+{
+    /// Applies apalis' migrations and formlead's, each tracked in its own
+    /// table. (apalis' `setup()` is not used: on SQLite it would set
+    /// `synchronous=OFF`.)
+    ///
+    /// # Errors
+    /// [`sqlx::Error`].
+    pub async fn migrate(&self) -> Result<(), sqlx::Error> {
+        let (mut apalis, mut ours) = B::migrators();
+        apalis.set_ignore_missing(true);
+        apalis.run(&self.writer).await?;
+        ours.dangerous_set_table_name("formlead_migrations");
+        ours.run(&self.writer).await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<B: Sql> Store for SqlStore<B> {
+    async fn accept_submission(&self, s: &FormSubmission) -> Result<Accepted, StoreError> {
+        SqlStore::accept_submission(self, s).await
+    }
+
+    async fn find_submission(
+        &self,
+        form_submission_id: &str,
+    ) -> Result<Option<Accepted>, StoreError> {
+        SqlStore::find_submission(self, form_submission_id).await
+    }
+
+    async fn get_submission(&self, id: SubmissionId) -> Result<Option<FormSubmission>, StoreError> {
+        SqlStore::get_submission(self, id).await
+    }
+
+    async fn get_workflow(&self, id: WorkflowId) -> Result<Option<Workflow>, StoreError> {
+        SqlStore::get_workflow(self, id).await
+    }
+
+    async fn list_workflows(
+        &self,
+        filter: &WorkflowFilter,
+    ) -> Result<Page<WorkflowSummary>, StoreError> {
+        SqlStore::list_workflows(self, filter).await
+    }
+
+    async fn start_attempt(
+        &self,
+        id: WorkflowId,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<StartAttempt, StoreError> {
+        SqlStore::start_attempt(self, id, owner, now, lease).await
+    }
+
+    async fn renew_lease(
+        &self,
+        id: WorkflowId,
+        owner: &str,
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        SqlStore::renew_lease(self, id, owner, until).await
+    }
+
+    async fn finish_workflow(
+        &self,
+        id: WorkflowId,
+        owner: &str,
+        status: WorkflowStatus,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        SqlStore::finish_workflow(self, id, owner, status, now).await
+    }
+
+    async fn schedule_retry(
+        &self,
+        id: WorkflowId,
+        owner: &str,
+        error: &WorkflowError,
+        retry_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        SqlStore::schedule_retry(self, id, owner, error, retry_at).await
+    }
+
+    async fn fail_workflow(
+        &self,
+        id: WorkflowId,
+        owner: &str,
+        error: &WorkflowError,
+    ) -> Result<(), StoreError> {
+        SqlStore::fail_workflow(self, id, owner, error).await
+    }
+
+    async fn requeue_workflow(
+        &self,
+        id: WorkflowId,
+        now: DateTime<Utc>,
+        run_at: DateTime<Utc>,
+    ) -> Result<Workflow, StoreError> {
+        SqlStore::requeue_workflow(self, id, now, run_at).await
+    }
+
+    async fn recover_orphans(&self, now: DateTime<Utc>) -> Result<Vec<WorkflowId>, StoreError> {
+        SqlStore::recover_orphans(self, now).await
+    }
+
+    async fn transition_workflow(
+        &self,
+        id: WorkflowId,
+        from: WorkflowStatus,
+        to: WorkflowStatus,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        SqlStore::transition_workflow(self, id, from, to, now).await
+    }
+
+    async fn save_step(&self, r: &StepRecord) -> Result<(), StoreError> {
+        SqlStore::save_step(self, r).await
+    }
+
+    async fn list_steps(&self, id: WorkflowId) -> Result<Vec<StepRecord>, StoreError> {
+        SqlStore::list_steps(self, id).await
+    }
+
+    async fn insert_draft(&self, d: &DraftEmail) -> Result<(), StoreError> {
+        SqlStore::insert_draft(self, d).await
+    }
+
+    async fn update_draft(
+        &self,
+        d: &DraftEmail,
+        expected: DraftStatus,
+    ) -> Result<bool, StoreError> {
+        SqlStore::update_draft(self, d, expected).await
+    }
+
+    async fn get_draft(&self, id: DraftId) -> Result<Option<DraftEmail>, StoreError> {
+        SqlStore::get_draft(self, id).await
+    }
+
+    async fn drafts_for_workflow(&self, id: WorkflowId) -> Result<Vec<DraftEmail>, StoreError> {
+        SqlStore::drafts_for_workflow(self, id).await
+    }
+
+    async fn list_drafts(
+        &self,
+        status: Option<DraftStatus>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Page<DraftEmail>, StoreError> {
+        SqlStore::list_drafts(self, status, limit, offset).await
+    }
+
+    async fn insert_task(&self, t: &CrmTask) -> Result<(), StoreError> {
+        SqlStore::insert_task(self, t).await
+    }
+
+    async fn tasks_for_workflow(&self, id: WorkflowId) -> Result<Vec<CrmTask>, StoreError> {
+        SqlStore::tasks_for_workflow(self, id).await
+    }
+
+    async fn errors_for_workflow(&self, id: WorkflowId) -> Result<Vec<WorkflowError>, StoreError> {
+        SqlStore::errors_for_workflow(self, id).await
+    }
+
+    async fn record_audit(&self, e: &AuditEvent) -> Result<(), StoreError> {
+        SqlStore::record_audit(self, e).await
+    }
+
+    async fn audit_for_workflow(&self, id: WorkflowId) -> Result<Vec<AuditEvent>, StoreError> {
+        SqlStore::audit_for_workflow(self, id).await
+    }
+
+    async fn prospect_history(
+        &self,
+        email: &str,
+        exclude: WorkflowId,
+    ) -> Result<ProspectHistory, StoreError> {
+        SqlStore::prospect_history(self, email, exclude).await
+    }
+
+    async fn stats(&self, since: DateTime<Utc>) -> Result<WorkflowStats, StoreError> {
+        SqlStore::stats(self, since).await
+    }
+
+    async fn workflow_counts(&self) -> Result<Vec<(WorkflowStatus, u64)>, StoreError> {
+        SqlStore::workflow_counts(self).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        SqlStore::ping(self).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use formlead_core::ports::{Classify, StoreError};
+
+    use super::SharedError;
+
+    #[test]
+    fn a_shared_error_reads_like_the_original() {
+        for e in [
+            StoreError::transient("pool timed out while waiting for an open connection"),
+            StoreError::permanent("CHECK constraint failed"),
+        ] {
+            let shared = SharedError::of(&e).error();
+            assert_eq!(shared.to_string(), e.to_string());
+            assert_eq!(shared.is_transient(), e.is_transient());
+        }
+        let conflict = StoreError::Conflict("draft already rejected".into());
+        let shared = SharedError::of(&conflict).error();
+        assert_eq!(
+            shared.to_string(),
+            "store error: conflict: draft already rejected"
+        );
+        assert!(!shared.is_transient());
+    }
+
+    /// Listing one status walks that status's rows in list order (the
+    /// (status, created_at, id) index), with no scan and no sort.
+    #[cfg(feature = "sqlite")]
+    #[tokio::test]
+    async fn a_status_list_reads_only_that_status_in_order() {
+        use sqlx::Row as _;
+
+        use super::reads::{DRAFTS_OF_STATUS, WORKFLOWS_OF_STATUS};
+        use crate::sql::{SqliteDurability, SqliteStore};
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("plan.db").display());
+        let store = SqliteStore::connect_sqlite(&url, SqliteDurability::Full, 1)
+            .await
+            .expect("open sqlite");
+        let plan = |sql: &str| {
+            let sql = format!("EXPLAIN QUERY PLAN {}", sql.replace('$', "?"));
+            let pool = store.pool().clone();
+            async move {
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind("failed")
+                    .bind(None::<String>)
+                    .bind(50_i64)
+                    .bind(0_i64)
+                    .fetch_all(&pool)
+                    .await
+                    .expect("plan")
+                    .iter()
+                    .map(|r| r.get::<String, _>("detail"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            }
+        };
+        for (sql, index) in [
+            (WORKFLOWS_OF_STATUS.0, "idx_workflows_status_created_at"),
+            (WORKFLOWS_OF_STATUS.1, "idx_workflows_status_created_at"),
+            (DRAFTS_OF_STATUS.0, "idx_draft_emails_status_created_at"),
+            (DRAFTS_OF_STATUS.1, "idx_draft_emails_status_created_at"),
+        ] {
+            let plan = plan(sql).await;
+            assert!(
+                plan.contains(&format!("USING INDEX {index} (status=?)"))
+                    || plan.contains(&format!("USING COVERING INDEX {index} (status=?)")),
+                "{sql}\n{plan}"
+            );
+            assert!(!plan.contains("TEMP B-TREE"), "{sql}\n{plan}");
+        }
+    }
+}
