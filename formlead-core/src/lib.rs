@@ -9,7 +9,8 @@
 //!   `CalendarPort`, `AssetPort`, `Store`, `Queue`, `FlagPolicy`, `Clock`).
 //! - [`agents`]: the six deciders (threads, memory, assets, slots, plan, writer).
 //! - [`orchestrator`]: the [`Engine`](orchestrator::Engine) running the steps.
-//! - [`policy`]: the send gates; [`signature`]: HubSpot request signatures.
+//! - [`policy`]: the send gates; [`signature`]: HubSpot request signatures;
+//!   [`html`]: escaping for drafts and pages.
 //! - [`memory`]: in-memory implementations of every port.
 //!
 //! No HTTP, SQL or async runtime lives here.
@@ -17,6 +18,7 @@
 
 pub mod agents;
 pub mod domain;
+pub mod html;
 pub mod memory;
 pub mod orchestrator;
 pub mod policy;

@@ -16,8 +16,8 @@ use crate::orchestrator::{AcceptOutcome, Engine, EngineConfig, Ports, ProcessOut
 use crate::policy::{GatedPolicy, SendPolicyConfig};
 use crate::ports::{Accepted, Clock, StoreError};
 
-pub use crate::agents::MockDraftWriter;
 pub use crate::memory::{Fault, Faults};
+pub use crate::ports::MockDraftWriter;
 pub use crate::ports::{
     MockAssetPort, MockCalendarPort, MockClock, MockCrmPort, MockFlagPolicy, MockMailPort,
     MockQueue, MockStore,

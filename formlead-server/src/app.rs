@@ -7,9 +7,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use formlead_adapters::sandbox::{self, SandboxCalendar, SandboxCrm, SandboxMail, StaticAssets};
 use formlead_adapters::sql::{ApalisWorkerConfig, PgStore, SqliteStore};
-use formlead_core::agents::{DraftWriter, TemplateWriter, VoiceProfile};
+use formlead_core::agents::{TemplateWriter, VoiceProfile};
 use formlead_core::orchestrator::{Engine, EngineConfig, Ports, RetryPolicy};
 use formlead_core::policy::GatedPolicy;
+use formlead_core::ports::DraftWriter;
 use formlead_core::ports::{
     AssetPort, CalendarPort, CrmPort, FlagPolicy, MailPort, Queue, Store, StoreError, SystemClock,
 };

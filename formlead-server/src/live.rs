@@ -11,8 +11,9 @@ use formlead_adapters::google::{
 };
 use formlead_adapters::hubspot::{HubSpotConfig, HubSpotCrm};
 use formlead_adapters::llm::{LlmConfig, LlmWriter};
-use formlead_core::agents::{DraftWriter, TemplateWriter};
+use formlead_core::agents::TemplateWriter;
 use formlead_core::domain::FormsApiSubmission;
+use formlead_core::ports::DraftWriter;
 use formlead_core::ports::{AssetPort, CalendarPort, FlagPolicy, MailPort};
 
 use crate::config::{GoogleSettings, LlmSettings, Settings};

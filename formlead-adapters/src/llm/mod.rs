@@ -7,9 +7,9 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use formlead_core::agents::{
-    DraftContent, DraftInput, DraftWriter, TemplateWriter, WriterError, escape_html,
-};
+use formlead_core::agents::TemplateWriter;
+use formlead_core::html::escape_html;
+use formlead_core::ports::{DraftContent, DraftInput, DraftWriter, WriterError};
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;

@@ -3,10 +3,9 @@
 use std::time::Duration;
 
 use formlead_adapters::llm::{LlmConfig, LlmWriter};
-use formlead_core::agents::{
-    DraftInput, DraftWriter, MemoryRecall, NextAction, NextStep, TemplateWriter, VoiceProfile,
-};
+use formlead_core::agents::{MemoryRecall, NextAction, NextStep, TemplateWriter, VoiceProfile};
 use formlead_core::domain::{EmailAddress, Prospect};
+use formlead_core::ports::{DraftInput, DraftWriter};
 use secrecy::SecretString;
 use serde_json::json;
 use wiremock::matchers::{body_partial_json, header, method, path};

@@ -1,64 +1,14 @@
-//! DraftWriter: subject, plain-text and HTML body of the reply.
+//! TemplateWriter: the default [`DraftWriter`] — subject, plain-text and
+//! HTML body of the reply, in the company's voice.
 
 use async_trait::async_trait;
-use chrono_tz::Tz;
-use serde::{Deserialize, Serialize};
 
 use super::asset_hunter::is_safe_link;
 use super::long_memory::MemoryRecall;
-use super::next_step::{NextAction, NextStep};
-use super::thread_reader::ChosenThread;
+use super::next_step::NextAction;
 use super::voice::{Tone, VoiceProfile};
-use crate::domain::Prospect;
-use crate::ports::{BoxError, port_error_common};
-
-/// Everything the writer may use.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DraftInput {
-    pub prospect: Prospect,
-    pub plan: NextStep,
-    /// The thread the reply goes into, if any (the subject must match it).
-    pub thread: Option<ChosenThread>,
-    pub memory: MemoryRecall,
-    /// Zone the meeting slots are shown in.
-    pub time_zone: Tz,
-}
-
-/// The written reply.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DraftContent {
-    pub subject: String,
-    pub body_text: String,
-    pub body_html: String,
-}
-
-/// A writer failure.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum WriterError {
-    #[error("writer temporarily unavailable: {source}")]
-    Transient {
-        retry_after: Option<std::time::Duration>,
-        #[source]
-        source: BoxError,
-    },
-    #[error("writer failed: {source}")]
-    Permanent {
-        #[source]
-        source: BoxError,
-    },
-}
-port_error_common!(WriterError);
-
-/// Writes the reply (step 8). The default is [`TemplateWriter`]; an LLM
-/// writer can replace it.
-#[cfg_attr(any(test, feature = "test-util"), mockall::automock)]
-#[async_trait]
-pub trait DraftWriter: Send + Sync {
-    /// # Errors
-    /// [`WriterError`].
-    async fn write(&self, input: &DraftInput) -> Result<DraftContent, WriterError>;
-}
+use crate::html::escape_html;
+use crate::ports::{DraftContent, DraftInput, DraftWriter, WriterError};
 
 /// Deterministic, template-based writer following a [`VoiceProfile`].
 #[derive(Debug, Clone, Default)]
@@ -162,22 +112,6 @@ impl Block {
 
 fn text(s: impl Into<String>) -> Inline {
     Inline::Text(s.into())
-}
-
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 16);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 /// Longest subject kept (characters).
@@ -458,7 +392,10 @@ mod tests {
     use super::*;
     use crate::agents::asset_hunter::RankedAsset;
     use crate::agents::meeting_slot::MeetingSlot;
+    use crate::agents::next_step::NextStep;
+    use crate::agents::thread_reader::ChosenThread;
     use crate::domain::EmailAddress;
+    use crate::domain::Prospect;
     use crate::ports::Asset;
     use chrono::{TimeZone, Utc};
     use proptest::prelude::*;

@@ -9,14 +9,9 @@ pub mod thread_reader;
 pub mod voice;
 
 pub use asset_hunter::{AssetHunter, RankedAsset};
-pub use draft_writer::{
-    DraftContent, DraftInput, DraftWriter, TemplateWriter, WriterError, escape_html,
-};
+pub use draft_writer::TemplateWriter;
 pub use long_memory::{LongMemory, MemoryRecall};
 pub use meeting_slot::{BusinessHours, MeetingSlot, MeetingSlotFinder};
 pub use next_step::{NextAction, NextStep, NextStepPlanner};
 pub use thread_reader::{ChosenThread, ThreadInsight, ThreadReader};
 pub use voice::{Tone, VoiceError, VoiceProfile};
-
-#[cfg(any(test, feature = "test-util"))]
-pub use draft_writer::MockDraftWriter;

@@ -10,8 +10,9 @@ use tracing::{info, instrument};
 use super::observer::{EngineObserver, NoopObserver};
 use super::outcome::AcceptOutcome;
 use super::retry::RetryPolicy;
-use crate::agents::{BusinessHours, DraftWriter};
+use crate::agents::BusinessHours;
 use crate::domain::{AuditEvent, FormSubmission, Workflow, WorkflowId};
+use crate::ports::DraftWriter;
 use crate::ports::{
     AssetPort, CalendarPort, Clock, CrmPort, FlagPolicy, MailPort, Queue, Store, StoreError,
 };

@@ -927,7 +927,7 @@ async fn works_with_mockall_mocks() {
     writer
         .expect_write()
         .times(1)
-        .returning(|_| Err(crate::agents::WriterError::permanent("model refused")));
+        .returning(|_| Err(crate::ports::WriterError::permanent("model refused")));
     let mut ports = kit.ports();
     ports.crm = Arc::new(crm);
     ports.writer = Arc::new(writer);

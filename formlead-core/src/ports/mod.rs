@@ -11,12 +11,12 @@ mod mail;
 mod policy;
 mod queue;
 mod store;
+mod writer;
 
 pub use assets::{Asset, AssetError, AssetPort};
 pub use calendar::{BusyBlock, CalendarError, CalendarPort};
 pub use clock::{Clock, SystemClock};
 pub use crm::{Contact, CrmError, CrmNote, CrmPort, NewNote, NewTask};
-pub(crate) use error::port_error_common;
 pub use error::{BoxError, Classify, FromRetry, Retry};
 pub use mail::{
     DraftRef, MailError, MailPort, MailThread, OutgoingMail, ReplyTo, SendRequest, SentRef,
@@ -27,6 +27,7 @@ pub use store::{
     Accepted, Page, PastSubmission, ProspectHistory, StartAttempt, Store, StoreError,
     WorkflowFilter, WorkflowStats,
 };
+pub use writer::{DraftContent, DraftInput, DraftWriter, WriterError};
 
 #[cfg(any(test, feature = "test-util"))]
 pub use assets::MockAssetPort;
@@ -44,3 +45,5 @@ pub use policy::MockFlagPolicy;
 pub use queue::MockQueue;
 #[cfg(any(test, feature = "test-util"))]
 pub use store::MockStore;
+#[cfg(any(test, feature = "test-util"))]
+pub use writer::MockDraftWriter;

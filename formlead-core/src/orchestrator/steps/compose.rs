@@ -5,9 +5,10 @@ use super::super::checkpoint::Checkpoints;
 use super::super::engine::Engine;
 use super::super::failure::{StepFailure, permanent, port_failure, store_failure};
 use super::context::Context;
-use crate::agents::{DraftContent, DraftInput, NextStep, NextStepPlanner};
+use crate::agents::{NextStep, NextStepPlanner};
 use crate::domain::{AuditEvent, Prospect, StepName, Workflow};
 use crate::ports::SendDecision;
+use crate::ports::{DraftContent, DraftInput};
 
 impl Engine {
     /// 7. `plan_next_step`.

@@ -8,11 +8,12 @@ use super::super::engine::Engine;
 use super::super::failure::{StepFailure, port_failure, store_failure};
 use super::super::once::exactly_once;
 use super::context::Context;
-use crate::agents::{DraftContent, NextAction, NextStep};
+use crate::agents::{NextAction, NextStep};
 use crate::domain::{
     CrmTask, DraftEmail, DraftId, DraftStatus, Prospect, StepName, TaskId, TaskPriority, TaskType,
     Workflow,
 };
+use crate::ports::DraftContent;
 use crate::ports::{Contact, NewNote, NewTask, OutgoingMail, SendDecision};
 
 /// Checkpoint of step 10.

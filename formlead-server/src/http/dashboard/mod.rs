@@ -71,7 +71,7 @@ fn error_page(status: StatusCode, message: &str) -> Response {
             None,
             &format!(
                 "<h1>{}</h1><p><a href=\"/dashboard\">Back to the dashboard</a></p>",
-                formlead_core::agents::escape_html(message)
+                formlead_core::html::escape_html(message)
             ),
         )),
     )

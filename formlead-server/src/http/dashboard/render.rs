@@ -4,10 +4,10 @@
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
-use formlead_core::agents::escape_html as esc;
 use formlead_core::domain::{
     DraftEmail, DraftStatus, StepName, StepStatus, WorkflowStatus, WorkflowSummary,
 };
+use formlead_core::html::escape_html as esc;
 use formlead_core::orchestrator::WorkflowDetail;
 use formlead_core::ports::{Page, WorkflowFilter, WorkflowStats};
 

@@ -1,0 +1,57 @@
+//! DraftWriter: the port that writes the reply (step 8), and what it is given.
+
+use async_trait::async_trait;
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use super::error::{BoxError, port_error_common};
+use crate::agents::{ChosenThread, MemoryRecall, NextStep};
+use crate::domain::Prospect;
+
+/// Everything the writer may use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DraftInput {
+    pub prospect: Prospect,
+    pub plan: NextStep,
+    /// The thread the reply goes into, if any (the subject must match it).
+    pub thread: Option<ChosenThread>,
+    pub memory: MemoryRecall,
+    /// Zone the meeting slots are shown in.
+    pub time_zone: Tz,
+}
+
+/// The written reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DraftContent {
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: String,
+}
+
+/// A writer failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WriterError {
+    #[error("writer temporarily unavailable: {source}")]
+    Transient {
+        retry_after: Option<std::time::Duration>,
+        #[source]
+        source: BoxError,
+    },
+    #[error("writer failed: {source}")]
+    Permanent {
+        #[source]
+        source: BoxError,
+    },
+}
+port_error_common!(WriterError);
+
+/// Writes the reply (step 8). The default is [`TemplateWriter`](crate::agents::TemplateWriter); an LLM
+/// writer can replace it.
+#[cfg_attr(any(test, feature = "test-util"), mockall::automock)]
+#[async_trait]
+pub trait DraftWriter: Send + Sync {
+    /// # Errors
+    /// [`WriterError`].
+    async fn write(&self, input: &DraftInput) -> Result<DraftContent, WriterError>;
+}
