@@ -1,7 +1,9 @@
 //! Configuration: defaults → optional TOML file (`--config`) → environment.
 
+mod business_hours;
 mod database_url;
 mod proxies;
+mod reader;
 mod settings;
 mod sources;
 pub mod spec;

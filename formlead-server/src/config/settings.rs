@@ -4,8 +4,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chrono::{NaiveTime, Weekday};
-use chrono_tz::Tz;
 use formlead_adapters::sql::SqliteDurability;
 use formlead_core::agents::BusinessHours;
 use formlead_core::domain::EmailAddress;
@@ -13,8 +11,10 @@ use formlead_core::policy::{Allowlist, ApiEnv, SendPolicyConfig};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::ConfigError;
+use super::business_hours::business_hours;
 use super::database_url::DatabaseUrl;
 use super::proxies::TrustedProxies;
+use super::reader::{Reader, err};
 use super::sources::Sources;
 use super::spec::SPECS;
 
@@ -119,88 +119,13 @@ pub struct Settings {
     pub sources: Sources,
 }
 
-struct Reader<'a> {
-    src: &'a Sources,
-}
-
-fn err(key: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError::new(key, message.into())
-}
-
-impl Reader<'_> {
-    fn opt(&self, key: &str) -> Option<String> {
-        self.src.get(key).map(str::to_owned)
-    }
-
-    /// A `tracing` filter; a typo is an error here rather than a silent
-    /// fallback to `info` once logging starts.
-    fn log_filter(&self, key: &str) -> Result<String, ConfigError> {
-        let filter = self.string(key);
-        tracing_subscriber::EnvFilter::try_new(&filter).map_err(|e| {
-            err(
-                key,
-                format!("`{filter}` is not a log filter ({e}); e.g. `info` or `info,formlead_core=debug`"),
-            )
-        })?;
-        Ok(filter)
-    }
-
-    fn string(&self, key: &str) -> String {
-        self.opt(key).unwrap_or_default()
-    }
-
-    fn secret(&self, key: &str) -> Option<SecretString> {
-        self.opt(key).map(SecretString::from)
-    }
-
-    fn bool(&self, key: &str) -> Result<bool, ConfigError> {
-        match self.string(key).to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" | "on" => Ok(true),
-            "false" | "0" | "no" | "off" => Ok(false),
-            other => Err(err(key, format!("must be true or false (got \"{other}\")"))),
-        }
-    }
-
-    fn number<T>(&self, key: &str, min: T, max: T) -> Result<T, ConfigError>
-    where
-        T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
-    {
-        let raw = self.string(key);
-        let n: T = raw
-            .parse()
-            .map_err(|_| err(key, format!("must be a whole number (got \"{raw}\")")))?;
-        if n < min || n > max {
-            return Err(err(
-                key,
-                format!("must be between {min} and {max} (got {n})"),
-            ));
-        }
-        Ok(n)
-    }
-
-    fn millis(&self, key: &str, min: u64, max: u64) -> Result<Duration, ConfigError> {
-        Ok(Duration::from_millis(self.number(key, min, max)?))
-    }
-
-    fn url(&self, key: &str) -> Result<String, ConfigError> {
-        let raw = self.string(key);
-        let lower = raw.to_ascii_lowercase();
-        if !(lower.starts_with("http://") || lower.starts_with("https://"))
-            || raw.contains(char::is_whitespace)
-        {
-            return Err(err(key, format!("must be an http(s) URL (got \"{raw}\")")));
-        }
-        Ok(raw.trim_end_matches('/').to_owned())
-    }
-}
-
 impl Settings {
     /// Parses and validates every setting.
     ///
     /// # Errors
     /// The first [`ConfigError`] found, naming the setting and the fix.
     pub fn from_sources(src: Sources) -> Result<Self, ConfigError> {
-        let r = Reader { src: &src };
+        let r = Reader::new(&src);
         let mut warnings = Vec::new();
 
         let database_url = r.string("DATABASE_URL");
@@ -482,70 +407,6 @@ impl Settings {
     }
 }
 
-fn business_hours(r: &Reader<'_>) -> Result<BusinessHours, ConfigError> {
-    let tz_raw = r.string("BUSINESS_TIME_ZONE");
-    let time_zone: Tz = tz_raw.parse().map_err(|_| {
-        err(
-            "BUSINESS_TIME_ZONE",
-            format!("unknown IANA time zone \"{tz_raw}\" (e.g. Europe/Berlin)"),
-        )
-    })?;
-    let hours = r.string("BUSINESS_HOURS");
-    let (start, end) = hours
-        .split_once('-')
-        .and_then(|(a, b)| {
-            Some((
-                NaiveTime::parse_from_str(a.trim(), "%H:%M").ok()?,
-                NaiveTime::parse_from_str(b.trim(), "%H:%M").ok()?,
-            ))
-        })
-        .ok_or_else(|| {
-            err(
-                "BUSINESS_HOURS",
-                format!("must look like 09:00-17:00 (got \"{hours}\")"),
-            )
-        })?;
-    let workdays = parse_days(&r.string("BUSINESS_DAYS")).map_err(|m| err("BUSINESS_DAYS", m))?;
-    let hours = BusinessHours {
-        time_zone,
-        day_start: start,
-        day_end: end,
-        workdays,
-        ..BusinessHours::default()
-    };
-    hours
-        .validate()
-        .map_err(|e| err("BUSINESS_HOURS", e.to_string()))?;
-    Ok(hours)
-}
-
-/// `Mon-Fri`, `Mon,Wed,Fri`, `Sat-Sun`.
-fn parse_days(raw: &str) -> Result<Vec<Weekday>, String> {
-    let day = |s: &str| {
-        s.trim()
-            .parse::<Weekday>()
-            .map_err(|_| format!("unknown day \"{}\" (use Mon, Tue, …)", s.trim()))
-    };
-    let mut days = Vec::new();
-    for part in raw.split(',') {
-        match part.split_once('-') {
-            Some((a, b)) => {
-                let (mut d, end) = (day(a)?, day(b)?);
-                loop {
-                    days.push(d);
-                    if d == end {
-                        break;
-                    }
-                    d = d.succ();
-                }
-            }
-            None => days.push(day(part)?),
-        }
-    }
-    days.dedup();
-    Ok(days)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -702,18 +563,5 @@ mod tests {
         assert!(shown.contains("postgres://formlead:***@db:5432/formlead"));
         let e = load(&[("DATABASE_URL", "mysql://u:hunter2-pw@h/db")]).unwrap_err();
         assert!(!e.to_string().contains("hunter2-pw"), "{e}");
-    }
-
-    #[test]
-    fn day_lists() {
-        assert_eq!(parse_days("Mon-Fri").unwrap().len(), 5);
-        assert_eq!(
-            parse_days("Sat-Mon").unwrap(),
-            vec![Weekday::Sat, Weekday::Sun, Weekday::Mon]
-        );
-        assert_eq!(
-            parse_days("Mon, Wed").unwrap(),
-            vec![Weekday::Mon, Weekday::Wed]
-        );
     }
 }

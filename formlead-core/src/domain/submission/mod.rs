@@ -6,11 +6,18 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::ids::SubmissionId;
 use super::storable;
+
+mod json;
+
+use json::{
+    collect_name_value_list, get_ci, has_nul_escape, insert_field, parse_timestamp, parse_u64,
+    scalar_text,
+};
 
 /// Where a submission came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -374,120 +381,6 @@ pub struct FormsApiValue {
     pub name: String,
     #[serde(default)]
     pub value: Value,
-}
-
-/// Whether JSON text holds a `\u0000` escape (not an escaped backslash
-/// followed by `u0000`).
-fn has_nul_escape(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    text.match_indices("\\u0000").any(|(at, _)| {
-        let backslashes = bytes[..at]
-            .iter()
-            .rev()
-            .take_while(|b| **b == b'\\')
-            .count();
-        backslashes % 2 == 0
-    })
-}
-
-fn get_ci<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    obj.get(key).or_else(|| {
-        obj.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v)
-    })
-}
-
-fn collect_name_value_list(
-    list: &Value,
-    fields: &mut BTreeMap<String, String>,
-    key: &'static str,
-) -> Result<(), SubmissionError> {
-    let Value::Array(items) = list else {
-        return Err(SubmissionError::invalid(
-            key,
-            "must be a list of {name, value} objects",
-        ));
-    };
-    for item in items {
-        let name = item
-            .get("name")
-            .and_then(Value::as_str)
-            .ok_or(SubmissionError::invalid(
-                key,
-                "every entry needs a string 'name'",
-            ))?;
-        insert_field(fields, name, item.get("value").unwrap_or(&Value::Null));
-    }
-    Ok(())
-}
-
-fn insert_field(fields: &mut BTreeMap<String, String>, name: &str, value: &Value) {
-    if fields.len() >= MAX_FIELDS {
-        return;
-    }
-    let name = name.trim().to_lowercase();
-    if name.is_empty() {
-        return;
-    }
-    let Some(text) = scalar_text(value) else {
-        return;
-    };
-    let mut text: String = text.chars().take(MAX_FIELD_CHARS).collect();
-    if name == "email" {
-        text = text.trim().to_lowercase();
-    }
-    // Multi-value fields (checkboxes) arrive as repeated names: keep them
-    // all, within the same cap as one value.
-    fields
-        .entry(name)
-        .and_modify(|existing: &mut String| {
-            if !text.is_empty() && existing != &text {
-                existing.push(';');
-                existing.push_str(&text);
-                if existing.len() > MAX_FIELD_CHARS {
-                    *existing = existing.chars().take(MAX_FIELD_CHARS).collect();
-                }
-            }
-        })
-        .or_insert(text);
-}
-
-fn scalar_text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Array(items) => {
-            let parts: Vec<String> = items.iter().filter_map(scalar_text).collect();
-            (!parts.is_empty()).then(|| parts.join(";"))
-        }
-        Value::Null | Value::Object(_) => None,
-    }
-}
-
-fn parse_u64(value: &Value) -> Option<u64> {
-    match value {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-fn parse_timestamp(value: &Value) -> Option<DateTime<Utc>> {
-    let millis = match value {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
-        Value::String(s) => match s.trim().parse::<i64>() {
-            Ok(ms) => Some(ms),
-            Err(_) => {
-                return DateTime::parse_from_rfc3339(s.trim())
-                    .ok()
-                    .map(|d| d.with_timezone(&Utc));
-            }
-        },
-        _ => None,
-    }?;
-    Utc.timestamp_millis_opt(millis).single()
 }
 
 #[cfg(test)]
