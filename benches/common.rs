@@ -42,7 +42,7 @@ pub fn sandbox_engine(
 ) -> formlead::core::orchestrator::Engine {
     use std::sync::Arc;
 
-    use formlead::core::memory::{SandboxCalendar, SandboxCrm, SandboxMail, StaticAssets};
+    use formlead::adapters::sandbox::{SandboxCalendar, SandboxCrm, SandboxMail, StaticAssets};
     let policy = Arc::new(formlead::core::policy::GatedPolicy::default());
     formlead::core::orchestrator::Engine::new(
         formlead::core::orchestrator::Ports {

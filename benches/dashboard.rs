@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::Request;
-use formlead::core::memory::RecordingQueue;
+use formlead::adapters::memory::RecordingQueue;
 use formlead::core::ports::{Store, SystemClock};
 use formlead_server::config::{Settings, Sources};
 use tower::ServiceExt;

@@ -10,11 +10,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use formlead::adapters::memory::{MemoryStore, RecordingQueue};
+use formlead::adapters::sandbox::{SandboxCalendar, SandboxMail, StaticAssets};
 use formlead::core::agents::{TemplateWriter, VoiceProfile};
 use formlead::core::domain::{EmailAddress, FormSubmission, Prospect};
-use formlead::core::memory::{
-    MemoryStore, RecordingQueue, SandboxCalendar, SandboxMail, StaticAssets,
-};
 use formlead::core::orchestrator::{AcceptOutcome, Engine, EngineConfig, Ports};
 use formlead::core::policy::{GatedPolicy, SendPolicyConfig};
 use formlead::core::ports::{

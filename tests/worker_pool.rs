@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use formlead::adapters::memory::{MemoryQueue, MemoryStore};
+use formlead::adapters::sandbox::Fault;
 use formlead::adapters::sandbox::{SandboxCalendar, SandboxCrm, SandboxMail, StaticAssets};
 use formlead::adapters::worker::{WorkerPoolConfig, run_worker_pool};
 use formlead::core::agents::TemplateWriter;
 use formlead::core::domain::{FormSubmission, WorkflowStatus};
-use formlead::core::memory::Fault;
 use formlead::core::orchestrator::{AcceptOutcome, Engine, EngineConfig, Ports, RetryPolicy};
 use formlead::core::policy::GatedPolicy;
 use formlead::core::ports::{Store, SystemClock, WorkflowFilter};

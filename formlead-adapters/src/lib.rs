@@ -22,4 +22,6 @@ pub mod memory;
 pub mod sandbox;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub mod sql;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
 pub mod worker;

@@ -11,7 +11,7 @@
 //! - [`orchestrator`]: the [`Engine`](orchestrator::Engine) running the steps.
 //! - [`policy`]: the send gates; [`signature`]: HubSpot request signatures;
 //!   [`html`]: escaping for drafts and pages.
-//! - [`memory`]: in-memory implementations of every port.
+//! - `testing` (feature `test-util`): a manual clock and mocks of every port.
 //!
 //! No HTTP, SQL or async runtime lives here.
 #![forbid(unsafe_code)]
@@ -19,7 +19,6 @@
 pub mod agents;
 pub mod domain;
 pub mod html;
-pub mod memory;
 pub mod orchestrator;
 pub mod policy;
 pub mod ports;

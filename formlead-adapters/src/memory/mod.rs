@@ -1,7 +1,11 @@
-//! In-memory adapters: the tokio [`MemoryQueue`] plus core's
-//! [`MemoryStore`] (pure, so it lives in `formlead_core::memory`).
+//! In-memory adapters: the [`MemoryStore`], the tokio [`MemoryQueue`] a
+//! worker pool drains, and the [`RecordingQueue`] that only records jobs
+//! (for driving an engine by hand).
 
 mod queue;
+mod recording_queue;
+mod store;
 
-pub use formlead_core::memory::MemoryStore;
 pub use queue::MemoryQueue;
+pub use recording_queue::RecordingQueue;
+pub use store::MemoryStore;

@@ -1,14 +1,23 @@
 //! Sandbox adapters: the embedded default when no HubSpot or Google
-//! credentials are configured. They record what they would have done.
-//!
-//! The implementations are pure and live in `formlead_core::memory` (core's
-//! test kit uses them too); this module adds loading an asset catalogue file.
+//! credentials are configured. They record what they would have done (the
+//! most recent [`SANDBOX_HISTORY`] records of each kind), and can be scripted
+//! to fail or be slow ([`Faults`]) for simulations and tests.
+
+mod assets;
+mod calendar;
+mod crm;
+pub(crate) mod faults;
+mod mail;
+mod recent;
 
 use std::path::Path;
 
-pub use formlead_core::memory::{
-    CatalogueError, SandboxCalendar, SandboxCrm, SandboxMail, StaticAssets,
-};
+pub use assets::{CatalogueError, StaticAssets};
+pub use calendar::SandboxCalendar;
+pub use crm::SandboxCrm;
+pub use faults::{Fault, Faults, sleep};
+pub use mail::SandboxMail;
+pub use recent::SANDBOX_HISTORY;
 
 /// Loads a TOML asset catalogue (see [`StaticAssets::from_toml`]).
 ///

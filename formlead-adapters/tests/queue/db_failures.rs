@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
+use formlead_adapters::testing::TestKit;
 use formlead_core::domain::{FormSubmission, WorkflowStatus};
 use formlead_core::ports::{Classify, Store, StoreError};
-use formlead_core::testing::TestKit;
 
 use crate::harness::{Db, fast_engine_config, fast_worker_config, sandbox_calendar};
 

@@ -4,17 +4,17 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use formlead_adapters::sandbox::{SandboxCalendar, StaticAssets};
 use formlead_adapters::sql::{
     ApalisWorkerConfig, PgStore, SqliteDurability, SqliteStore, run_postgres_workers,
     run_sqlite_workers,
 };
+use formlead_adapters::testing::TestKit;
 use formlead_core::agents::TemplateWriter;
 use formlead_core::domain::{FormSubmission, WorkflowId, WorkflowStatus};
-use formlead_core::memory::{SandboxCalendar, StaticAssets};
 use formlead_core::orchestrator::{Engine, EngineConfig, Ports, RetryPolicy};
 use formlead_core::policy::GatedPolicy;
 use formlead_core::ports::{CalendarPort, CrmPort, MailPort, Store, SystemClock, WorkflowFilter};
-use formlead_core::testing::TestKit;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 

@@ -15,8 +15,8 @@ use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use formlead_adapters::sandbox::{Fault, SandboxCrm, SandboxMail};
 use formlead_core::domain::{ErrorKind, StepName, WorkflowStatus};
-use formlead_core::memory::{Fault, SandboxCrm, SandboxMail};
 use formlead_core::policy::GatedPolicy;
 use formlead_core::ports::WorkflowJob;
 use harness::{Db, fast_engine_config, fast_worker_config, sandbox_calendar};

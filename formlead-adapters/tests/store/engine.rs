@@ -3,15 +3,14 @@
 
 use std::sync::Arc;
 
+use formlead_adapters::memory::RecordingQueue;
+use formlead_adapters::sandbox::{Fault, SandboxCalendar, SandboxCrm, SandboxMail, StaticAssets};
+use formlead_adapters::testing::{ManualClock, TestKit, default_now};
 use formlead_core::agents::TemplateWriter;
 use formlead_core::domain::{StepName, StepStatus, WorkflowStatus};
-use formlead_core::memory::{
-    Fault, ManualClock, RecordingQueue, SandboxCalendar, SandboxCrm, SandboxMail, StaticAssets,
-};
 use formlead_core::orchestrator::{Engine, EngineConfig, Ports, ProcessOutcome};
 use formlead_core::policy::GatedPolicy;
 use formlead_core::ports::WorkflowJob;
-use formlead_core::testing::{TestKit, default_now};
 
 use crate::helpers::Subject;
 

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
+use formlead_adapters::sandbox::Faults;
 use formlead_adapters::sql::{PgStore, SqliteDurability, SqliteStore};
-use formlead_core::memory::Faults;
 use formlead_core::ports::{Store, StoreError};
 
 /// What the suite needs beyond [`Store`]: fault hooks and the queue depth.

@@ -4,12 +4,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Duration as Span, TimeZone, Utc};
+use formlead_adapters::sandbox::Fault;
 use formlead_core::domain::{
     AuditEvent, CrmTask, DraftEmail, DraftId, DraftStatus, ErrorId, ErrorKind, FormSubmission,
     StepName, StepRecord, StepStatus, TaskId, TaskPriority, TaskType, WorkflowError, WorkflowId,
     WorkflowStatus,
 };
-use formlead_core::memory::Fault;
 use formlead_core::ports::{Accepted, StartAttempt, StoreError, WorkflowFilter};
 
 use crate::helpers::Subject;

@@ -10,9 +10,10 @@ use formlead_adapters::google::{
     GmailMailer, GoogleCalendar, GoogleClients, GoogleCredentials, GoogleEndpoints,
 };
 use formlead_adapters::hubspot::{HubSpotConfig, HubSpotCrm};
+use formlead_adapters::memory::{MemoryStore, RecordingQueue};
+use formlead_adapters::sandbox::StaticAssets;
 use formlead_core::agents::TemplateWriter;
 use formlead_core::domain::{FormSubmission, WorkflowStatus};
-use formlead_core::memory::{MemoryStore, RecordingQueue, StaticAssets};
 use formlead_core::orchestrator::{AcceptOutcome, Engine, EngineConfig, Ports, ProcessOutcome};
 use formlead_core::policy::GatedPolicy;
 use formlead_core::ports::{Store, SystemClock};

@@ -33,10 +33,3 @@ pub use observer::{EngineObserver, NoopObserver};
 pub use outcome::{AcceptOutcome, ProcessOutcome};
 pub use requeue::{MAX_RETRY_ALL, RETRY_ALL_SPACING};
 pub use retry::RetryPolicy;
-
-#[cfg(test)]
-mod tests;
-#[cfg(test)]
-mod tests_decisions;
-#[cfg(test)]
-mod tests_degraded;

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use chrono::Utc;
+use formlead_adapters::memory::{MemoryStore, RecordingQueue};
 use formlead_core::domain::{FormSubmission, WorkflowStatus};
-use formlead_core::memory::{MemoryStore, RecordingQueue};
 use formlead_core::orchestrator::{AcceptOutcome, ProcessOutcome};
 use formlead_core::ports::{Clock, SystemClock};
 

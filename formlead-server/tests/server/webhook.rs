@@ -327,7 +327,7 @@ async fn service_routes_answer_while_the_store_hangs() {
     app.stop().await;
 }
 
-fn sqlite_faults(app: &TestApp) -> &formlead_core::memory::Faults {
+fn sqlite_faults(app: &TestApp) -> &formlead_adapters::sandbox::Faults {
     let running = app.running.as_ref().expect("running");
     let formlead_server::app::Database::Sqlite(db) = &running.app_state.database else {
         panic!("the test server runs on SQLite");
@@ -364,7 +364,7 @@ async fn a_stalled_commit_gets_503_with_retry_after() {
 /// constraint) is a 5xx with Retry-After too, never a 4xx.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_commit_is_503_never_4xx() {
-    use formlead_core::memory::Fault;
+    use formlead_adapters::sandbox::Fault;
     let app = spawn_app(&[]).await;
     for (i, fault) in [Fault::Transient, Fault::Permanent].into_iter().enumerate() {
         sqlite_faults(&app).inject("accept_submission", fault);

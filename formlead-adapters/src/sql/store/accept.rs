@@ -121,8 +121,8 @@ impl<B: Sql> SqlStore<B> {
             .map_err(db_err::<B>)?;
         // Test hooks: a crash after the inserts must leave nothing; one
         // submission can be made to fail.
-        self.faults()
-            .before::<StoreError>("accept_submission:after_insert")
+        self.faults
+            .check::<StoreError>("accept_submission:after_insert")
             .await?;
         let fresh: Vec<(&FormSubmission, WorkflowId)> = leads
             .iter()
@@ -130,11 +130,10 @@ impl<B: Sql> SqlStore<B> {
             .map(|l| (l.submission, l.workflow_id))
             .collect();
         for (s, _) in &fresh {
-            self.faults()
-                .before_item::<StoreError>(&format!(
-                    "accept_submission:item:{}",
-                    s.form_submission_id
-                ))
+            self.faults
+                .check_item::<StoreError>(|| {
+                    format!("accept_submission:item:{}", s.form_submission_id)
+                })
                 .await?;
         }
         if fresh.is_empty() {
@@ -184,9 +183,7 @@ impl<B: Sql> SqlStore<B> {
         &self,
         s: &FormSubmission,
     ) -> Result<Accepted, StoreError> {
-        self.faults
-            .before::<StoreError>("accept_submission")
-            .await?;
+        self.faults.check::<StoreError>("accept_submission").await?;
         // Concurrent accepts share one commit (group commit); alone, a
         // submission is committed by itself, just as fast.
         if let Some(batcher) = self.batcher() {

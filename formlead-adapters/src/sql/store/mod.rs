@@ -14,6 +14,7 @@
 
 mod accept;
 mod columns;
+mod hooks;
 mod io;
 mod reads;
 mod records;
@@ -28,7 +29,6 @@ use formlead_core::domain::{
     AuditEvent, CrmTask, DraftEmail, DraftId, DraftStatus, FormSubmission, StepRecord,
     SubmissionId, Workflow, WorkflowError, WorkflowId, WorkflowStatus, WorkflowSummary,
 };
-use formlead_core::memory::Faults;
 use formlead_core::ports::{
     Accepted, Page, ProspectHistory, StartAttempt, Store, StoreError, WorkflowFilter, WorkflowStats,
 };
@@ -51,7 +51,7 @@ pub struct SqlStore<B: Backend> {
     /// order instead of polling SQLite's file lock with growing sleeps;
     /// on PostgreSQL the same pool as reads.
     writer: Pool<B::Db>,
-    faults: std::sync::Arc<Faults>,
+    faults: hooks::FaultHooks,
     /// The group-commit task's inbox (started on first use).
     batcher: std::sync::Arc<std::sync::OnceLock<Option<accept::Inbox>>>,
     /// Wakes this process's workers when a job was committed here.
@@ -136,7 +136,7 @@ impl<B: Backend> SqlStore<B> {
         Self {
             writer: pool.clone(),
             pool,
-            faults: std::sync::Arc::default(),
+            faults: hooks::FaultHooks::default(),
             batcher: std::sync::Arc::default(),
             wakers: std::sync::Arc::default(),
             gate: std::sync::Arc::default(),
@@ -291,8 +291,9 @@ impl<B: Backend> SqlStore<B> {
     /// Fault injection for tests: `accept_submission`,
     /// `accept_submission:after_insert`, `save_step`,
     /// `save_step:<step>:<status>`.
-    pub fn faults(&self) -> &Faults {
-        &self.faults
+    #[cfg(any(test, feature = "test-util"))]
+    pub fn faults(&self) -> &crate::sandbox::Faults {
+        self.faults.faults()
     }
 
     /// Jobs waiting on the queue, for metrics.

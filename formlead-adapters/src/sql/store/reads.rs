@@ -184,7 +184,7 @@ impl<B: Sql> SqlStore<B> {
         })
     }
     pub(super) async fn workflow_counts(&self) -> Result<Vec<(WorkflowStatus, u64)>, StoreError> {
-        self.faults().before::<StoreError>("stats").await?;
+        self.faults.check::<StoreError>("stats").await?;
         let q = stmt::<B>("SELECT status, COUNT(*) AS n FROM workflows GROUP BY status");
         let mut by_status = self
             .fetch_all(q, |r| {
@@ -198,7 +198,7 @@ impl<B: Sql> SqlStore<B> {
         Ok(by_status)
     }
     pub(super) async fn ping(&self) -> Result<(), StoreError> {
-        self.faults().before::<StoreError>("ping").await?;
+        self.faults.check::<StoreError>("ping").await?;
         stmt::<B>("SELECT 1")
             .execute(&self.pool)
             .await

@@ -12,9 +12,9 @@ use super::columns::{audit_cols, draft_cols, error_cols, step_cols, task_cols};
 
 impl<B: Sql> SqlStore<B> {
     pub(super) async fn save_step(&self, r: &StepRecord) -> Result<(), StoreError> {
-        self.faults.before::<StoreError>("save_step").await?;
+        self.faults.check::<StoreError>("save_step").await?;
         self.faults
-            .before::<StoreError>(&format!("save_step:{}:{}", r.step, r.status))
+            .check_item::<StoreError>(|| format!("save_step:{}:{}", r.step, r.status))
             .await?;
         self.execute_write(
             stmt::<B>(concat!(

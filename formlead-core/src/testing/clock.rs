@@ -1,11 +1,14 @@
 //! `ManualClock`: time that only moves when a test says so.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::faults::lock;
 use crate::ports::Clock;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// A [`Clock`] set and advanced by hand.
 #[derive(Debug)]

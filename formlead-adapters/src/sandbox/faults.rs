@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
-use crate::ports::{FromRetry, Retry};
+use formlead_core::ports::{FromRetry, Retry};
 
 /// Locks a mutex, recovering the data if a panicking thread poisoned it.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -157,7 +157,7 @@ pub async fn sleep(d: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::StoreError;
+    use formlead_core::ports::StoreError;
 
     #[tokio::test]
     async fn item_fault_points_fail_on_demand_but_are_not_counted() {

@@ -6,18 +6,18 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::*;
-use crate::domain::{StepName, StepStatus, WorkflowStatus};
-use crate::memory::Fault;
-use crate::ports::{CrmError, Store};
-use crate::testing::TestKit;
+use formlead_adapters::testing::Fault;
+use formlead_adapters::testing::TestKit;
+use formlead_core::domain::{StepName, StepStatus, WorkflowStatus};
+use formlead_core::orchestrator::*;
+use formlead_core::ports::{CrmError, Store};
 
 /// Counts the degraded steps the observer hears of.
 #[derive(Default)]
 struct Degraded(AtomicUsize);
 
 impl EngineObserver for Degraded {
-    fn step_degraded(&self, _: crate::domain::WorkflowId, _: StepName) {
+    fn step_degraded(&self, _: formlead_core::domain::WorkflowId, _: StepName) {
         self.0.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -35,7 +35,7 @@ async fn a_failing_enrichment_step_degrades_and_the_draft_is_written() {
             let observer = Arc::new(Degraded::default());
             let engine = kit.engine().with_observer(observer.clone());
             // An existing contact, so its notes are read.
-            kit.crm.seed_contact(crate::ports::Contact {
+            kit.crm.seed_contact(formlead_core::ports::Contact {
                 id: "c-existing".into(),
                 email: "john.doe@acme.example".into(),
                 owner_id: None,
@@ -89,7 +89,7 @@ async fn a_failing_enrichment_step_degrades_and_the_draft_is_written() {
 async fn a_404_on_the_contacts_notes_does_not_dead_letter_the_lead() {
     let kit = TestKit::new();
     let engine = kit.engine();
-    kit.crm.seed_contact(crate::ports::Contact {
+    kit.crm.seed_contact(formlead_core::ports::Contact {
         id: "c-existing".into(),
         email: "john.doe@acme.example".into(),
         owner_id: None,
@@ -114,11 +114,11 @@ async fn a_404_on_the_contacts_notes_does_not_dead_letter_the_lead() {
 #[tokio::test]
 async fn a_credentials_refusal_still_fails_the_lead() {
     let kit = TestKit::new();
-    let mut crm = crate::ports::MockCrmPort::new();
+    let mut crm = formlead_core::ports::MockCrmPort::new();
     let sandbox = kit.crm.clone();
     crm.expect_find_contact().returning(|_| Ok(None));
     crm.expect_create_contact().returning(move |p| {
-        Ok(crate::ports::Contact {
+        Ok(formlead_core::ports::Contact {
             id: "c-1".into(),
             email: p.email.to_string(),
             owner_id: None,

@@ -1,27 +1,23 @@
 //! Test kit for embedders (feature `test-util`): an engine wired to the
-//! in-memory adapters, a manual clock, and helpers to submit and drain.
-//! The `Mock*` port types (mockall) are re-exported here too.
+//! in-memory store, recording queue and sandboxes, a manual clock, and
+//! helpers to submit and drain. Core's `Mock*` port types (mockall) are
+//! re-exported here too.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use crate::agents::{TemplateWriter, VoiceProfile};
-use crate::domain::{FormSubmission, SubmissionError};
-use crate::memory::{
-    ManualClock, MemoryStore, RecordingQueue, SandboxCalendar, SandboxCrm, SandboxMail,
-    StaticAssets,
-};
-use crate::orchestrator::{AcceptOutcome, Engine, EngineConfig, Ports, ProcessOutcome};
-use crate::policy::{GatedPolicy, SendPolicyConfig};
-use crate::ports::{Accepted, Clock, StoreError};
+use formlead_core::agents::{TemplateWriter, VoiceProfile};
+use formlead_core::domain::{FormSubmission, SubmissionError};
+use formlead_core::orchestrator::{AcceptOutcome, Engine, EngineConfig, Ports, ProcessOutcome};
+use formlead_core::policy::{GatedPolicy, SendPolicyConfig};
+use formlead_core::ports::{Accepted, Clock, StoreError};
 
-pub use crate::memory::{Fault, Faults};
-pub use crate::ports::MockDraftWriter;
-pub use crate::ports::{
-    MockAssetPort, MockCalendarPort, MockClock, MockCrmPort, MockFlagPolicy, MockMailPort,
-    MockQueue, MockStore,
-};
+use crate::memory::{MemoryStore, RecordingQueue};
+use crate::sandbox::{SandboxCalendar, SandboxCrm, SandboxMail, StaticAssets};
+
+pub use crate::sandbox::{Fault, Faults};
+pub use formlead_core::testing::*;
 
 /// Wednesday 2026-11-25 10:00 UTC: the kit's default "now".
 pub fn default_now() -> DateTime<Utc> {

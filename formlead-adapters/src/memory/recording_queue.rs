@@ -7,8 +7,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::faults::{Faults, lock};
-use crate::ports::{Clock, Queue, QueueError, WorkflowJob};
+use crate::sandbox::faults::{Faults, lock};
+use formlead_core::ports::{Clock, Queue, QueueError, WorkflowJob};
 
 /// A [`Queue`] that keeps jobs in a list with their due time.
 pub struct RecordingQueue {

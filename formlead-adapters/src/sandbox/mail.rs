@@ -7,8 +7,8 @@ use async_trait::async_trait;
 
 use super::faults::{Faults, lock};
 use super::recent::Recent;
-use crate::domain::EmailAddress;
-use crate::ports::{
+use formlead_core::domain::EmailAddress;
+use formlead_core::ports::{
     DraftRef, FlagPolicy, MailError, MailPort, MailThread, OutgoingMail, SendRequest, SentRef,
 };
 
@@ -171,8 +171,8 @@ impl MailPort for SandboxMail {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::SANDBOX_HISTORY;
-    use crate::policy::GatedPolicy;
+    use crate::sandbox::SANDBOX_HISTORY;
+    use formlead_core::policy::GatedPolicy;
 
     fn mail(n: usize) -> OutgoingMail {
         OutgoingMail {

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::faults::{Faults, lock};
-use crate::ports::{BusyBlock, CalendarError, CalendarPort};
+use formlead_core::ports::{BusyBlock, CalendarError, CalendarPort};
 
 /// In-memory [`CalendarPort`]: free except for the seeded busy blocks.
 #[derive(Debug, Default)]

@@ -7,12 +7,12 @@ use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 
-use super::*;
-use crate::domain::{DraftStatus, EmailAddress, Prospect, WorkflowStatus};
-use crate::memory::SandboxCrm;
-use crate::policy::{Allowlist, ApiEnv, SendPolicyConfig};
-use crate::ports::{Contact, CrmError, CrmNote, CrmPort, NewNote, NewTask, Store};
-use crate::testing::TestKit;
+use formlead_adapters::sandbox::SandboxCrm;
+use formlead_adapters::testing::TestKit;
+use formlead_core::domain::{DraftStatus, EmailAddress, Prospect, WorkflowStatus};
+use formlead_core::orchestrator::*;
+use formlead_core::policy::{Allowlist, ApiEnv, SendPolicyConfig};
+use formlead_core::ports::{Contact, CrmError, CrmNote, CrmPort, NewNote, NewTask, Store};
 
 fn send_mode(auto: bool) -> SendPolicyConfig {
     SendPolicyConfig {
@@ -97,7 +97,7 @@ fn deciding_engine(kit: &TestKit, decision: Decision) -> Engine {
     engine
 }
 
-async fn workflow_status(kit: &TestKit, id: crate::domain::WorkflowId) -> WorkflowStatus {
+async fn workflow_status(kit: &TestKit, id: formlead_core::domain::WorkflowId) -> WorkflowStatus {
     kit.store.get_workflow(id).await.unwrap().unwrap().status
 }
 

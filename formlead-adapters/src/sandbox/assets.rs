@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::faults::Faults;
-use crate::agents::asset_hunter::is_safe_link;
-use crate::ports::{Asset, AssetError, AssetPort};
+use formlead_core::agents::asset_hunter::is_safe_link;
+use formlead_core::ports::{Asset, AssetError, AssetPort};
 
 /// A catalogue that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

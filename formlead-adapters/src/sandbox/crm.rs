@@ -6,8 +6,8 @@ use async_trait::async_trait;
 
 use super::faults::{Faults, lock};
 use super::recent::{Recent, RecentMap};
-use crate::domain::{EmailAddress, Prospect};
-use crate::ports::{Contact, CrmError, CrmNote, CrmPort, NewNote, NewTask};
+use formlead_core::domain::{EmailAddress, Prospect};
+use formlead_core::ports::{Contact, CrmError, CrmNote, CrmPort, NewNote, NewTask};
 
 #[derive(Debug, Default)]
 struct State {

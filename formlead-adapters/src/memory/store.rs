@@ -8,12 +8,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::faults::{Faults, lock};
-use crate::domain::{
+use crate::sandbox::faults::{Faults, lock};
+use formlead_core::domain::{
     AuditEvent, CrmTask, DraftEmail, DraftId, DraftStatus, FormSubmission, StepName, StepRecord,
     SubmissionId, Workflow, WorkflowError, WorkflowId, WorkflowStatus, WorkflowSummary,
 };
-use crate::ports::{
+use formlead_core::ports::{
     Accepted, Page, PastSubmission, ProspectHistory, Queue, StartAttempt, Store, StoreError,
     WorkflowFilter, WorkflowJob, WorkflowStats,
 };

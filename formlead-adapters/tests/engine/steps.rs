@@ -5,12 +5,12 @@ use std::time::{Duration, Instant};
 
 use chrono::Duration as Span;
 
-use super::*;
-use crate::domain::{DraftStatus, ErrorKind, StepName, StepStatus, WorkflowStatus};
-use crate::memory::Fault;
-use crate::policy::{Allowlist, ApiEnv, SendPolicyConfig};
-use crate::ports::{Clock, MailThread, Queue, Store, WorkflowJob};
-use crate::testing::TestKit;
+use formlead_adapters::testing::Fault;
+use formlead_adapters::testing::TestKit;
+use formlead_core::domain::{DraftStatus, ErrorKind, StepName, StepStatus, WorkflowStatus};
+use formlead_core::orchestrator::*;
+use formlead_core::policy::{Allowlist, ApiEnv, SendPolicyConfig};
+use formlead_core::ports::{Clock, MailThread, Queue, Store, WorkflowJob};
 
 fn send_mode(auto: bool) -> SendPolicyConfig {
     SendPolicyConfig {
@@ -23,7 +23,7 @@ fn send_mode(auto: bool) -> SendPolicyConfig {
 }
 
 /// Exactly one draft, task and note exist, in the vendors and in the store.
-async fn assert_exactly_one_of_each(kit: &TestKit, wf: crate::domain::WorkflowId) {
+async fn assert_exactly_one_of_each(kit: &TestKit, wf: formlead_core::domain::WorkflowId) {
     assert_eq!(kit.mail.drafts().len(), 1, "mail drafts");
     assert_eq!(kit.crm.tasks().len(), 1, "CRM tasks");
     assert_eq!(kit.crm.notes().len(), 1, "CRM notes");
@@ -41,12 +41,16 @@ async fn assert_exactly_one_of_each(kit: &TestKit, wf: crate::domain::WorkflowId
 
 /// The delay the engine schedules after failed attempt `attempt` of
 /// workflow `id` (the back-off plus that workflow's jitter).
-fn retry_delay(id: crate::domain::WorkflowId, attempt: u32, retry_after: Option<Duration>) -> Span {
+fn retry_delay(
+    id: formlead_core::domain::WorkflowId,
+    attempt: u32,
+    retry_after: Option<Duration>,
+) -> Span {
     let d = RetryPolicy::default().delay_after(attempt, retry_after, id.0.as_u64_pair().1);
     Span::from_std(d).unwrap()
 }
 
-async fn assert_all_steps_completed(kit: &TestKit, wf: crate::domain::WorkflowId) {
+async fn assert_all_steps_completed(kit: &TestKit, wf: formlead_core::domain::WorkflowId) {
     let steps = kit.store.list_steps(wf).await.unwrap();
     assert_eq!(steps.len(), 13);
     for (record, expected) in steps.iter().zip(StepName::ALL) {
@@ -634,10 +638,45 @@ async fn approval_flow_in_draft_only_mode_and_rejection() {
     );
     assert!(matches!(
         engine
-            .approve_draft(crate::domain::DraftId::new(), "alice")
+            .approve_draft(formlead_core::domain::DraftId::new(), "alice")
             .await,
         Err(ActionError::NotFound { .. })
     ));
+}
+
+/// A policy whose step-9 answer can be made wrong ("send"), while the final
+/// check before a send stays the real gates'.
+struct WrongDecide {
+    gates: Arc<formlead_core::policy::GatedPolicy>,
+    lie: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl formlead_core::ports::FlagPolicy for WrongDecide {
+    async fn decide(
+        &self,
+        recipient: &formlead_core::domain::EmailAddress,
+    ) -> formlead_core::ports::SendDecision {
+        if self.lie.load(std::sync::atomic::Ordering::SeqCst) {
+            return formlead_core::ports::SendDecision {
+                mode: formlead_core::ports::SendMode::NeedsApproval,
+                reason: "wrong on purpose".into(),
+            };
+        }
+        self.gates.decide(recipient).await
+    }
+
+    async fn authorize_send(
+        &self,
+        recipient: &formlead_core::domain::EmailAddress,
+        approval: &formlead_core::ports::Approval,
+    ) -> Result<(), formlead_core::ports::SendRefusal> {
+        self.gates.authorize_send(recipient, approval).await
+    }
+
+    fn describe(&self) -> serde_json::Value {
+        self.gates.describe()
+    }
 }
 
 #[tokio::test]
@@ -645,30 +684,38 @@ async fn sends_outside_the_allowlist_are_refused_and_audited() {
     let mut config = send_mode(false);
     config.allowlist = Allowlist::parse("someone@else.example").unwrap();
     let kit = TestKit::with_policy(config);
-    let engine = kit.engine();
+    let policy = Arc::new(WrongDecide {
+        gates: kit.policy.clone(),
+        lie: false.into(),
+    });
+    let mut ports = kit.ports();
+    ports.policy = policy.clone();
+    let engine = Engine::new(
+        ports,
+        EngineConfig {
+            worker_id: "test-worker".into(),
+            ..EngineConfig::default()
+        },
+    );
     let ids = kit.submit_lead(&engine, "f-1").await.unwrap();
     // Not allowlisted: step 9 decides draft-only, so the workflow completes.
     assert_eq!(
         kit.run_due(&engine).await.unwrap(),
         vec![ProcessOutcome::Finished(WorkflowStatus::Completed)]
     );
-    let mut draft = kit
+    let draft = kit
         .store
         .drafts_for_workflow(ids.workflow_id)
         .await
         .unwrap()[0]
         .clone();
-    draft.status = DraftStatus::Approved;
-    // A direct send attempt is refused by the policy and by the mail adapter.
-    let refused = engine
-        .send_draft(
-            draft,
-            &crate::ports::Approval::Operator("eve".into()),
-            "operator:eve",
-        )
-        .await;
+    // Even if the step-9 answer were wrong, the send itself is refused by
+    // the final policy check, and the mail adapter is never asked.
+    policy.lie.store(true, std::sync::atomic::Ordering::SeqCst);
+    let refused = engine.approve_draft(draft.id, "eve").await;
     assert!(
-        matches!(refused, Err(super::send::SendFailure::Refused(ref r)) if r.reason.contains("not in SEND_EMAIL_ALLOWLIST"))
+        matches!(refused, Err(ActionError::Refused(ref r)) if r.reason.contains("not in SEND_EMAIL_ALLOWLIST")),
+        "{refused:?}"
     );
     assert!(kit.mail.sent().is_empty());
     let audit = kit.store.audit_for_workflow(ids.workflow_id).await.unwrap();
@@ -782,7 +829,10 @@ async fn a_worker_that_lost_its_lease_stops_without_touching_the_workflow() {
         )
         .await
         .unwrap();
-    assert!(matches!(stolen, crate::ports::StartAttempt::Started(_)));
+    assert!(matches!(
+        stolen,
+        formlead_core::ports::StartAttempt::Started(_)
+    ));
     assert_eq!(slow.await.unwrap().unwrap(), ProcessOutcome::LeaseLost);
     let wf = kit
         .store
@@ -870,7 +920,7 @@ async fn jobs_for_finished_or_missing_workflows_are_skipped() {
         ProcessOutcome::Skipped(WorkflowStatus::Completed)
     );
     let ghost = WorkflowJob {
-        workflow_id: crate::domain::WorkflowId::new(),
+        workflow_id: formlead_core::domain::WorkflowId::new(),
     };
     assert_eq!(
         engine.process(ghost).await.unwrap(),
@@ -896,7 +946,7 @@ async fn workflow_detail_has_everything() {
     assert!(!d.audit.is_empty());
     assert!(
         engine
-            .workflow_detail(crate::domain::WorkflowId::new())
+            .workflow_detail(formlead_core::domain::WorkflowId::new())
             .await
             .unwrap()
             .is_none()
@@ -907,8 +957,8 @@ async fn workflow_detail_has_everything() {
 /// created; a writer that fails permanently dead-letters the workflow.
 #[tokio::test]
 async fn works_with_mockall_mocks() {
-    use crate::ports::{Contact, CrmError, MockCrmPort};
-    use crate::testing::MockDraftWriter;
+    use formlead_adapters::testing::MockDraftWriter;
+    use formlead_core::ports::{Contact, CrmError, MockCrmPort};
 
     let kit = TestKit::new();
     let mut crm = MockCrmPort::new();
@@ -924,10 +974,11 @@ async fn works_with_mockall_mocks() {
     crm.expect_recent_notes().returning(|_, _| Ok(vec![]));
     crm.expect_create_task().never();
     let mut writer = MockDraftWriter::new();
-    writer
-        .expect_write()
-        .times(1)
-        .returning(|_| Err(crate::ports::WriterError::permanent("model refused")));
+    writer.expect_write().times(1).returning(|_| {
+        Err(formlead_core::ports::WriterError::permanent(
+            "model refused",
+        ))
+    });
     let mut ports = kit.ports();
     ports.crm = Arc::new(crm);
     ports.writer = Arc::new(writer);

@@ -1,0 +1,8 @@
+//! The engine's 13 steps, checkpoints, retries and operator decisions, run
+//! over the in-memory store and the sandboxes (`formlead_adapters::testing`).
+
+#![allow(clippy::unwrap_used)]
+
+mod decisions;
+mod degraded;
+mod steps;
