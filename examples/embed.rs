@@ -1,8 +1,9 @@
 //! Embedding formlead with your own CRM.
 //!
 //! A team that keeps contacts in an in-house system implements `CrmPort`
-//! for it, uses the in-memory store and sandbox mailbox, and runs one form
-//! submission through the 13 steps.
+//! for it and hands it to the `EngineBuilder`; every other port keeps its
+//! default (the in-memory store, the sandbox mailbox and calendar). One form
+//! submission runs through the 13 steps.
 //!
 //! Run: `cargo run --example embed`
 
@@ -10,15 +11,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use formlead::adapters::memory::{MemoryStore, RecordingQueue};
-use formlead::adapters::sandbox::{SandboxCalendar, SandboxMail, StaticAssets};
-use formlead::core::agents::{TemplateWriter, VoiceProfile};
+use formlead::adapters::embedded::EngineBuilder;
+use formlead::core::agents::VoiceProfile;
 use formlead::core::domain::{EmailAddress, FormSubmission, Prospect};
-use formlead::core::orchestrator::{AcceptOutcome, Engine, EngineConfig, Ports};
-use formlead::core::policy::{GatedPolicy, SendPolicyConfig};
-use formlead::core::ports::{
-    Clock, Contact, CrmError, CrmNote, CrmPort, NewNote, NewTask, Store, SystemClock,
-};
+use formlead::core::orchestrator::AcceptOutcome;
+use formlead::core::ports::{Contact, CrmError, CrmNote, CrmPort, NewNote, NewTask};
 
 /// The in-house CRM: contacts by email, tasks and notes in lists.
 #[derive(Default)]
@@ -100,28 +97,14 @@ impl CrmPort for InHouseCrm {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let queue = Arc::new(RecordingQueue::new(clock.clone()));
-    let store = Arc::new(MemoryStore::new(queue.clone()));
-    let policy = Arc::new(GatedPolicy::new(SendPolicyConfig::default()));
     let crm = Arc::new(InHouseCrm::default());
     let voice = VoiceProfile {
         company_name: "Northwind".into(),
         signature: "Sam Carter\nNorthwind Sales".into(),
         ..VoiceProfile::default()
     };
-    let ports = Ports {
-        store: store.clone(),
-        queue: queue.clone(),
-        crm: crm.clone(),
-        mail: Arc::new(SandboxMail::new(policy.clone())),
-        calendar: Arc::new(SandboxCalendar::new()),
-        assets: Arc::new(StaticAssets::sample()),
-        policy,
-        writer: Arc::new(TemplateWriter::new(voice)),
-        clock,
-    };
-    let engine = Engine::new(ports, EngineConfig::default());
+    let embedded = EngineBuilder::new().crm(crm.clone()).voice(voice).build();
+    let (engine, store) = (&embedded.engine, &embedded.ports.store);
 
     let body = br#"{"formSubmissionId": "embed-demo-1", "email": "Maria.Lopez@Globex.example",
         "firstname": "maria", "lastname": "lopez", "company": "Globex",
@@ -135,8 +118,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ids.submission_id, ids.workflow_id
     );
 
-    for job in queue.take_due() {
-        let outcome = engine.process(job).await?;
+    for outcome in embedded.run_due().await? {
         println!("processed: {}", outcome.label());
     }
 

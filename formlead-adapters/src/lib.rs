@@ -2,12 +2,14 @@
 //!
 //! Implementations of formlead-core's ports, by technology:
 //!
+//! - [`embedded`]: an engine in a few lines, every port defaulted.
 //! - [`memory`]: in-process queue and store; [`sandbox`]: local stand-ins for
 //!   the vendors; [`worker`]: the worker pool that drives the engine.
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "http")]
 pub mod budget;
+pub mod embedded;
 #[cfg(feature = "google")]
 pub mod google;
 #[cfg(feature = "http")]
