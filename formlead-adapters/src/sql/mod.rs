@@ -3,25 +3,17 @@
 //! the submission, its workflow and its job in one transaction.
 
 mod backend;
-
+mod durability;
+mod errors;
 mod exec;
 #[cfg(feature = "postgres")]
-mod multi_row;
-#[cfg(feature = "sqlite")]
-mod planner_stats;
-#[cfg(feature = "postgres")]
 mod postgres;
-#[cfg(feature = "sqlite")]
-mod private_file;
 mod queue;
-
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod store;
-mod wal_sync;
 mod worker;
-mod write_gate;
-mod write_queue;
+mod write_path;
 
 pub use backend::{Backend, JOB_MAX_ATTEMPTS, NewLead, WORKFLOW_QUEUE};
 pub use exec::{Arg, Sql};

@@ -9,7 +9,7 @@ use formlead_core::ports::{Queue, QueueError, WorkflowJob};
 use sqlx::Pool;
 
 use super::backend::Backend;
-use super::wal_sync::Durability;
+use super::durability::Durability;
 
 /// Enqueues workflow jobs on apalis' queue in the store's database.
 pub struct ApalisQueue<B: Backend> {
@@ -27,7 +27,7 @@ impl<B: Backend> std::fmt::Debug for ApalisQueue<B> {
 }
 
 impl<B: Backend> ApalisQueue<B> {
-    /// A queue on `pool`. Prefer [`SqlStore::queue`](super::SqlStore::queue),
+    /// A queue on `pool`. Prefer `SqlStore::queue`,
     /// which also makes pushes durable on SQLite.
     pub fn new(pool: Pool<B::Db>) -> Self {
         Self {

@@ -183,7 +183,7 @@ macro_rules! run_monitor {
 /// [`WorkerError`] when the monitor fails.
 #[cfg(feature = "sqlite")]
 pub async fn run_sqlite_workers(
-    store: &super::SqliteStore,
+    store: &super::sqlite::SqliteStore,
     engine: Engine,
     config: ApalisWorkerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -195,7 +195,7 @@ pub async fn run_sqlite_workers(
     let storage = apalis_sqlite::SqliteStorage::<WorkflowJob>::new(store.writer())
         .with_config(
             apalis_sqlite::Config::default()
-                .queue(super::WORKFLOW_QUEUE)
+                .queue(super::backend::WORKFLOW_QUEUE)
                 .heartbeat_interval(config.heartbeat_interval)
                 .missed_heartbeats(config.missed_heartbeats),
         )
@@ -205,7 +205,7 @@ pub async fn run_sqlite_workers(
                 .interval(config.poll_interval),
         );
 
-    let stats = tokio::spawn(super::planner_stats::refresh_every(
+    let stats = tokio::spawn(super::sqlite::refresh_planner_stats_every(
         store.detached(),
         config.planner_stats_every,
     ));
@@ -221,19 +221,21 @@ pub async fn run_sqlite_workers(
 /// [`WorkerError`] when the monitor fails.
 #[cfg(feature = "postgres")]
 pub async fn run_postgres_workers(
-    store: &super::PgStore,
+    store: &super::postgres::PgStore,
     engine: Engine,
     config: ApalisWorkerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), WorkerError> {
     use apalis_core::backend::ext::BackendExt;
     use apalis_core::backend::ext::poll_strategy::Strategy;
-    let notify =
-        apalis_postgres::Pubsub::new(store.writer().clone(), super::WORKFLOW_QUEUE.to_owned());
+    let notify = apalis_postgres::Pubsub::new(
+        store.writer().clone(),
+        super::backend::WORKFLOW_QUEUE.to_owned(),
+    );
     let storage = apalis_postgres::PostgresStorage::<WorkflowJob>::new(store.writer())
         .with_config(
             apalis_postgres::Config::default()
-                .queue(super::WORKFLOW_QUEUE)
+                .queue(super::backend::WORKFLOW_QUEUE)
                 .heartbeat_interval(config.heartbeat_interval)
                 .missed_heartbeats(config.missed_heartbeats),
         )

@@ -7,21 +7,18 @@
 
 use formlead_core::domain::{FormSubmission, SubmissionId, WorkflowId};
 use formlead_core::ports::{Accepted, Classify, StoreError};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use super::super::backend::NewLead;
+use super::super::errors::{SharedError, db_err};
 use super::super::exec::Sql;
 use super::super::exec::stmt;
-use super::super::write_gate::Turn;
+use super::super::write_path::Turn;
 use super::columns::submission_cols;
-use super::{SharedError, SqlStore, db_err};
+use super::{Inbox, Reply, SqlStore};
 
 /// Most submissions committed together.
 pub const MAX_BATCH: usize = 256;
-
-type Reply = oneshot::Sender<Result<Accepted, StoreError>>;
-/// The group-commit task's inbox.
-pub type Inbox = mpsc::Sender<(FormSubmission, Reply)>;
 
 impl<B: Sql> SqlStore<B> {
     /// The batcher's inbox, starting the task on first use (`None` outside

@@ -19,24 +19,24 @@ mod enabled {
 
     /// The store's scripted faults.
     #[derive(Debug, Clone, Default)]
-    pub(in crate::sql::store) struct FaultHooks(Arc<Faults>);
+    pub(crate) struct FaultHooks(Arc<Faults>);
 
     impl FaultHooks {
         /// Fails now if a fault is queued for `op`.
-        pub(in crate::sql::store) async fn check<E: FromRetry>(&self, op: &str) -> Result<(), E> {
+        pub(crate) async fn check<E: FromRetry>(&self, op: &str) -> Result<(), E> {
             self.0.before::<E>(op).await.map(drop)
         }
 
         /// [`Self::check`] for a point named after one item; the name is only
         /// built in test builds.
-        pub(in crate::sql::store) async fn check_item<E: FromRetry>(
+        pub(crate) async fn check_item<E: FromRetry>(
             &self,
             op: impl FnOnce() -> String,
         ) -> Result<(), E> {
             self.0.before_item::<E>(&op()).await.map(drop)
         }
 
-        pub(in crate::sql::store) fn faults(&self) -> &Faults {
+        pub(crate) fn faults(&self) -> &Faults {
             &self.0
         }
     }
@@ -48,16 +48,16 @@ mod disabled {
 
     /// No faults in a production build.
     #[derive(Debug, Clone, Default)]
-    pub(in crate::sql::store) struct FaultHooks;
+    pub(crate) struct FaultHooks;
 
     impl FaultHooks {
         #[inline]
-        pub(in crate::sql::store) async fn check<E: FromRetry>(&self, _op: &str) -> Result<(), E> {
+        pub(crate) async fn check<E: FromRetry>(&self, _op: &str) -> Result<(), E> {
             Ok(())
         }
 
         #[inline]
-        pub(in crate::sql::store) async fn check_item<E: FromRetry>(
+        pub(crate) async fn check_item<E: FromRetry>(
             &self,
             _op: impl FnOnce() -> String,
         ) -> Result<(), E> {

@@ -4,11 +4,12 @@ use formlead_core::domain::{WorkflowError, WorkflowId};
 use formlead_core::ports::StoreError;
 use sqlx::Database;
 
+use super::super::errors::db_err;
 use super::super::exec::{Sql, Stmt, stmt};
-use super::super::write_queue::WriteQuery;
+use super::super::write_path::WriteQuery;
+use super::SqlStore;
 use super::columns::error_cols;
 use super::rows::Reader;
-use super::{SqlStore, db_err};
 
 impl<B: Sql> SqlStore<B> {
     /// A read: the row of `query`, mapped, if any.

@@ -21,6 +21,7 @@ mod records;
 mod rows;
 mod workflows;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -34,34 +35,32 @@ use formlead_core::ports::{
 };
 use sqlx::{Database, Pool};
 
+#[cfg(feature = "postgres")]
 pub(crate) use columns::submission_cols;
 
 use super::backend::Backend;
-use super::exec::Sql;
-use super::wal_sync::{Durability, WalSync};
-use super::write_gate::{Turn, WriteGate, WriteTurn};
-use super::write_queue::WriteInbox;
+use super::durability::Durability;
+use super::errors::{SharedError, db_err};
+use super::exec::{DbRow, Sql};
+use super::write_path::{DirectWrites, Turn, WritePath, WriteQuery, WriteTurn};
+
+type Reply = tokio::sync::oneshot::Sender<Result<Accepted, StoreError>>;
+/// The group-commit task's inbox (see `accept`).
+type Inbox = tokio::sync::mpsc::Sender<(FormSubmission, Reply)>;
 
 /// A [`Store`] on a SQL database. Construct it with
 /// `SqliteStore::connect_sqlite` or `PgStore::connect_postgres`.
 pub struct SqlStore<B: Backend> {
     /// Reads.
     pool: Pool<B::Db>,
-    /// Writes. On SQLite a single connection, so writers queue here in
-    /// order instead of polling SQLite's file lock with growing sleeps;
-    /// on PostgreSQL the same pool as reads.
-    writer: Pool<B::Db>,
+    /// Writes: on SQLite a single connection whose writers take turns, on
+    /// PostgreSQL the same pool as reads.
+    writes: Arc<dyn WritePath<B>>,
     faults: hooks::FaultHooks,
     /// The group-commit task's inbox (started on first use).
-    batcher: std::sync::Arc<std::sync::OnceLock<Option<accept::Inbox>>>,
+    batcher: Arc<std::sync::OnceLock<Option<Inbox>>>,
     /// Wakes this process's workers when a job was committed here.
-    wakers: std::sync::Arc<std::sync::Mutex<Vec<futures_channel::mpsc::Sender<()>>>>,
-    /// Turns on the writer (accepts first) when it is a single connection.
-    gate: std::sync::Arc<WriteGate>,
-    /// The write queue task's inbox (single writer only; started on first use).
-    writes: std::sync::Arc<std::sync::OnceLock<Option<WriteInbox<B>>>>,
-    /// How commits become durable (SQLite: a WAL fsync after them).
-    durability: Durability,
+    wakers: Arc<std::sync::Mutex<Vec<futures_channel::mpsc::Sender<()>>>>,
 }
 
 impl<B: Backend> std::fmt::Debug for SqlStore<B> {
@@ -76,72 +75,31 @@ impl<B: Backend> Clone for SqlStore<B> {
     fn clone(&self) -> Self {
         Self {
             pool: self.pool.clone(),
-            writer: self.writer.clone(),
+            writes: self.writes.clone(),
             faults: self.faults.clone(),
             batcher: self.batcher.clone(),
             wakers: self.wakers.clone(),
-            gate: self.gate.clone(),
-            writes: self.writes.clone(),
-            durability: self.durability.clone(),
         }
     }
 }
 
-/// Maps a sqlx error to a classified store error.
-pub(crate) fn db_err<B: Backend>(e: sqlx::Error) -> StoreError {
-    use sqlx::Error as E;
-    match &e {
-        E::Database(d) if B::is_transient_db_error(d.code().as_deref()) => StoreError::transient(e),
-        E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed => {
-            StoreError::transient(e)
-        }
-        _ => StoreError::permanent(e),
-    }
-}
-
-/// One error for every caller of a group commit ([`StoreError`] is not
-/// `Clone`): its message and whether trying again may help.
-pub(crate) struct SharedError {
-    message: String,
-    transient: bool,
-}
-
-impl SharedError {
-    pub(crate) fn of(e: &StoreError) -> Self {
-        // The cause alone: `error()` wraps it as transient or permanent
-        // again, which adds the "store temporarily unavailable" prefix.
-        let message = match e {
-            StoreError::Transient { source, .. } | StoreError::Permanent { source } => {
-                source.to_string()
-            }
-            other => other.to_string(),
-        };
-        Self {
-            message,
-            transient: matches!(e, StoreError::Transient { .. }),
-        }
-    }
-
-    pub(crate) fn error(&self) -> StoreError {
-        if self.transient {
-            StoreError::transient(self.message.clone())
-        } else {
-            StoreError::permanent(self.message.clone())
-        }
+impl<B: Sql> SqlStore<B> {
+    /// A store reading from and writing to `pool` (many connections, each
+    /// write in its own transaction).
+    pub fn from_pool(pool: Pool<B::Db>) -> Self {
+        Self::with_writes(pool.clone(), Arc::new(DirectWrites::new(pool)))
     }
 }
 
 impl<B: Backend> SqlStore<B> {
-    pub fn from_pool(pool: Pool<B::Db>) -> Self {
+    /// A store reading from `reader` and writing through `writes`.
+    pub(crate) fn with_writes(reader: Pool<B::Db>, writes: Arc<dyn WritePath<B>>) -> Self {
         Self {
-            writer: pool.clone(),
-            pool,
+            pool: reader,
+            writes,
             faults: hooks::FaultHooks::default(),
-            batcher: std::sync::Arc::default(),
-            wakers: std::sync::Arc::default(),
-            gate: std::sync::Arc::default(),
-            writes: std::sync::Arc::default(),
-            durability: Durability::default(),
+            batcher: Arc::default(),
+            wakers: Arc::default(),
         }
     }
 
@@ -157,39 +115,24 @@ impl<B: Backend> SqlStore<B> {
         rx
     }
 
-    pub(crate) fn batcher_cell(&self) -> &std::sync::OnceLock<Option<accept::Inbox>> {
+    pub(crate) fn batcher_cell(&self) -> &std::sync::OnceLock<Option<Inbox>> {
         &self.batcher
     }
 
-    pub(crate) fn write_queue_cell(&self) -> &std::sync::OnceLock<Option<WriteInbox<B>>> {
-        &self.writes
-    }
-
-    /// Writes go through one connection (SQLite), taking turns at the gate.
-    pub(crate) fn single_writer(&self) -> bool {
-        self.gate.is_exclusive()
-    }
-
-    /// A copy sharing pool, fault hooks and wake-ups but not the batcher or
-    /// the write queue (their tasks hold one; it must not keep their own
-    /// inboxes alive).
+    /// A copy sharing pools, writer, fault hooks and wake-ups but not the
+    /// batcher (its task holds one; it must not keep its own inbox alive).
     pub(crate) fn detached(&self) -> Self {
         Self {
             pool: self.pool.clone(),
-            writer: self.writer.clone(),
+            writes: self.writes.clone(),
             faults: self.faults.clone(),
-            batcher: std::sync::Arc::default(),
+            batcher: Arc::default(),
             wakers: self.wakers.clone(),
-            gate: self.gate.clone(),
-            writes: std::sync::Arc::default(),
-            durability: self.durability.clone(),
         }
     }
 
-    /// Commits of this store are made durable by `sync` (see [`WalSync`]).
-    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
-    pub(crate) fn set_wal_sync(&mut self, sync: WalSync) {
-        self.durability = Durability::wal(sync);
+    fn durability(&self) -> &Durability {
+        self.writes.durability()
     }
 
     /// Resolves once every commit this store made so far is durable: at
@@ -200,7 +143,7 @@ impl<B: Backend> SqlStore<B> {
     pub(crate) fn durable(
         &self,
     ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send + 'static {
-        self.durability.durable()
+        self.durability().durable()
     }
 
     /// Calls `answer` once the commits made so far are durable, on a task
@@ -212,25 +155,19 @@ impl<B: Backend> SqlStore<B> {
         committed: Result<(), StoreError>,
         answer: impl FnOnce(Option<SharedError>) + Send + 'static,
     ) {
-        let durable = self.durable();
-        tokio::spawn(async move {
-            let lost = match committed {
-                Ok(()) => durable.await.err(),
-                Err(e) => Some(e),
-            };
-            answer(lost.as_ref().map(SharedError::of));
-        });
+        self.durability().answer_when_durable(committed, answer);
     }
 
     /// fsyncs of the WAL so far, if this store makes them.
     #[cfg(test)]
     pub(crate) fn wal_syncs(&self) -> Option<u64> {
-        self.durability.syncs()
+        self.durability().syncs()
     }
 
     /// A queue pushing jobs through this store's writer, durably.
-    pub fn queue(&self) -> super::ApalisQueue<B> {
-        super::ApalisQueue::new(self.writer.clone()).with_durability(self.durability.clone())
+    pub fn queue(&self) -> super::queue::ApalisQueue<B> {
+        super::queue::ApalisQueue::new(self.writer().clone())
+            .with_durability(self.durability().clone())
     }
 
     pub(crate) fn wake_workers(&self) {
@@ -248,21 +185,21 @@ impl<B: Backend> SqlStore<B> {
 
     /// The pool writes go through (the single SQLite writer connection).
     pub fn writer(&self) -> &Pool<B::Db> {
-        &self.writer
-    }
-
-    /// A store reading from `reader` and writing through `writer`, a
-    /// single connection whose turns go to webhook accepts first.
-    pub fn from_pools(reader: Pool<B::Db>, writer: Pool<B::Db>) -> Self {
-        let mut store = Self::from_pool(reader);
-        store.writer = writer;
-        store.gate = std::sync::Arc::new(WriteGate::exclusive());
-        store
+        self.writes.pool()
     }
 
     /// Waits for a turn on the writer.
     pub(crate) async fn write_turn(&self, turn: Turn) -> WriteTurn<'_> {
-        self.gate.turn(turn).await
+        self.writes.turn(turn).await
+    }
+
+    /// Runs `query` on the writer and commits it, durably; its `RETURNING`
+    /// row, if any.
+    pub(crate) async fn write_row(
+        &self,
+        query: WriteQuery<B>,
+    ) -> Result<Option<DbRow<B>>, StoreError> {
+        self.writes.write_row(query).await
     }
 
     /// A write transaction on the writer, in a turn held until both are
@@ -272,7 +209,7 @@ impl<B: Backend> SqlStore<B> {
         turn: Turn,
     ) -> Result<(WriteTurn<'_>, sqlx::Transaction<'static, B::Db>), StoreError> {
         let turn = self.write_turn(turn).await;
-        let tx = B::begin_write(&self.writer).await.map_err(db_err::<B>)?;
+        let tx = B::begin_write(self.writer()).await.map_err(db_err::<B>)?;
         Ok((turn, tx))
     }
 
@@ -330,9 +267,9 @@ where
     pub async fn migrate(&self) -> Result<(), sqlx::Error> {
         let (mut apalis, mut ours) = B::migrators();
         apalis.set_ignore_missing(true);
-        apalis.run(&self.writer).await?;
+        apalis.run(self.writer()).await?;
         ours.dangerous_set_table_name("formlead_migrations");
-        ours.run(&self.writer).await?;
+        ours.run(self.writer()).await?;
         Ok(())
     }
 }
@@ -516,29 +453,6 @@ impl<B: Sql> Store for SqlStore<B> {
 
 #[cfg(test)]
 mod tests {
-    use formlead_core::ports::{Classify, StoreError};
-
-    use super::SharedError;
-
-    #[test]
-    fn a_shared_error_reads_like_the_original() {
-        for e in [
-            StoreError::transient("pool timed out while waiting for an open connection"),
-            StoreError::permanent("CHECK constraint failed"),
-        ] {
-            let shared = SharedError::of(&e).error();
-            assert_eq!(shared.to_string(), e.to_string());
-            assert_eq!(shared.is_transient(), e.is_transient());
-        }
-        let conflict = StoreError::Conflict("draft already rejected".into());
-        let shared = SharedError::of(&conflict).error();
-        assert_eq!(
-            shared.to_string(),
-            "store error: conflict: draft already rejected"
-        );
-        assert!(!shared.is_transient());
-    }
-
     /// Listing one status walks that status's rows in list order (the
     /// (status, created_at, id) index), with no scan and no sort.
     #[cfg(feature = "sqlite")]

@@ -7,9 +7,10 @@ use formlead_core::ports::{
     Page, PastSubmission, ProspectHistory, StoreError, WorkflowFilter, WorkflowStats,
 };
 
+use super::super::errors::db_err;
 use super::super::exec::{Sql, stmt};
+use super::SqlStore;
 use super::columns::{draft_cols, task_cols, workflow_cols};
-use super::{SqlStore, db_err};
 
 /// The workflow list (`$1` status, `$2` email pattern, `$3` limit, `$4`
 /// offset) and its count, for a condition on the status.

@@ -8,11 +8,12 @@ use chrono::{DateTime, Utc};
 use formlead_core::domain::{Workflow, WorkflowError, WorkflowId, WorkflowStatus};
 use formlead_core::ports::{StartAttempt, StoreError, WorkflowJob};
 
+use super::super::errors::db_err;
 use super::super::exec::{Sql, stmt};
-use super::super::write_gate::Turn;
+use super::super::write_path::Turn;
+use super::SqlStore;
 use super::columns::workflow_cols;
 use super::rows::Reader;
-use super::{SqlStore, db_err};
 
 impl<B: Sql> SqlStore<B> {
     pub(super) async fn get_workflow(

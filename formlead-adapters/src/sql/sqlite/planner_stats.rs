@@ -16,9 +16,9 @@ use std::time::Duration;
 use formlead_core::ports::StoreError;
 use tracing::{debug, warn};
 
-use super::sqlite::{SqliteBackend, SqliteStore};
-use super::store::db_err;
-use super::write_gate::Turn;
+use super::{SqliteBackend, SqliteStore};
+use crate::sql::errors::db_err;
+use crate::sql::write_path::Turn;
 
 impl SqliteStore {
     /// Runs `PRAGMA optimize` on the writer connection (whose queries it

@@ -15,15 +15,15 @@
 //! that checkpoint). The first time a WAL file is seen, its directory is
 //! synced too, so the file itself survives a power loss.
 
-// Only SQLite stores start one.
-#![cfg_attr(not(feature = "sqlite"), allow(dead_code))]
-
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use formlead_core::ports::StoreError;
+use futures_util::future::BoxFuture;
 use tokio::sync::watch;
+
+use crate::sql::durability::CommitSync;
 
 /// fsyncs of one SQLite database's WAL, shared by concurrent commits.
 #[derive(Debug)]
@@ -111,46 +111,14 @@ impl WalSync {
     }
 }
 
-#[cfg(test)]
-impl WalSync {
-    /// fsyncs finished so far.
-    pub(crate) fn syncs(&self) -> u64 {
-        self.finished.borrow().generation
-    }
-}
-
-/// How commits become durable: by themselves (PostgreSQL; SQLite with
-/// `synchronous=normal`, which does not ask for it), or through a shared
-/// [`WalSync`].
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Durability(Option<Arc<WalSync>>);
-
-impl Durability {
-    /// Commits are made durable by `sync`.
-    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
-    pub(crate) fn wal(sync: WalSync) -> Self {
-        Self(Some(Arc::new(sync)))
+impl CommitSync for WalSync {
+    fn durable(&self) -> BoxFuture<'static, Result<(), StoreError>> {
+        Box::pin(WalSync::durable(self))
     }
 
-    /// Resolves once every commit made so far is durable: at once where a
-    /// commit syncs by itself.
-    ///
-    /// # Errors
-    /// [`StoreError::Transient`] when the fsync failed.
-    pub(crate) fn durable(&self) -> impl Future<Output = Result<(), StoreError>> + Send + 'static {
-        let sync = self.0.as_ref().map(|s| s.durable());
-        async move {
-            match sync {
-                Some(sync) => sync.await,
-                None => Ok(()),
-            }
-        }
-    }
-
-    /// fsyncs finished so far, if commits go through a [`WalSync`].
     #[cfg(test)]
-    pub(crate) fn syncs(&self) -> Option<u64> {
-        self.0.as_ref().map(|s| s.syncs())
+    fn syncs(&self) -> u64 {
+        self.finished.borrow().generation
     }
 }
 

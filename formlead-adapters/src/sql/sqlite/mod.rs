@@ -14,9 +14,20 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{AssertSqlSafe, Pool, SqlSafeStr, SqlStr, Sqlite, SqliteConnection, Transaction};
 use uuid::Uuid;
 
+mod planner_stats;
+mod private_file;
+mod single_writer;
+mod wal_sync;
+
+use std::sync::Arc;
+
 use super::backend::{Backend, NewLead, WORKFLOW_QUEUE, job_json, job_task};
+use super::durability::Durability;
 use super::store::SqlStore;
-use super::wal_sync::WalSync;
+use single_writer::SingleWriter;
+use wal_sync::WalSync;
+
+pub(crate) use planner_stats::refresh_every as refresh_planner_stats_every;
 
 /// The SQLite flavour of [`SqlStore`].
 pub type SqliteStore = SqlStore<SqliteBackend>;
@@ -299,7 +310,7 @@ impl SqlStore<SqliteBackend> {
         max_connections: u32,
     ) -> Result<Self, sqlx::Error> {
         let path = sqlite_path(url).map_err(|m| sqlx::Error::Configuration(m.into()))?;
-        super::private_file::make_private(std::path::Path::new(&path))?;
+        private_file::make_private(std::path::Path::new(&path))?;
         let options = SqliteConnectOptions::new()
             .filename(&path)
             .create_if_missing(true)
@@ -327,10 +338,13 @@ impl SqlStore<SqliteBackend> {
         };
         let writer = pool(1).connect_with(options.clone()).await?;
         let reader = pool(max_connections.max(2)).connect_with(options).await?;
-        let mut store = Self::from_pools(reader, writer);
-        if durability == SqliteDurability::Full {
-            store.set_wal_sync(WalSync::start(std::path::Path::new(&path))?);
-        }
+        let durability = match durability {
+            SqliteDurability::Full => {
+                Durability::after(Arc::new(WalSync::start(std::path::Path::new(&path))?))
+            }
+            SqliteDurability::Normal => Durability::default(),
+        };
+        let store = Self::with_writes(reader, Arc::new(SingleWriter::new(writer, durability)));
         store.migrate().await?;
         Ok(store)
     }

@@ -14,10 +14,12 @@ use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, PgConnection, Pool, Postgres, Row, SqlSafeStr, SqlStr, Transaction};
 use uuid::Uuid;
 
+mod multi_row;
+
 use super::backend::{Backend, NewLead, WORKFLOW_QUEUE, job_task};
-use super::multi_row::{chunks, multi_row};
 use super::store::SqlStore;
 use super::store::submission_cols;
+use multi_row::{chunks, multi_row};
 
 /// The PostgreSQL flavour of [`SqlStore`].
 pub type PgStore = SqlStore<PgBackend>;

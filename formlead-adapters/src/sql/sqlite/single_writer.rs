@@ -1,29 +1,42 @@
-//! Turns on a single writer (SQLite), with webhook accepts first.
+//! The single writer of a SQLite database: one connection, with turns
+//! that go to webhook accepts first, and group commit for single-statement
+//! writes.
 //!
-//! A HubSpot delivery waits for its accept to commit, while a worker's
-//! checkpoint only delays a workflow that is already safe on disk. So when
-//! both wait, the accept batch goes next, unless other writers have had no
-//! turn for [`OTHERS_WAIT_AT_MOST`]: under a steady flood of webhooks the
-//! workers slow down but still make progress.
+//! **Turns.** A HubSpot delivery waits for its accept to commit, while a
+//! worker's checkpoint only delays a workflow that is already safe on disk.
+//! So when both wait, the accept batch goes next, unless other writers have
+//! had no turn for [`OTHERS_WAIT_AT_MOST`]: under a steady flood of webhooks
+//! the workers slow down but still make progress.
 //!
-//! Without the gate (PostgreSQL, many writer connections) every turn is
-//! granted at once.
+//! **Group commit.** Every workflow step record, checkpoint, draft, task and
+//! audit event is one statement. Committed one by one, each cost an fsync
+//! and a turn on the writer, and the writer — not the workers — set the pace
+//! of the whole engine. Here, writes that arrive while the writer is busy
+//! are queued to one task that runs them in a single transaction and
+//! answers each caller only once that commit is durable (see
+//! `wal_sync.rs`), so a caller still never moves on before its write is on
+//! disk. A write that finds the queue empty runs at once in its own
+//! (autocommit) transaction. A statement that fails (a constraint) fails
+//! alone: SQLite undoes just that statement and the transaction goes on. If
+//! the transaction itself is lost (I/O error, disk full), its commit fails
+//! and every caller in it gets that error.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use async_trait::async_trait;
+use formlead_core::ports::StoreError;
+use sqlx::Pool;
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::Instant;
 
-/// Who is asking for the writer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Turn {
-    /// A webhook accept batch.
-    Accept,
-    /// Everything else (workers, the dashboard's actions).
-    Other,
-}
+use crate::sql::durability::Durability;
+use crate::sql::errors::{SharedError, db_err};
+use crate::sql::exec::{DbRow, Sql};
+use crate::sql::write_path::{Turn, WritePath, WriteQuery, WriteTurn};
 
+/// Most writes committed together.
+pub(crate) const MAX_GROUP: usize = 64;
 /// How long other writers wait at most while accepts keep coming.
 const OTHERS_WAIT_AT_MOST: Duration = Duration::from_millis(10);
 
@@ -98,25 +111,24 @@ impl State {
     }
 }
 
-/// The gate; `exclusive: false` makes it a no-op.
+/// Turns on the writer connection.
 #[derive(Debug, Default)]
-pub(crate) struct WriteGate {
-    exclusive: bool,
+struct Gate {
     state: Mutex<State>,
     released: Notify,
 }
 
 /// Holds the writer until dropped.
 #[derive(Debug)]
-pub(crate) struct WriteTurn<'a> {
-    gate: Option<&'a WriteGate>,
+struct GateTurn<'a> {
+    gate: &'a Gate,
     turn: Turn,
 }
 
 /// Keeps a waiter counted until it gets its turn or gives up (its future
 /// was dropped).
 struct Waiting<'a> {
-    gate: &'a WriteGate,
+    gate: &'a Gate,
     turn: Turn,
 }
 
@@ -131,20 +143,7 @@ impl Drop for Waiting<'_> {
     }
 }
 
-impl WriteGate {
-    /// A gate over one writer connection.
-    pub fn exclusive() -> Self {
-        Self {
-            exclusive: true,
-            ..Self::default()
-        }
-    }
-
-    /// Whether this gate guards a single writer (otherwise it never waits).
-    pub fn is_exclusive(&self) -> bool {
-        self.exclusive
-    }
-
+impl Gate {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state
             .lock()
@@ -152,10 +151,7 @@ impl WriteGate {
     }
 
     /// Waits for the writer.
-    pub async fn turn(&self, turn: Turn) -> WriteTurn<'_> {
-        if !self.exclusive {
-            return WriteTurn { gate: None, turn };
-        }
+    async fn turn(&self, turn: Turn) -> GateTurn<'_> {
         let mut waiting: Option<Waiting<'_>> = None;
         loop {
             let released = self.released.notified();
@@ -175,10 +171,7 @@ impl WriteGate {
                         *n = n.saturating_sub(1);
                         std::mem::forget(w);
                     }
-                    return WriteTurn {
-                        gate: Some(self),
-                        turn,
-                    };
+                    return GateTurn { gate: self, turn };
                 }
                 if waiting.is_none() {
                     *state.waiting(turn) += 1;
@@ -199,17 +192,165 @@ impl WriteGate {
     }
 }
 
-impl Drop for WriteTurn<'_> {
+impl Drop for GateTurn<'_> {
     fn drop(&mut self) {
-        if let Some(gate) = self.gate {
-            let mut state = gate.lock();
-            state.busy = false;
-            if self.turn == Turn::Accept {
-                state.accept_ended = Some(Instant::now());
-            }
-            drop(state);
-            gate.released.notify_waiters();
+        let mut state = self.gate.lock();
+        state.busy = false;
+        if self.turn == Turn::Accept {
+            state.accept_ended = Some(Instant::now());
         }
+        drop(state);
+        self.gate.released.notify_waiters();
+    }
+}
+
+/// What a queued write gets back: its `RETURNING` row, if any.
+type Answer<B> = oneshot::Sender<Result<Option<DbRow<B>>, StoreError>>;
+
+/// A write waiting in the queue, with where its outcome goes.
+type Queued<B> = (WriteQuery<B>, Answer<B>);
+
+/// The single writer: its connection, turns, durability and write queue.
+pub(crate) struct SingleWriter<B: Sql> {
+    shared: Arc<Shared<B>>,
+    /// The write queue task's inbox (started on first use).
+    inbox: OnceLock<Option<mpsc::Sender<Queued<B>>>>,
+}
+
+/// What the write queue task shares with the writer (not the inbox: the
+/// task must not keep its own inbox alive).
+struct Shared<B: Sql> {
+    pool: Pool<B::Db>,
+    gate: Gate,
+    durability: Durability,
+}
+
+impl<B: Sql> SingleWriter<B> {
+    /// The writer over `pool` (one connection), whose commits become
+    /// durable as `durability` says.
+    pub(crate) fn new(pool: Pool<B::Db>, durability: Durability) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                pool,
+                gate: Gate::default(),
+                durability,
+            }),
+            inbox: OnceLock::new(),
+        }
+    }
+
+    /// The queue's inbox, starting its task on first use; `None` outside a
+    /// tokio runtime.
+    fn queue(&self) -> Option<&mpsc::Sender<Queued<B>>> {
+        self.inbox
+            .get_or_init(|| {
+                let handle = tokio::runtime::Handle::try_current().ok()?;
+                let (tx, rx) = mpsc::channel(4 * MAX_GROUP);
+                handle.spawn(run_queue(self.shared.clone(), rx));
+                Some(tx)
+            })
+            .as_ref()
+    }
+}
+
+#[async_trait]
+impl<B: Sql> WritePath<B> for SingleWriter<B> {
+    fn pool(&self) -> &Pool<B::Db> {
+        &self.shared.pool
+    }
+
+    fn durability(&self) -> &Durability {
+        &self.shared.durability
+    }
+
+    async fn turn(&self, turn: Turn) -> WriteTurn<'_> {
+        WriteTurn::held(self.shared.gate.turn(turn).await)
+    }
+
+    /// On a busy writer, the write may share its commit with others.
+    async fn write_row(&self, query: WriteQuery<B>) -> Result<Option<DbRow<B>>, StoreError> {
+        let query = match self.queue() {
+            Some(inbox) => {
+                let (answer, answered) = oneshot::channel();
+                match inbox.send((query, answer)).await {
+                    Ok(()) => {
+                        return answered.await.unwrap_or_else(|_| {
+                            Err(StoreError::transient("the write queue stopped"))
+                        });
+                    }
+                    // The task is gone (runtime shutting down): write here.
+                    Err(mpsc::error::SendError((query, _))) => query,
+                }
+            }
+            None => query,
+        };
+        self.shared.write_alone(query).await
+    }
+}
+
+async fn run_queue<B: Sql>(shared: Arc<Shared<B>>, mut rx: mpsc::Receiver<Queued<B>>) {
+    while let Some(first) = rx.recv().await {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(next) => group.push(next),
+                Err(_) => break,
+            }
+        }
+        shared.commit_group(group).await;
+    }
+}
+
+impl<B: Sql> Shared<B> {
+    /// Runs `query` in its own (autocommit) transaction, in its turn.
+    async fn write_alone(&self, query: WriteQuery<B>) -> Result<Option<DbRow<B>>, StoreError> {
+        let turn = self.gate.turn(Turn::Other).await;
+        let row = query
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err::<B>)?;
+        drop(turn);
+        self.durability.durable().await?;
+        Ok(row)
+    }
+
+    /// Runs `group` in one transaction (one write: on its own) and answers
+    /// each caller after the commit.
+    async fn commit_group(&self, mut group: Vec<Queued<B>>) {
+        if group.len() == 1
+            && let Some((query, answer)) = group.pop()
+        {
+            let _ = answer.send(self.write_alone(query).await);
+            return;
+        }
+        let turn = self.gate.turn(Turn::Other).await;
+        let mut tx = match B::begin_write(&self.pool).await {
+            Ok(tx) => tx,
+            Err(e) => {
+                let e = SharedError::of(&db_err::<B>(e));
+                for (_, answer) in group {
+                    let _ = answer.send(Err(e.error()));
+                }
+                return;
+            }
+        };
+        let mut done = Vec::with_capacity(group.len());
+        for (query, answer) in group {
+            let result = query.fetch_optional_in(&mut *tx).await.map_err(db_err::<B>);
+            done.push((result, answer));
+        }
+        let committed = tx.commit().await.map_err(db_err::<B>);
+        drop(turn);
+        // Answered once durable; meanwhile the queue runs its next group.
+        self.durability.answer_when_durable(committed, move |lost| {
+            for (result, answer) in done {
+                let result = match (&lost, result) {
+                    (Some(lost), Ok(_)) => Err(lost.error()),
+                    (_, result) => result,
+                };
+                let _ = answer.send(result);
+            }
+        });
     }
 }
 
@@ -222,7 +363,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_waiting_accept_goes_before_a_waiting_other() {
-        let gate = Arc::new(WriteGate::exclusive());
+        let gate = Arc::new(Gate::default());
         let order = Arc::new(Mutex::new(Vec::new()));
         let held = gate.turn(Turn::Other).await;
         let mut tasks = Vec::new();
@@ -244,7 +385,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_flood_of_accepts_does_not_starve_other_writers() {
-        let gate = Arc::new(WriteGate::exclusive());
+        let gate = Arc::new(Gate::default());
         let flood = {
             let gate = gate.clone();
             tokio::spawn(async move {
@@ -269,7 +410,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn after_an_accept_the_writer_is_kept_free_briefly_for_the_next() {
-        let gate = Arc::new(WriteGate::exclusive());
+        let gate = Arc::new(Gate::default());
         let accept = gate.turn(Turn::Accept).await;
         let other = {
             let gate = gate.clone();
@@ -297,7 +438,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_cancelled_accept_does_not_block_others() {
-        let gate = Arc::new(WriteGate::exclusive());
+        let gate = Arc::new(Gate::default());
         let held = gate.turn(Turn::Other).await;
         let waiting_accept = {
             let gate = gate.clone();
@@ -312,13 +453,5 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(1), gate.turn(Turn::Other))
             .await
             .expect("the writer is free again");
-    }
-
-    #[tokio::test]
-    async fn without_exclusivity_every_turn_is_granted() {
-        let gate = WriteGate::default();
-        let _a = gate.turn(Turn::Other).await;
-        let _b = gate.turn(Turn::Other).await;
-        let _c = gate.turn(Turn::Accept).await;
     }
 }
