@@ -12,7 +12,7 @@ use formlead_core::orchestrator::{Engine, EngineConfig, Ports, RetryPolicy};
 use formlead_core::policy::GatedPolicy;
 use formlead_core::ports::DraftWriter;
 use formlead_core::ports::{
-    AssetPort, CalendarPort, CrmPort, FlagPolicy, MailPort, Queue, Store, StoreError, SystemClock,
+    AssetPort, CalendarPort, CrmPort, FlagPolicy, MailPort, Queue, Store, SystemClock,
 };
 
 use crate::config::Settings;
@@ -75,14 +75,6 @@ impl Database {
         match self {
             Self::Sqlite(s) => Arc::new(s.queue()),
             Self::Postgres(s) => Arc::new(s.queue()),
-        }
-    }
-
-    /// Jobs waiting and jobs dead, for metrics.
-    pub async fn job_counts(&self) -> (Result<u64, StoreError>, Result<u64, StoreError>) {
-        match self {
-            Self::Sqlite(s) => (s.queue_depth().await, s.dead_jobs().await),
-            Self::Postgres(s) => (s.queue_depth().await, s.dead_jobs().await),
         }
     }
 

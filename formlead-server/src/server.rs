@@ -17,6 +17,8 @@ use crate::http::{AppState, router};
 pub struct Running {
     pub addr: SocketAddr,
     pub app_state: AppState,
+    /// The database the store and the queue are on.
+    pub database: crate::app::Database,
     /// What each port is wired to (for the start-up banner).
     pub summary: Vec<(&'static str, String)>,
     stop: watch::Sender<bool>,
@@ -96,7 +98,7 @@ pub async fn start(settings: Settings, with_workers: bool) -> anyhow::Result<Run
     let state = AppState::new(
         app.engine.clone(),
         app.settings.clone(),
-        app.database.clone(),
+        app.database.kind(),
         app.vendors.budgets.clone(),
     );
     let (stop, rx) = watch::channel(false);
@@ -126,6 +128,7 @@ pub async fn start(settings: Settings, with_workers: bool) -> anyhow::Result<Run
     Ok(Running {
         addr,
         app_state: state,
+        database: app.database.clone(),
         summary: app.vendors.summary.clone(),
         stop,
         http,

@@ -91,6 +91,11 @@ impl Queue for MemoryQueue {
     async fn depth(&self) -> Result<u64, QueueError> {
         Ok(self.heap().len() as u64)
     }
+
+    /// Nothing is given up on here: a job runs until the engine settles it.
+    async fn dead(&self) -> Result<Option<u64>, QueueError> {
+        Ok(None)
+    }
 }
 
 #[async_trait]

@@ -72,4 +72,12 @@ impl<B: Backend> Queue for ApalisQueue<B> {
             .await
             .map_err(queue_err)
     }
+
+    /// Jobs in apalis' dead state (`Killed`).
+    async fn dead(&self) -> Result<Option<u64>, QueueError> {
+        B::count_jobs(&self.pool, &["Killed"])
+            .await
+            .map(Some)
+            .map_err(queue_err)
+    }
 }

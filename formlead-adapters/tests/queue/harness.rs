@@ -14,7 +14,9 @@ use formlead_core::agents::TemplateWriter;
 use formlead_core::domain::{FormSubmission, WorkflowId, WorkflowStatus};
 use formlead_core::orchestrator::{Engine, EngineConfig, Ports, RetryPolicy};
 use formlead_core::policy::GatedPolicy;
-use formlead_core::ports::{CalendarPort, CrmPort, MailPort, Store, SystemClock, WorkflowFilter};
+use formlead_core::ports::{
+    CalendarPort, CrmPort, MailPort, Queue, Store, SystemClock, WorkflowFilter,
+};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -48,8 +50,8 @@ impl Db {
 
     pub async fn dead_jobs(&self) -> u64 {
         match self {
-            Db::Sqlite(s) => s.dead_jobs().await.unwrap(),
-            Db::Pg(s) => s.dead_jobs().await.unwrap(),
+            Db::Sqlite(s) => s.queue().dead().await.unwrap().unwrap_or(0),
+            Db::Pg(s) => s.queue().dead().await.unwrap().unwrap_or(0),
         }
     }
 

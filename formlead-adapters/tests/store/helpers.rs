@@ -15,7 +15,7 @@ pub trait Subject: Store {
 }
 
 #[async_trait::async_trait]
-impl<B: formlead_adapters::sql::Backend> Subject for formlead_adapters::sql::SqlStore<B>
+impl<B: formlead_adapters::sql::Sql> Subject for formlead_adapters::sql::SqlStore<B>
 where
     formlead_adapters::sql::SqlStore<B>: Store,
 {
@@ -24,7 +24,11 @@ where
     }
 
     async fn jobs(&self) -> Result<u64, StoreError> {
-        self.queue_depth().await
+        use formlead_core::ports::Queue;
+        self.queue()
+            .depth()
+            .await
+            .map_err(|e| StoreError::transient(e.to_string()))
     }
 }
 

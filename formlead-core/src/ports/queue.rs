@@ -50,4 +50,11 @@ pub trait Queue: Send + Sync {
     /// # Errors
     /// [`QueueError`].
     async fn depth(&self) -> Result<u64, QueueError>;
+
+    /// Jobs given up on (the queue's dead state), for metrics; `None` for a
+    /// queue that keeps no such state.
+    ///
+    /// # Errors
+    /// [`QueueError`].
+    async fn dead(&self) -> Result<Option<u64>, QueueError>;
 }

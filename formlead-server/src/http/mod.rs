@@ -26,7 +26,6 @@ use tower_http::request_id::{
 };
 use tower_http::trace::TraceLayer;
 
-use crate::app::Database;
 use crate::config::Settings;
 use errors::ApiError;
 use rate_limit::IpRateLimiter;
@@ -40,7 +39,8 @@ pub struct AppState(Arc<Shared>);
 pub struct Shared {
     pub engine: Engine,
     pub settings: Arc<Settings>,
-    pub database: Database,
+    /// What the store is (`sqlite`, `postgres`, `memory`), for `/readyz`.
+    pub store_kind: &'static str,
     pub webhook_limiter: Option<Arc<IpRateLimiter>>,
     pub metrics: PrometheusHandle,
     /// The live vendors' budgets, for the dashboard.
@@ -54,7 +54,7 @@ impl AppState {
     pub fn new(
         engine: Engine,
         settings: Arc<Settings>,
-        database: Database,
+        store_kind: &'static str,
         budgets: Vec<Arc<dyn formlead_adapters::budget::Budget>>,
     ) -> Self {
         let webhook_limiter = (settings.webhook_rate_limit > 0)
@@ -62,7 +62,7 @@ impl AppState {
         Self(Arc::new(Shared {
             engine,
             settings,
-            database,
+            store_kind,
             webhook_limiter,
             metrics: crate::metrics::handle(),
             budgets,

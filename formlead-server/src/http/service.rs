@@ -23,8 +23,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     let ping = state.engine.ports().store.ping();
     let error = match tokio::time::timeout(STORE_PROBE_TIMEOUT, ping).await {
         Ok(Ok(())) => {
-            return Json(json!({"status": "ready", "store": state.database.kind()}))
-                .into_response();
+            return Json(json!({"status": "ready", "store": state.store_kind})).into_response();
         }
         Ok(Err(e)) => e.to_string(),
         Err(_) => format!(
@@ -35,7 +34,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     tracing::warn!(error = %error, "readiness check failed");
     (
         StatusCode::SERVICE_UNAVAILABLE,
-        Json(json!({"status": "unavailable", "store": state.database.kind()})),
+        Json(json!({"status": "unavailable", "store": state.store_kind})),
     )
         .into_response()
 }
@@ -58,11 +57,12 @@ pub async fn metrics(State(state): State<AppState>, parts: axum::http::request::
     }
     // The gauges read from the store; without an answer in time they keep
     // their last values and the counters are served anyway.
-    let store = state.engine.ports().store.clone();
+    let ports = state.engine.ports();
     let gauges = async {
-        if let Ok(by_status) = store.workflow_counts().await {
-            let (depth, dead) = state.database.job_counts().await;
-            crate::metrics::set_store_gauges(&by_status, depth.ok(), dead.ok());
+        if let Ok(by_status) = ports.store.workflow_counts().await {
+            let depth = ports.queue.depth().await.ok();
+            let dead = ports.queue.dead().await.ok().flatten();
+            crate::metrics::set_store_gauges(&by_status, depth, dead);
         }
     };
     if tokio::time::timeout(STORE_PROBE_TIMEOUT, gauges)

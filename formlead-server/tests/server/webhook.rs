@@ -295,7 +295,7 @@ async fn service_routes() {
 async fn service_routes_answer_while_the_store_hangs() {
     let app = spawn_app(&[]).await;
     let running = app.running.as_ref().expect("running");
-    let formlead_server::app::Database::Sqlite(db) = &running.app_state.database else {
+    let formlead_server::app::Database::Sqlite(db) = &running.database else {
         panic!("the test server runs on SQLite");
     };
     db.faults()
@@ -329,7 +329,7 @@ async fn service_routes_answer_while_the_store_hangs() {
 
 fn sqlite_faults(app: &TestApp) -> &formlead_adapters::sandbox::Faults {
     let running = app.running.as_ref().expect("running");
-    let formlead_server::app::Database::Sqlite(db) = &running.app_state.database else {
+    let formlead_server::app::Database::Sqlite(db) = &running.database else {
         panic!("the test server runs on SQLite");
     };
     db.faults()

@@ -232,26 +232,6 @@ impl<B: Backend> SqlStore<B> {
     pub fn faults(&self) -> &crate::sandbox::Faults {
         self.faults.faults()
     }
-
-    /// Jobs waiting on the queue, for metrics.
-    ///
-    /// # Errors
-    /// [`StoreError`].
-    pub async fn queue_depth(&self) -> Result<u64, StoreError> {
-        B::count_jobs(&self.pool, &["Pending", "Queued"])
-            .await
-            .map_err(db_err::<B>)
-    }
-
-    /// Jobs in apalis' dead state (`Killed`), for metrics and tests.
-    ///
-    /// # Errors
-    /// [`StoreError`].
-    pub async fn dead_jobs(&self) -> Result<u64, StoreError> {
-        B::count_jobs(&self.pool, &["Killed"])
-            .await
-            .map_err(db_err::<B>)
-    }
 }
 
 impl<B: Backend> SqlStore<B>
