@@ -53,15 +53,24 @@ impl VendorFailure {
         self
     }
 
-    /// Converts into a port's error type.
+    /// Converts into a port's error type, with this failure as its source
+    /// (`downcast_ref::<VendorFailure>()` gives the status back).
     pub fn into_port<E: FromRetry>(self) -> E {
         if self.credentials {
-            E::from_unauthorized(self.message)
+            E::from_unauthorized(Box::new(self))
         } else {
-            E::from_retry(self.retry, self.message)
+            E::from_retry(self.retry, Box::new(self))
         }
     }
 }
+
+impl std::fmt::Display for VendorFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for VendorFailure {}
 
 /// Longest `Retry-After` taken from a vendor (a day): vendor data never
 /// drives clock arithmetic out of range.
@@ -169,6 +178,35 @@ mod tests {
             h.insert(reqwest::header::RETRY_AFTER, v.parse().unwrap());
         }
         h
+    }
+
+    #[test]
+    fn a_port_error_keeps_the_vendor_failure_as_its_source() {
+        use formlead_core::ports::{Classify, CrmError};
+        use std::error::Error as _;
+
+        let body = r#"{"message": "You have reached your ten_secondly_rolling limit."}"#;
+        let e: CrmError = classify(
+            "HubSpot",
+            StatusCode::TOO_MANY_REQUESTS,
+            &h(None),
+            body,
+            Some(Duration::from_secs(10)),
+        )
+        .into_port();
+        assert!(e.is_transient());
+        let failure = e
+            .source()
+            .and_then(|s| s.downcast_ref::<VendorFailure>())
+            .expect("the source is the vendor failure");
+        assert_eq!(failure.status, Some(429));
+        assert!(failure.message.contains("ten_secondly_rolling"));
+
+        let e: CrmError =
+            classify("HubSpot", StatusCode::UNAUTHORIZED, &h(None), "{}", None).into_port();
+        assert!(e.needs_operator());
+        let failure = e.source().and_then(|s| s.downcast_ref::<VendorFailure>());
+        assert!(failure.is_some_and(|f| f.credentials && f.status == Some(401)));
     }
 
     #[test]

@@ -14,8 +14,8 @@ use formlead_core::domain::{
     SubmissionId, Workflow, WorkflowError, WorkflowId, WorkflowStatus, WorkflowSummary,
 };
 use formlead_core::ports::{
-    Accepted, Page, PastSubmission, ProspectHistory, Queue, StartAttempt, Store, StoreError,
-    WorkflowFilter, WorkflowJob, WorkflowStats,
+    Accepted, Conflict, Page, PastSubmission, ProspectHistory, Queue, StartAttempt, Store,
+    StoreError, WorkflowFilter, WorkflowJob, WorkflowStats,
 };
 
 #[derive(Debug, Clone)]
@@ -358,10 +358,10 @@ impl Store for MemoryStore {
     ) -> Result<Workflow, StoreError> {
         let workflow = self.with_row(id, |row| {
             if row.workflow.status != WorkflowStatus::Failed {
-                return Err(StoreError::Conflict(format!(
-                    "workflow {id} is {}; only failed workflows can be retried",
-                    row.workflow.status
-                )));
+                return Err(StoreError::Conflict(Conflict::NotRetryable {
+                    id,
+                    status: row.workflow.status,
+                }));
             }
             row.workflow.status = WorkflowStatus::Retrying;
             row.workflow.attempts = 0;
@@ -447,7 +447,7 @@ impl Store for MemoryStore {
             return Err(not_found("workflow", draft.workflow_id));
         }
         if s.drafts.iter().any(|d| d.id == draft.id) {
-            return Err(StoreError::Conflict(format!("draft {} exists", draft.id)));
+            return Err(StoreError::Conflict(Conflict::DraftExists(draft.id)));
         }
         s.drafts.push(draft.clone());
         Ok(())

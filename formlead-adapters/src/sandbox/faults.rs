@@ -100,15 +100,15 @@ impl Faults {
             Some(Fault::AfterEffect) => Ok(true),
             Some(Fault::Transient) => Err(E::from_retry(
                 Retry::Later { after: None },
-                format!("injected transient fault in {op}"),
+                format!("injected transient fault in {op}").into(),
             )),
             Some(Fault::TransientAfter(d)) => Err(E::from_retry(
                 Retry::Later { after: Some(d) },
-                format!("injected transient fault in {op}"),
+                format!("injected transient fault in {op}").into(),
             )),
             Some(Fault::Permanent) => Err(E::from_retry(
                 Retry::Never,
-                format!("injected permanent fault in {op}"),
+                format!("injected permanent fault in {op}").into(),
             )),
         }
     }
@@ -117,7 +117,7 @@ impl Faults {
     pub fn after_effect<E: FromRetry>(op: &str) -> E {
         E::from_retry(
             Retry::Later { after: None },
-            format!("injected fault after {op} took effect"),
+            format!("injected fault after {op} took effect").into(),
         )
     }
 }

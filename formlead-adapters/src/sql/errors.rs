@@ -65,11 +65,13 @@ mod tests {
             assert_eq!(shared.to_string(), e.to_string());
             assert_eq!(shared.is_transient(), e.is_transient());
         }
-        let conflict = StoreError::Conflict("draft already rejected".into());
+        let conflict = StoreError::Conflict(formlead_core::ports::Conflict::DraftRejected(
+            formlead_core::domain::DraftId(uuid::Uuid::nil()),
+        ));
         let shared = SharedError::of(&conflict).error();
         assert_eq!(
             shared.to_string(),
-            "store error: conflict: draft already rejected"
+            "store error: conflict: draft 00000000-0000-0000-0000-000000000000 was rejected and cannot be approved"
         );
         assert!(!shared.is_transient());
     }

@@ -60,10 +60,11 @@ impl ApalisWorkerConfig {
     }
 }
 
-/// A worker failed to start or stopped abnormally.
+/// The workers stopped on an error (apalis' monitor failed); the cause is
+/// the `source`.
 #[derive(Debug, thiserror::Error)]
-#[error("worker: {0}")]
-pub struct WorkerError(pub String);
+#[error("the workers stopped on an error")]
+pub struct WorkerError(#[source] pub Box<dyn std::error::Error + Send + Sync + 'static>);
 
 /// The job handler: run the workflow; a dead-lettered workflow ends its job
 /// in apalis' dead state (`Killed`); a store failure makes apalis retry the job.
@@ -158,7 +159,7 @@ macro_rules! run_monitor {
                 })
                 .await;
             if *stop_rx.borrow() {
-                break run.map_err(|e| WorkerError(e.to_string()));
+                break run.map_err(|e| WorkerError(Box::new(e)));
             }
             pause = next_restart_pause(pause, started.elapsed());
             match run {

@@ -10,7 +10,7 @@ use formlead_adapters::testing::TestKit;
 use formlead_core::domain::{DraftStatus, ErrorKind, StepName, StepStatus, WorkflowStatus};
 use formlead_core::orchestrator::*;
 use formlead_core::policy::{Allowlist, ApiEnv, SendPolicyConfig};
-use formlead_core::ports::{Clock, MailThread, Queue, Store, WorkflowJob};
+use formlead_core::ports::{Classify, Clock, MailThread, Queue, Store, WorkflowJob};
 
 fn send_mode(auto: bool) -> SendPolicyConfig {
     SendPolicyConfig {
@@ -385,7 +385,12 @@ async fn transient_failures_exhaust_retries_then_dead_letter() {
     assert!(
         matches!(
             engine.retry_workflow(ids.workflow_id, "alice").await,
-            Err(ActionError::Conflict(_))
+            Err(ActionError::Conflict(
+                formlead_core::ports::Conflict::NotRetryable {
+                    status: WorkflowStatus::Completed,
+                    ..
+                }
+            ))
         ),
         "only failed workflows"
     );
@@ -541,6 +546,37 @@ async fn auto_send_sends_exactly_once() {
 }
 
 #[tokio::test]
+async fn a_failed_send_keeps_the_mail_error_and_approving_again_sends() {
+    let kit = TestKit::with_policy(send_mode(false));
+    let engine = kit.engine();
+    let ids = kit.submit_lead(&engine, "f-1").await.unwrap();
+    kit.run_due(&engine).await.unwrap();
+    let draft_id = kit
+        .store
+        .drafts_for_workflow(ids.workflow_id)
+        .await
+        .unwrap()[0]
+        .id;
+    kit.mail.faults().inject("send_draft", Fault::Transient);
+    let failed = engine.approve_draft(draft_id, "alice").await;
+    let Err(ActionError::SendFailed(SendError::Mail(e))) = &failed else {
+        panic!("expected the mail error, got {failed:?}");
+    };
+    assert!(e.is_transient(), "{e}");
+    let cause = std::error::Error::source(failed.as_ref().unwrap_err())
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    assert!(
+        cause.contains("injected transient fault in send_draft"),
+        "{cause}"
+    );
+    assert!(kit.mail.sent().is_empty());
+    let sent = engine.approve_draft(draft_id, "alice").await.unwrap();
+    assert_eq!(sent.status, DraftStatus::Sent);
+    assert_eq!(kit.mail.sent().len(), 1);
+}
+
+#[tokio::test]
 async fn approval_flow_in_send_mode() {
     let kit = TestKit::with_policy(send_mode(false));
     let engine = kit.engine();
@@ -565,7 +601,12 @@ async fn approval_flow_in_send_mode() {
     assert_eq!(kit.mail.sent().len(), 1, "approve twice sends once");
     assert!(matches!(
         engine.reject_draft(draft_id, "bob", "no").await,
-        Err(ActionError::Conflict(_))
+        Err(ActionError::Conflict(
+            formlead_core::ports::Conflict::AlreadyDecided {
+                status: DraftStatus::Sent,
+                ..
+            }
+        ))
     ));
     assert_eq!(
         kit.store
@@ -632,7 +673,9 @@ async fn approval_flow_in_draft_only_mode_and_rejection() {
     assert!(
         matches!(
             engine.approve_draft(draft_b, "alice").await,
-            Err(ActionError::Conflict(_))
+            Err(ActionError::Conflict(
+                formlead_core::ports::Conflict::DraftRejected(id)
+            )) if id == draft_b
         ),
         "approve after reject"
     );

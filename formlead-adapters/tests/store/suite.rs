@@ -552,7 +552,9 @@ pub async fn retries_dead_letters_and_requeue(s: &impl Subject) {
     assert_eq!(s.jobs().await.unwrap(), jobs_before + 2);
     assert!(matches!(
         s.requeue_workflow(id, t0(), t0()).await,
-        Err(StoreError::Conflict(_))
+        Err(StoreError::Conflict(
+            formlead_core::ports::Conflict::NotRetryable { .. }
+        ))
     ));
     assert!(matches!(
         s.requeue_workflow(WorkflowId::new(), t0(), t0()).await,

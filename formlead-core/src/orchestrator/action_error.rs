@@ -1,6 +1,6 @@
 //! Why an operator action did not happen.
 
-use crate::ports::{SendRefusal, StoreError};
+use crate::ports::{Classify, Conflict, MailError, SendRefusal, StoreError};
 
 /// Why an operator action did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -10,13 +10,13 @@ pub enum ActionError {
     NotFound { what: &'static str, id: String },
     /// The action does not fit the current state (e.g. approve after reject).
     #[error("{0}")]
-    Conflict(String),
+    Conflict(Conflict),
     /// The send policy refused the send (the draft stays approved).
     #[error("send refused by policy: {0}")]
     Refused(SendRefusal),
-    /// The mail service failed; approving again retries the send safely.
-    #[error("send failed: {message}")]
-    SendFailed { message: String, transient: bool },
+    /// The send failed; approving again retries it safely.
+    #[error("send failed")]
+    SendFailed(#[source] SendError),
     #[error(transparent)]
     Store(StoreError),
 }
@@ -25,8 +25,30 @@ impl From<StoreError> for ActionError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound { what, id } => Self::NotFound { what, id },
-            StoreError::Conflict(msg) => Self::Conflict(msg),
+            StoreError::Conflict(c) => Self::Conflict(c),
             other => Self::Store(other),
+        }
+    }
+}
+
+/// Why a send failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The mail service failed (reading the mailbox draft, or sending it).
+    #[error(transparent)]
+    Mail(MailError),
+    /// The stored draft cannot be sent as it is (no mailbox draft, say).
+    #[error("{0}")]
+    Draft(String),
+}
+
+impl SendError {
+    /// Whether sending again later may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Mail(e) => e.is_transient(),
+            Self::Draft(_) => false,
         }
     }
 }

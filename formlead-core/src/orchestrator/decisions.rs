@@ -3,12 +3,11 @@
 
 use tracing::info;
 
-use super::action_error::ActionError;
+use super::action_error::{ActionError, SendError};
 use super::engine::Engine;
-use super::failure::FailureKind;
 use super::send::SendFailure;
 use crate::domain::{DraftEmail, DraftId, DraftStatus, EmailAddress, WorkflowStatus};
-use crate::ports::{Approval, SendMode};
+use crate::ports::{Approval, Conflict, SendMode};
 
 /// Longest reject reason kept (characters).
 pub const MAX_REASON_CHARS: usize = 1_000;
@@ -30,9 +29,7 @@ impl Engine {
         let draft = self.draft(id).await?;
         let draft = match draft.status {
             DraftStatus::Rejected => {
-                return Err(ActionError::Conflict(format!(
-                    "draft {id} was rejected and cannot be approved"
-                )));
+                return Err(ActionError::Conflict(Conflict::DraftRejected(id)));
             }
             DraftStatus::Sent => return Ok(draft),
             DraftStatus::Approved => draft,
@@ -42,8 +39,8 @@ impl Engine {
             }
         };
 
-        let recipient = EmailAddress::parse(&draft.to_email)
-            .map_err(|e| ActionError::Conflict(e.to_string()))?;
+        let recipient =
+            EmailAddress::parse(&draft.to_email).map_err(|e| ActionError::Conflict(e.into()))?;
         let decision = self.ports.policy.decide(&recipient).await;
         self.audit(Some(draft.workflow_id), &actor, "send_policy.decision", serde_json::json!({
             "draft_id": id, "mode": decision.mode.as_str(), "reason": decision.reason, "recipient": recipient.as_str(),
@@ -70,13 +67,12 @@ impl Engine {
         {
             Ok(sent) => Ok(sent),
             Err(SendFailure::Refused(r)) => Err(ActionError::Refused(r)),
-            Err(SendFailure::NotSendable(status)) => Err(ActionError::Conflict(format!(
-                "draft {id} is {status} and cannot be sent"
-            ))),
-            Err(SendFailure::Failed(f)) => Err(ActionError::SendFailed {
-                transient: matches!(f.kind, FailureKind::Transient { .. }),
-                message: f.message,
-            }),
+            Err(SendFailure::NotSendable(status)) => {
+                Err(ActionError::Conflict(Conflict::NotSendable { id, status }))
+            }
+            Err(SendFailure::Draft(m)) => Err(ActionError::SendFailed(SendError::Draft(m))),
+            Err(SendFailure::Mail(e)) => Err(ActionError::SendFailed(SendError::Mail(e))),
+            Err(SendFailure::Store(e)) => Err(e.into()),
         }
     }
 
@@ -95,10 +91,12 @@ impl Engine {
         let draft = self.draft(id).await?;
         match draft.status {
             DraftStatus::Rejected => Ok(draft),
-            DraftStatus::Approved | DraftStatus::Sent => Err(ActionError::Conflict(format!(
-                "draft {id} is already {} and cannot be rejected",
-                draft.status
-            ))),
+            DraftStatus::Approved | DraftStatus::Sent => {
+                Err(ActionError::Conflict(Conflict::AlreadyDecided {
+                    id,
+                    status: draft.status,
+                }))
+            }
             DraftStatus::PendingApproval => {
                 // A NUL becomes U+FFFD, as in submissions (PostgreSQL's text
                 // cannot hold one).
@@ -153,9 +151,7 @@ impl Engine {
             .update_draft(&decided, DraftStatus::PendingApproval)
             .await?
         {
-            return Err(ActionError::Conflict(format!(
-                "draft {id} changed meanwhile; reload and try again"
-            )));
+            return Err(ActionError::Conflict(Conflict::ChangedMeanwhile(id)));
         }
         let detail = match &decided.reject_reason {
             Some(reason) => serde_json::json!({"draft_id": id, "reason": reason}),

@@ -81,10 +81,3 @@ pub(crate) fn permanent(step: StepName, message: impl Into<String>) -> StepFailu
         origin: FailureOrigin::Internal,
     }
 }
-
-impl StepFailure {
-    pub(crate) fn with_step(mut self, step: StepName) -> Self {
-        self.step = Some(step);
-        self
-    }
-}

@@ -25,7 +25,7 @@ mod retry;
 mod send;
 mod steps;
 
-pub use action_error::ActionError;
+pub use action_error::{ActionError, SendError};
 pub use decisions::MAX_REASON_CHARS;
 pub use detail::WorkflowDetail;
 pub use engine::{Engine, EngineConfig, Ports};

@@ -5,9 +5,8 @@
 use tracing::{info, warn};
 
 use super::engine::Engine;
-use super::failure::{StepFailure, permanent, port_failure, store_failure};
-use crate::domain::{DraftEmail, DraftStatus, EmailAddress, StepName};
-use crate::ports::{Approval, MailError, SendRefusal, SendRequest};
+use crate::domain::{DraftEmail, DraftStatus, EmailAddress};
+use crate::ports::{Approval, MailError, SendRefusal, SendRequest, StoreError};
 
 /// Why a send did not happen.
 #[derive(Debug)]
@@ -15,7 +14,10 @@ pub(crate) enum SendFailure {
     Refused(SendRefusal),
     /// The draft is not one that may be sent (an operator rejected it).
     NotSendable(DraftStatus),
-    Failed(StepFailure),
+    /// The stored draft cannot be sent as it is.
+    Draft(String),
+    Store(StoreError),
+    Mail(MailError),
 }
 
 impl Engine {
@@ -32,7 +34,6 @@ impl Engine {
         approval: &Approval,
         actor: &str,
     ) -> Result<DraftEmail, SendFailure> {
-        let step = StepName::Finalize;
         let store = &self.ports.store;
         let now = self.ports.clock.now();
         let draft = match (draft.status, approval) {
@@ -47,16 +48,14 @@ impl Engine {
                 let won = store
                     .update_draft(&claimed, DraftStatus::PendingApproval)
                     .await
-                    .map_err(|e| SendFailure::Failed(store_failure(Some(step))(e)))?;
+                    .map_err(SendFailure::Store)?;
                 if !won {
                     // Decided meanwhile: go by what the operator decided.
                     let current = store
                         .get_draft(claimed.id)
                         .await
-                        .map_err(|e| SendFailure::Failed(store_failure(Some(step))(e)))?
-                        .ok_or_else(|| {
-                            SendFailure::Failed(permanent(step, "the draft is missing"))
-                        })?;
+                        .map_err(SendFailure::Store)?
+                        .ok_or_else(|| SendFailure::Draft("the draft is missing".into()))?;
                     return Box::pin(self.send_draft(current, approval, actor)).await;
                 }
                 claimed
@@ -69,13 +68,13 @@ impl Engine {
                     serde_json::json!({"draft_id": draft.id, "status": status.as_str(), "reason": "only an approved draft is sent"}),
                 )
                 .await
-                .map_err(|e| SendFailure::Failed(store_failure(Some(step))(e)))?;
+                .map_err(SendFailure::Store)?;
                 info!(draft_id = %draft.id, %status, "draft not sent: it is not approved");
                 return Err(SendFailure::NotSendable(status));
             }
         };
-        let recipient = EmailAddress::parse(&draft.to_email)
-            .map_err(|e| SendFailure::Failed(permanent(step, e.to_string())))?;
+        let recipient =
+            EmailAddress::parse(&draft.to_email).map_err(|e| SendFailure::Draft(e.to_string()))?;
         if let Err(refusal) = self.ports.policy.authorize_send(&recipient, approval).await {
             return Err(self
                 .refused(&draft, actor, &recipient, refusal, "policy")
@@ -84,7 +83,7 @@ impl Engine {
         let external = draft
             .external_id
             .clone()
-            .ok_or_else(|| SendFailure::Failed(permanent(step, "the draft has no mailbox id")))?;
+            .ok_or_else(|| SendFailure::Draft("the draft has no mailbox id".into()))?;
         // The mailbox sends the draft as it is now, not as we wrote it:
         // every recipient it has must pass the policy too.
         if let Err(refusal) = self.check_mailbox_recipients(&external, approval).await? {
@@ -105,7 +104,7 @@ impl Engine {
                     .refused(&draft, actor, &recipient, r, "mail adapter")
                     .await);
             }
-            Err(e) => return Err(SendFailure::Failed(port_failure(step)(e))),
+            Err(e) => return Err(SendFailure::Mail(e)),
         };
         let previous = draft.status;
         let mut updated = draft;
@@ -120,7 +119,7 @@ impl Engine {
         let stored = store
             .update_draft(&updated, previous)
             .await
-            .map_err(|e| SendFailure::Failed(store_failure(Some(step))(e)))?;
+            .map_err(SendFailure::Store)?;
         if !stored {
             // Someone else recorded the send meanwhile; the stored row wins.
             if let Ok(Some(current)) = store.get_draft(updated.id).await {
@@ -137,7 +136,7 @@ impl Engine {
             }),
         )
         .await
-        .map_err(|e| SendFailure::Failed(store_failure(Some(step))(e)))?;
+        .map_err(SendFailure::Store)?;
         info!(draft_id = %updated.id, already_sent = sent.already_sent, "draft sent");
         Ok(updated)
     }
@@ -162,7 +161,7 @@ impl Engine {
             )
             .await;
         if let Err(e) = audited {
-            return SendFailure::Failed(store_failure(Some(StepName::Finalize))(e));
+            return SendFailure::Store(e);
         }
         warn!(draft_id = %draft.id, reason = %refusal.reason, by, "send refused");
         SendFailure::Refused(refusal)
@@ -175,13 +174,12 @@ impl Engine {
         external_id: &str,
         approval: &Approval,
     ) -> Result<Result<(), SendRefusal>, SendFailure> {
-        let step = StepName::Finalize;
         let recipients = self
             .ports
             .mail
             .draft_recipients(external_id)
             .await
-            .map_err(|e| SendFailure::Failed(port_failure(step)(e)))?;
+            .map_err(SendFailure::Mail)?;
         if recipients.is_empty() {
             return Ok(Err(SendRefusal {
                 reason: "the draft in the mailbox has no recipients".into(),

@@ -29,15 +29,16 @@ pub trait Classify {
     }
 }
 
-/// Builds an error of a port from a classification (used by fault
-/// injection in the in-memory adapters).
+/// Builds an error of a port from a classification and its cause (a
+/// vendor adapter's typed failure, or an injected fault), which stays the
+/// error's `source` for callers to match on.
 pub trait FromRetry: Sized {
-    fn from_retry(retry: Retry, message: String) -> Self;
+    fn from_retry(retry: Retry, source: BoxError) -> Self;
 
     /// A refusal of our credentials (see [`Classify::needs_operator`]);
     /// ports without such a variant make it a permanent error.
-    fn from_unauthorized(message: String) -> Self {
-        Self::from_retry(Retry::Never, message)
+    fn from_unauthorized(source: BoxError) -> Self {
+        Self::from_retry(Retry::Never, source)
     }
 }
 
@@ -76,18 +77,18 @@ macro_rules! port_error_common {
         }
 
         impl $crate::ports::FromRetry for $name {
-            fn from_retry(retry: $crate::ports::Retry, message: String) -> Self {
+            fn from_retry(retry: $crate::ports::Retry, source: $crate::ports::BoxError) -> Self {
                 match retry {
-                    $crate::ports::Retry::Later { after: Some(d) } => Self::transient_after(message, d),
-                    $crate::ports::Retry::Later { after: None } => Self::transient(message),
-                    $crate::ports::Retry::Never => Self::permanent(message),
+                    $crate::ports::Retry::Later { after: Some(d) } => Self::transient_after(source, d),
+                    $crate::ports::Retry::Later { after: None } => Self::transient(source),
+                    $crate::ports::Retry::Never => Self::permanent(source),
                 }
             }
 
             #[allow(unreachable_code)]
-            fn from_unauthorized(message: String) -> Self {
-                $( return Self::$uvariant { source: message.into() }; )?
-                Self::permanent(message)
+            fn from_unauthorized(source: $crate::ports::BoxError) -> Self {
+                $( return Self::$uvariant { source }; )?
+                Self::permanent(source)
             }
         }
 

@@ -24,7 +24,7 @@ pub use mail::{
 pub use policy::{Approval, FlagPolicy, SendDecision, SendMode, SendRefusal};
 pub use queue::{Queue, QueueError, WorkflowJob};
 pub use store::{
-    Accepted, Page, PastSubmission, ProspectHistory, StartAttempt, Store, StoreError,
+    Accepted, Conflict, Page, PastSubmission, ProspectHistory, StartAttempt, Store, StoreError,
     WorkflowFilter, WorkflowStats,
 };
 pub use writer::{DraftContent, DraftInput, DraftWriter, WriterError};

@@ -115,6 +115,36 @@ pub struct WorkflowStats {
     pub draft_latencies_ms: Vec<i64>,
 }
 
+/// Why a change does not fit the current state of what it changes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Conflict {
+    /// Only a failed workflow can be retried.
+    #[error("workflow {id} is {status}; only failed workflows can be retried")]
+    NotRetryable {
+        id: WorkflowId,
+        status: WorkflowStatus,
+    },
+    /// A draft with this id is stored already.
+    #[error("draft {0} exists")]
+    DraftExists(DraftId),
+    /// An operator rejected the draft; it cannot be approved.
+    #[error("draft {0} was rejected and cannot be approved")]
+    DraftRejected(DraftId),
+    /// The draft was approved or sent already; it cannot be rejected.
+    #[error("draft {id} is already {status} and cannot be rejected")]
+    AlreadyDecided { id: DraftId, status: DraftStatus },
+    /// The draft is not one that may be sent.
+    #[error("draft {id} is {status} and cannot be sent")]
+    NotSendable { id: DraftId, status: DraftStatus },
+    /// Someone else decided the draft meanwhile.
+    #[error("draft {0} changed meanwhile; reload and try again")]
+    ChangedMeanwhile(DraftId),
+    /// The draft's recipient is not a valid address.
+    #[error(transparent)]
+    InvalidRecipient(#[from] crate::domain::InvalidEmail),
+}
+
 /// A store failure.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -126,7 +156,7 @@ pub enum StoreError {
     NotFound { what: &'static str, id: String },
     /// The row changed state under us or the transition is not allowed.
     #[error("conflict: {0}")]
-    Conflict(String),
+    Conflict(Conflict),
     /// The caller no longer holds the workflow's lease (another worker took over).
     #[error("lease on workflow {0} is no longer held by this worker")]
     LeaseLost(WorkflowId),

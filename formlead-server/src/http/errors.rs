@@ -51,7 +51,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound { what, .. } => Self::not_found(what),
-            StoreError::Conflict(m) => Self::new(StatusCode::CONFLICT, m),
+            StoreError::Conflict(c) => Self::new(StatusCode::CONFLICT, c.to_string()),
             other => Self::internal(&other),
         }
     }
@@ -61,28 +61,22 @@ impl From<ActionError> for ApiError {
     fn from(e: ActionError) -> Self {
         match e {
             ActionError::NotFound { what, .. } => Self::not_found(what),
-            ActionError::Conflict(m) => Self::new(StatusCode::CONFLICT, m),
+            ActionError::Conflict(c) => Self::new(StatusCode::CONFLICT, c.to_string()),
             ActionError::Refused(r) => Self::new(
                 StatusCode::FORBIDDEN,
                 format!("send refused by policy: {}", r.reason),
             ),
-            ActionError::SendFailed {
-                message,
-                transient: true,
-            } => {
-                tracing::warn!(error = %message, "send failed; the operator can approve again");
+            ActionError::SendFailed(e) if e.is_transient() => {
+                tracing::warn!(error = %e, "send failed; the operator can approve again");
                 Self {
                     status: StatusCode::SERVICE_UNAVAILABLE,
                     body: json!({"error": "the mail service is unavailable; approve again to retry the send"}),
                     retry_after_secs: Some(30),
                 }
             }
-            ActionError::SendFailed {
-                message,
-                transient: false,
-            } => Self::new(
+            ActionError::SendFailed(e) => Self::new(
                 StatusCode::BAD_GATEWAY,
-                format!("the mail service refused the send: {message}"),
+                format!("the mail service refused the send: {e}"),
             ),
             ActionError::Store(e) => Self::from(e),
             other => Self::internal(&other),

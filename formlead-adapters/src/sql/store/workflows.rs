@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use formlead_core::domain::{Workflow, WorkflowError, WorkflowId, WorkflowStatus};
-use formlead_core::ports::{StartAttempt, StoreError, WorkflowJob};
+use formlead_core::ports::{Conflict, StartAttempt, StoreError, WorkflowJob};
 
 use super::super::errors::db_err;
 use super::super::exec::{Sql, stmt};
@@ -187,10 +187,10 @@ impl<B: Sql> SqlStore<B> {
         let Some(row) = row else {
             drop(tx);
             return Err(match self.get_workflow(id).await? {
-                Some(w) => StoreError::Conflict(format!(
-                    "workflow {id} is {}; only failed workflows can be retried",
-                    w.status
-                )),
+                Some(w) => StoreError::Conflict(Conflict::NotRetryable {
+                    id,
+                    status: w.status,
+                }),
                 None => StoreError::not_found("workflow", id),
             });
         };

@@ -3,7 +3,7 @@
 
 use super::super::checkpoint::Checkpoints;
 use super::super::engine::Engine;
-use super::super::failure::{StepFailure, permanent, store_failure};
+use super::super::failure::{StepFailure, permanent, port_failure, store_failure};
 use super::super::send::SendFailure;
 use super::effects::DraftCheckpoint;
 use crate::domain::{AuditEvent, DraftStatus, StepName, Workflow, WorkflowStatus};
@@ -101,7 +101,9 @@ impl Engine {
                     WorkflowStatus::Completed,
                     format!("not sent: an operator {status} the draft first"),
                 ),
-                Err(SendFailure::Failed(f)) => return Err(f.with_step(step)),
+                Err(SendFailure::Draft(m)) => return Err(permanent(step, m)),
+                Err(SendFailure::Store(e)) => return Err(store_failure(Some(step))(e)),
+                Err(SendFailure::Mail(e)) => return Err(port_failure(step)(e)),
             },
         )
     }
