@@ -6,6 +6,7 @@
 //! - [`memory`]: in-process queue and store; [`sandbox`]: local stand-ins for
 //!   the vendors; [`worker`]: the worker pool that drives the engine.
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 #[cfg(feature = "http")]
 pub mod budget;

@@ -29,13 +29,21 @@ pub fn default_now() -> DateTime<Utc> {
 /// The in-memory adapters, shared with the engine they build.
 #[derive(Debug, Clone)]
 pub struct TestKit {
+    /// The clock, set by hand.
     pub clock: Arc<ManualClock>,
+    /// The queue, drained by [`TestKit::run_due`].
     pub queue: Arc<RecordingQueue>,
+    /// The store.
     pub store: Arc<MemoryStore>,
+    /// The CRM sandbox.
     pub crm: Arc<SandboxCrm>,
+    /// The mailbox sandbox.
     pub mail: Arc<SandboxMail>,
+    /// The calendar sandbox.
     pub calendar: Arc<SandboxCalendar>,
+    /// The sample asset catalogue.
     pub assets: Arc<StaticAssets>,
+    /// The send gates.
     pub policy: Arc<GatedPolicy>,
 }
 
@@ -51,6 +59,7 @@ impl TestKit {
         Self::with_policy(SendPolicyConfig::default())
     }
 
+    /// A kit whose send gates follow `config`.
     pub fn with_policy(config: SendPolicyConfig) -> Self {
         let clock = Arc::new(ManualClock::new(default_now()));
         let queue = Arc::new(RecordingQueue::new(clock.clone()));
@@ -67,6 +76,7 @@ impl TestKit {
         }
     }
 
+    /// The kit's adapters as the engine's ports.
     pub fn ports(&self) -> Ports {
         Ports {
             store: self.store.clone(),
@@ -163,9 +173,12 @@ impl TestKit {
 #[derive(Debug, thiserror::Error)]
 pub enum KitError {
     #[error(transparent)]
+    /// The body was not a submission.
     Submission(#[from] SubmissionError),
     #[error(transparent)]
+    /// The store failed.
     Store(#[from] StoreError),
     #[error("duplicate submission {0:?}")]
+    /// The submission was accepted before.
     Duplicate(Accepted),
 }

@@ -50,7 +50,9 @@ impl Default for WorkerPoolConfig {
 /// Counts of what a pool did, returned when it stops.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PoolReport {
+    /// Jobs run to an outcome.
     pub processed: u64,
+    /// Jobs whose run failed on the store (requeued).
     pub store_errors: u64,
     /// In-flight jobs abandoned at the drain timeout.
     pub abandoned: u64,

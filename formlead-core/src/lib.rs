@@ -15,6 +15,7 @@
 //!
 //! No HTTP, SQL or async runtime lives here.
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 pub mod agents;
 pub mod domain;

@@ -19,8 +19,11 @@ pub const MAX_TIMESTAMP_SKEW_MS: i64 = 5 * 60 * 1000;
 
 /// Header names (lower-case, as HTTP/2 and most frameworks present them).
 pub const HEADER_SIGNATURE_V3: &str = "x-hubspot-signature-v3";
+/// The v3 request timestamp header (Unix milliseconds).
 pub const HEADER_TIMESTAMP: &str = "x-hubspot-request-timestamp";
+/// The v1/v2 signature header.
 pub const HEADER_SIGNATURE: &str = "x-hubspot-signature";
+/// The v1/v2 signature version header.
 pub const HEADER_SIGNATURE_VERSION: &str = "x-hubspot-signature-version";
 
 /// The signature-related header values of a request.
@@ -39,19 +42,24 @@ pub struct SignatureHeaders<'a> {
 /// What is signed.
 #[derive(Debug, Clone, Copy)]
 pub struct SignedRequest<'a> {
+    /// The HTTP method.
     pub method: &'a str,
     /// The full public URL HubSpot called, with query string.
     pub uri: &'a str,
     /// The body bytes exactly as received.
     pub body: &'a [u8],
+    /// The signature headers.
     pub headers: SignatureHeaders<'a>,
 }
 
 /// Which scheme verified a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignatureVersion {
+    /// SHA-256 of secret + body.
     V1,
+    /// SHA-256 of secret + method + URI + body.
     V2,
+    /// HMAC-SHA256 of method + URI + body + timestamp, base64.
     V3,
 }
 
@@ -60,20 +68,30 @@ pub enum SignatureVersion {
 #[non_exhaustive]
 pub enum SignatureError {
     #[error("request is not signed")]
+    /// No signature header.
     Missing,
     #[error("unsupported signature version")]
+    /// A signature version other than v1, v2 or v3.
     UnsupportedVersion,
     #[error("v3 signature without a request timestamp")]
+    /// A v3 signature without its timestamp.
     MissingTimestamp,
     #[error("request timestamp is not an integer number of milliseconds")]
+    /// A timestamp that is not a number.
     MalformedTimestamp,
     /// `skew_ms` is how far the timestamp was from now: positive when it
     /// lay in the past, negative when in the future.
     #[error("request timestamp is more than 5 minutes from now ({skew_ms} ms off)")]
-    StaleTimestamp { skew_ms: i64 },
+    /// A timestamp too far from now (by `skew_ms`).
+    StaleTimestamp {
+        /// How far from now it is, in milliseconds.
+        skew_ms: i64,
+    },
     #[error("signature is malformed")]
+    /// A signature that is not valid hex or base64.
     Malformed,
     #[error("signature does not match")]
+    /// A signature that does not match.
     Mismatch,
     /// Only v3 signatures are accepted and the request has none.
     #[error("a v3 signature (X-HubSpot-Signature-v3) is required")]
@@ -108,6 +126,35 @@ pub enum Accept {
 /// Verifies a request against `secret` at time `now_ms` (Unix milliseconds).
 /// A v3 signature is used when present; otherwise `X-HubSpot-Signature`
 /// with its declared version.
+///
+/// ```
+/// use formlead_core::signature::{
+///     SignatureError, SignatureHeaders, SignatureVersion, SignedRequest, sign_v3, verify,
+/// };
+///
+/// let (secret, now_ms) = (b"app-client-secret", 1_769_162_400_000_i64);
+/// let uri = "https://leads.example.com/api/webhooks/hubspot/forms";
+/// let body = br#"{"formSubmissionId": "abc", "email": "ana@acme.example"}"#;
+/// let signature = sign_v3(secret, "POST", uri, body, now_ms);
+/// let timestamp = now_ms.to_string();
+/// let request = |signature_v3| SignedRequest {
+///     method: "POST",
+///     uri,
+///     body,
+///     headers: SignatureHeaders {
+///         signature_v3: Some(signature_v3),
+///         timestamp: Some(&timestamp),
+///         ..SignatureHeaders::default()
+///     },
+/// };
+/// assert_eq!(verify(&request(&signature), secret, now_ms + 1_000), Ok(SignatureVersion::V3));
+/// // A wrong secret, or a delivery replayed ten minutes later, is refused.
+/// assert_eq!(verify(&request(&signature), b"another-secret", now_ms), Err(SignatureError::Mismatch));
+/// assert!(matches!(
+///     verify(&request(&signature), secret, now_ms + 600_000),
+///     Err(SignatureError::StaleTimestamp { .. })
+/// ));
+/// ```
 ///
 /// # Errors
 /// [`SignatureError`] saying why the request is refused.

@@ -23,6 +23,7 @@ pub struct LocalBudget {
 }
 
 impl LocalBudget {
+    /// A budget of `spec`'s calls per window, for this process alone.
     pub fn new(spec: BudgetSpec) -> Self {
         Self {
             spec,

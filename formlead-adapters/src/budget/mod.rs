@@ -91,6 +91,7 @@ impl BudgetSpec {
 /// One vendor account's budget.
 #[async_trait]
 pub trait Budget: Send + Sync + Debug {
+    /// The limit this budget keeps to.
     fn spec(&self) -> &BudgetSpec;
 
     /// Reserves `cost` units; returns how long to wait before the call may

@@ -66,6 +66,7 @@ pub struct GoogleCalendar {
 }
 
 impl GoogleCalendar {
+    /// Free/busy of `calendar_id` (usually `primary`) through `api`.
     pub fn new(api: GoogleApi, calendar_id: &str) -> Self {
         Self {
             api,

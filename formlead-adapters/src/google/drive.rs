@@ -56,6 +56,7 @@ pub struct DriveAssets {
 }
 
 impl DriveAssets {
+    /// Assets from the Drive folder `folder_id` through `api`.
     pub fn new(api: GoogleApi, folder_id: &str) -> Self {
         Self {
             api,

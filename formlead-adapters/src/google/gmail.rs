@@ -124,6 +124,8 @@ struct MessageList {
 }
 
 impl GmailMailer {
+    /// The mailbox behind `api`, sending as `from_name <from_email>`;
+    /// `policy` checks every send once more.
     pub fn new(
         api: GoogleApi,
         policy: Arc<dyn FlagPolicy>,

@@ -35,17 +35,24 @@ pub(crate) fn path_segment(s: &str) -> String {
 /// Base URLs of the Google APIs (configurable for tests and proxies).
 #[derive(Debug, Clone)]
 pub struct GoogleEndpoints {
+    /// Gmail API base URL.
     pub gmail: String,
+    /// Calendar API base URL.
     pub calendar: String,
+    /// Drive API base URL.
     pub drive: String,
 }
 
 /// The three API clients sharing one token source.
 #[derive(Debug, Clone)]
 pub struct GoogleClients {
+    /// The OAuth token source all three share.
     pub auth: Arc<GoogleAuth>,
+    /// The Gmail client.
     pub gmail: GoogleApi,
+    /// The Calendar client.
     pub calendar: GoogleApi,
+    /// The Drive client.
     pub drive: GoogleApi,
 }
 

@@ -26,9 +26,13 @@ const MAX_LIFETIME_SECS: u64 = 24 * 3600;
 /// OAuth client credentials and the mailbox's refresh token.
 #[derive(Debug, Clone)]
 pub struct GoogleCredentials {
+    /// The OAuth client id.
     pub client_id: String,
+    /// The OAuth client secret (never logged).
     pub client_secret: SecretString,
+    /// The long-lived refresh token (never logged).
     pub refresh_token: SecretString,
+    /// The token endpoint (Google's, or a fake server's in tests).
     pub token_url: String,
 }
 
@@ -157,7 +161,9 @@ impl GoogleAuth {
 /// A Google API endpoint called with the mailbox's token.
 #[derive(Debug, Clone)]
 pub struct GoogleApi {
+    /// The HTTP client for this API.
     pub client: VendorClient,
+    /// Where its access tokens come from.
     pub auth: Arc<GoogleAuth>,
 }
 

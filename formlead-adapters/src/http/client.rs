@@ -98,11 +98,14 @@ fn with_body<B: Serialize + ?Sized>(req: RequestBuilder, body: Option<&B>) -> Re
 /// budget's units (1 for HubSpot; Gmail's quota units per method).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Op {
+    /// The operation's name, for metrics and logs (`create_draft`).
     pub name: &'static str,
+    /// What one call costs against the vendor's budget (Gmail quota units; 1 elsewhere).
     pub cost: f64,
 }
 
 impl Op {
+    /// An operation `name` costing `cost` budget units.
     pub const fn new(name: &'static str, cost: f64) -> Self {
         Self { name, cost }
     }
@@ -115,7 +118,9 @@ pub struct VendorClient {
     pub vendor: &'static str,
     /// The vendor's name in metrics (`hubspot`, `google_calendar`).
     pub label: &'static str,
+    /// The API's base URL.
     pub base: String,
+    /// The shared HTTP client.
     pub http: reqwest::Client,
     /// The account's budget; `None` for calls that are not rate-limited.
     pub budget: Option<Arc<dyn Budget>>,
@@ -151,15 +156,18 @@ impl VendorClient {
     }
 
     #[must_use]
+    /// Calls wait for `budget` before they go out.
     pub fn with_budget(mut self, budget: Arc<dyn Budget>) -> Self {
         self.budget = Some(budget);
         self
     }
 
+    /// The absolute URL of `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
+    /// A request of `method` to `path`.
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.http.request(method, self.url(path))
     }

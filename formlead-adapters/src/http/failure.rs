@@ -11,7 +11,9 @@ use reqwest::header::HeaderMap;
 /// A classified vendor failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VendorFailure {
+    /// Whether and when a retry may help.
     pub retry: Retry,
+    /// What went wrong, with the vendor's own message (no secrets).
     pub message: String,
     /// The HTTP status, when the vendor answered.
     pub status: Option<u16>,
@@ -21,6 +23,7 @@ pub struct VendorFailure {
 }
 
 impl VendorFailure {
+    /// A failure worth retrying (after `after`, if the vendor said).
     pub fn transient(message: impl Into<String>, after: Option<Duration>) -> Self {
         Self {
             retry: Retry::Later { after },
@@ -30,6 +33,7 @@ impl VendorFailure {
         }
     }
 
+    /// A failure retrying cannot fix.
     pub fn permanent(message: impl Into<String>) -> Self {
         Self {
             retry: Retry::Never,
@@ -48,6 +52,7 @@ impl VendorFailure {
     }
 
     #[must_use]
+    /// Records the HTTP status the vendor answered with.
     pub fn with_status(mut self, status: u16) -> Self {
         self.status = Some(status);
         self

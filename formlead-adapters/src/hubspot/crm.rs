@@ -35,15 +35,19 @@ const RECENT_NOTES_READ: usize = 50;
 /// Connection settings.
 #[derive(Debug, Clone)]
 pub struct HubSpotConfig {
+    /// The CRM API's base URL.
     pub api_base: String,
+    /// The private app's access token (never logged).
     pub access_token: SecretString,
     /// Calls per rolling 10 s the app may make (HubSpot: 100 on Free and
     /// Starter, 190 on Professional and Enterprise).
     pub calls_per_10s: u32,
+    /// How long one request may take.
     pub timeout: Duration,
 }
 
 impl HubSpotConfig {
+    /// Settings for `api_base` with `access_token` and the default timeout.
     pub fn new(api_base: &str, access_token: SecretString) -> Self {
         Self {
             api_base: api_base.to_owned(),

@@ -26,8 +26,11 @@ const COMPLETION: Op = Op::new("chat.completions", 1.0);
 pub struct LlmConfig {
     /// e.g. `https://api.openai.com/v1`.
     pub api_base: String,
+    /// The API key (never logged).
     pub api_key: SecretString,
+    /// The model to ask.
     pub model: String,
+    /// How long one completion may take before the template writer answers instead.
     pub timeout: Duration,
 }
 

@@ -26,6 +26,7 @@ impl std::fmt::Debug for RecordingQueue {
 }
 
 impl RecordingQueue {
+    /// An empty queue; `clock` decides which jobs are due.
     pub fn new(clock: Arc<dyn Clock>) -> Self {
         Self {
             jobs: Mutex::new(Vec::new()),
@@ -34,6 +35,7 @@ impl RecordingQueue {
         }
     }
 
+    /// Scripted failures and latency of `enqueue`.
     pub fn faults(&self) -> &Faults {
         &self.faults
     }

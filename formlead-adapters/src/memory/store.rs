@@ -60,6 +60,7 @@ fn not_found(what: &'static str, id: impl ToString) -> StoreError {
 }
 
 impl MemoryStore {
+    /// An empty store; accepted submissions' jobs go to `queue`.
     pub fn new(queue: Arc<dyn Queue>) -> Self {
         Self {
             state: Mutex::new(State::default()),

@@ -27,6 +27,7 @@ pub struct StaticAssets {
 }
 
 impl StaticAssets {
+    /// A catalogue of `assets`.
     pub fn new(assets: Vec<Asset>) -> Self {
         Self {
             assets,
@@ -108,10 +109,12 @@ impl StaticAssets {
         ])
     }
 
+    /// Scripted failures and latency of searches.
     pub fn faults(&self) -> &Faults {
         &self.faults
     }
 
+    /// Every asset in the catalogue.
     pub fn assets(&self) -> &[Asset] {
         &self.assets
     }

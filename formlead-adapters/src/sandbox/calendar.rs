@@ -16,14 +16,17 @@ pub struct SandboxCalendar {
 }
 
 impl SandboxCalendar {
+    /// A calendar with nothing booked.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Scripted failures and latency of free/busy reads.
     pub fn faults(&self) -> &Faults {
         &self.faults
     }
 
+    /// Books `block`: proposed slots avoid it.
     pub fn add_busy(&self, block: BusyBlock) {
         lock(&self.busy).push(block);
     }

@@ -27,10 +27,12 @@ pub struct SandboxCrm {
 }
 
 impl SandboxCrm {
+    /// An empty CRM.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Scripted failures and latency, per operation.
     pub fn faults(&self) -> &Faults {
         &self.faults
     }
@@ -61,6 +63,7 @@ impl SandboxCrm {
         lock(&self.state).notes.to_vec()
     }
 
+    /// Contacts created so far.
     pub fn contacts(&self) -> Vec<Contact> {
         lock(&self.state).contacts.values().cloned().collect()
     }

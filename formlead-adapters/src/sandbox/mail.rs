@@ -37,6 +37,7 @@ impl std::fmt::Debug for SandboxMail {
 }
 
 impl SandboxMail {
+    /// An empty mailbox whose sends `policy` checks, as a real one would.
     pub fn new(policy: Arc<dyn FlagPolicy>) -> Self {
         Self {
             state: Mutex::new(State::default()),
@@ -45,6 +46,7 @@ impl SandboxMail {
         }
     }
 
+    /// Scripted failures and latency, per operation.
     pub fn faults(&self) -> &Faults {
         &self.faults
     }

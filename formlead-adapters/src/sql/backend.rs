@@ -24,7 +24,9 @@ pub const JOB_MAX_ATTEMPTS: usize = 5;
 /// for it if the submission is new.
 #[derive(Debug, Clone, Copy)]
 pub struct NewLead<'a> {
+    /// The submission to insert.
     pub submission: &'a FormSubmission,
+    /// The workflow it gets if it is new.
     pub workflow_id: WorkflowId,
 }
 
@@ -35,6 +37,7 @@ pub(crate) fn job_json(job: &WorkflowJob) -> Result<String, sqlx::Error> {
 
 /// A SQL backend: the database plus the mapping of formlead's types onto it.
 pub trait Backend: Send + Sync + Sized + 'static {
+    /// The sqlx database.
     type Db: Database;
     /// UUID column type (native UUID, or text).
     type Id: for<'e> Encode<'e, Self::Db>
@@ -62,11 +65,17 @@ pub trait Backend: Send + Sync + Sized + 'static {
     /// placeholders.
     fn sql(text: &'static str) -> SqlStr;
 
+    /// A UUID as this backend stores it.
     fn id(u: Uuid) -> Self::Id;
+    /// A stored id as a UUID.
     fn uuid(v: Self::Id) -> Result<Uuid, String>;
+    /// A timestamp as this backend stores it.
     fn time(t: DateTime<Utc>) -> Self::Time;
+    /// A stored timestamp as UTC.
     fn datetime(v: Self::Time) -> Result<DateTime<Utc>, String>;
+    /// A JSON value as this backend stores it.
     fn json(v: &Value) -> Self::Json;
+    /// A stored JSON value.
     fn value(v: Self::Json) -> Result<Value, String>;
 
     /// Starts a transaction that will write (SQLite: `BEGIN IMMEDIATE`, so

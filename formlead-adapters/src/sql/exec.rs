@@ -24,10 +24,15 @@ pub type Conn<B> = <<B as Backend>::Db as Database>::Connection;
 /// text; PostgreSQL: UUID, TIMESTAMPTZ, JSONB).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Arg {
+    /// Text.
     Text(Option<String>),
+    /// An integer.
     Int(Option<i64>),
+    /// An id.
     Id(Option<Uuid>),
+    /// A timestamp.
     Time(Option<DateTime<Utc>>),
+    /// A JSON document.
     Json(Option<Value>),
 }
 
@@ -50,38 +55,50 @@ arg_from!(Json: Value => Some, Option<Value> => |v| v);
 
 /// What the store does with sqlx, for any backend sqlx can run it on.
 pub trait Sql: Backend {
+    /// Binds `arg` to the next placeholder of `q`.
     fn bind<'q>(q: Query<'q, Self>, arg: Arg) -> Query<'q, Self>;
 
+    /// Runs `q` on `pool`: its first row, if any.
     fn fetch_optional<'a>(
         q: Query<'a, Self>,
         pool: &'a Pool<Self::Db>,
     ) -> BoxFuture<'a, Result<Option<DbRow<Self>>, sqlx::Error>>;
+    /// Runs `q` on `pool`: all its rows.
     fn fetch_all<'a>(
         q: Query<'a, Self>,
         pool: &'a Pool<Self::Db>,
     ) -> BoxFuture<'a, Result<Vec<DbRow<Self>>, sqlx::Error>>;
+    /// Runs `q` on `pool` for its effect.
     fn execute<'a>(
         q: Query<'a, Self>,
         pool: &'a Pool<Self::Db>,
     ) -> BoxFuture<'a, Result<(), sqlx::Error>>;
 
+    /// Runs `q` on `conn` (a transaction): its first row, if any.
     fn fetch_optional_in<'a>(
         q: Query<'a, Self>,
         conn: &'a mut Conn<Self>,
     ) -> BoxFuture<'a, Result<Option<DbRow<Self>>, sqlx::Error>>;
+    /// Runs `q` on `conn`: all its rows.
     fn fetch_all_in<'a>(
         q: Query<'a, Self>,
         conn: &'a mut Conn<Self>,
     ) -> BoxFuture<'a, Result<Vec<DbRow<Self>>, sqlx::Error>>;
+    /// Runs `q` on `conn` for its effect.
     fn execute_in<'a>(
         q: Query<'a, Self>,
         conn: &'a mut Conn<Self>,
     ) -> BoxFuture<'a, Result<(), sqlx::Error>>;
 
+    /// Column `col` as text.
     fn read_text(row: &DbRow<Self>, col: &str) -> Result<Option<String>, sqlx::Error>;
+    /// Column `col` as an integer.
     fn read_int(row: &DbRow<Self>, col: &str) -> Result<Option<i64>, sqlx::Error>;
+    /// Column `col` as a stored id.
     fn read_id(row: &DbRow<Self>, col: &str) -> Result<Option<Self::Id>, sqlx::Error>;
+    /// Column `col` as a stored timestamp.
     fn read_time(row: &DbRow<Self>, col: &str) -> Result<Option<Self::Time>, sqlx::Error>;
+    /// Column `col` as stored JSON.
     fn read_json(row: &DbRow<Self>, col: &str) -> Result<Option<Self::Json>, sqlx::Error>;
 }
 

@@ -22,6 +22,7 @@ pub struct ApalisWorkerConfig {
     /// apalis heartbeat; a worker silent for `heartbeat × missed_heartbeats`
     /// is dead and its jobs are re-queued by the others.
     pub heartbeat_interval: Duration,
+    /// Heartbeats a worker may miss before its jobs count as orphaned.
     pub missed_heartbeats: usize,
     /// How often to re-queue workflows whose lease expired.
     pub orphan_sweep_every: Duration,

@@ -10,8 +10,11 @@ use crate::ports::Asset;
 /// An asset with its relevance score and the words that matched.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RankedAsset {
+    /// The asset.
     pub asset: Asset,
+    /// How well it matches (higher is better).
     pub score: u32,
+    /// The words of the message it matched on.
     pub matched: Vec<String>,
 }
 

@@ -13,6 +13,7 @@ use crate::ports::{DraftContent, DraftInput, DraftWriter, WriterError};
 /// Deterministic, template-based writer following a [`VoiceProfile`].
 #[derive(Debug, Clone, Default)]
 pub struct TemplateWriter {
+    /// The company's voice.
     pub voice: VoiceProfile,
 }
 
@@ -120,6 +121,7 @@ const MAX_SUBJECT_CHARS: usize = 150;
 const TOPIC_WORDS: usize = 12;
 
 impl TemplateWriter {
+    /// A writer in `voice`.
     pub fn new(voice: VoiceProfile) -> Self {
         Self { voice }
     }

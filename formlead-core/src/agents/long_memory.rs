@@ -13,7 +13,9 @@ const NOTE_EXCERPT_CHARS: usize = 200;
 pub struct MemoryRecall {
     /// They contacted us before (earlier submissions or CRM notes).
     pub returning: bool,
+    /// Earlier submissions from this email address.
     pub prior_submissions: usize,
+    /// When the most recent of them arrived.
     pub last_submission_at: Option<DateTime<Utc>>,
     /// Subjects of drafts written for earlier submissions, newest first.
     pub prior_draft_subjects: Vec<String>,
@@ -21,6 +23,7 @@ pub struct MemoryRecall {
     pub pending_tasks: usize,
     /// Excerpts of the latest CRM notes, newest first.
     pub notes: Vec<String>,
+    /// One line for the writer and the dashboard.
     pub summary: String,
 }
 
@@ -29,6 +32,7 @@ pub struct MemoryRecall {
 pub struct LongMemory;
 
 impl LongMemory {
+    /// What is worth remembering of `history` and the CRM's `notes`.
     pub fn recall(
         &self,
         history: &ProspectHistory,

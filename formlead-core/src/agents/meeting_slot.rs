@@ -16,7 +16,9 @@ pub struct BusinessHours {
     pub day_start: NaiveTime,
     /// Latest possible end, local time.
     pub day_end: NaiveTime,
+    /// Days meetings can be on.
     pub workdays: Vec<Weekday>,
+    /// Length of one slot.
     pub slot_minutes: u32,
     /// Earliest slot is at least this far from now.
     pub min_notice_minutes: u32,
@@ -88,7 +90,9 @@ impl BusinessHours {
 /// A proposed meeting time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MeetingSlot {
+    /// When the slot starts.
     pub start: DateTime<Utc>,
+    /// When it ends.
     pub end: DateTime<Utc>,
 }
 
@@ -104,6 +108,7 @@ impl MeetingSlot {
 /// Proposes free slots.
 #[derive(Debug, Clone)]
 pub struct MeetingSlotFinder {
+    /// The hours slots are proposed in.
     pub hours: BusinessHours,
 }
 

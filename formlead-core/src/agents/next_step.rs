@@ -12,13 +12,18 @@ use crate::domain::Prospect;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NextAction {
+    /// Propose meeting slots.
     ProposeMeeting,
+    /// Share a relevant asset.
     ShareAsset,
+    /// Hand over to support (a support request, not a sales lead).
     RouteToSupport,
+    /// Answer in the existing thread, which awaits our reply.
     FollowUpThread,
 }
 
 impl NextAction {
+    /// The action's name, as stored and shown.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::ProposeMeeting => "propose_meeting",
@@ -32,7 +37,9 @@ impl NextAction {
 /// The plan, with its reason recorded for the operator.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NextStep {
+    /// What to do.
     pub action: NextAction,
+    /// Why, in one sentence.
     pub reason: String,
     /// The best asset, if any (linked whatever the action).
     pub asset: Option<RankedAsset>,
@@ -97,6 +104,7 @@ const MEETING_WORDS: &[&str] = &[
 pub struct NextStepPlanner;
 
 impl NextStepPlanner {
+    /// The next step for `prospect`, given what the other agents found.
     pub fn plan(
         &self,
         prospect: &Prospect,

@@ -8,15 +8,20 @@ use crate::ports::{MailThread, ReplyTo};
 /// The thread a reply should go into.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChosenThread {
+    /// The mailbox's thread id.
     pub thread_id: String,
+    /// Its subject (the reply keeps it).
     pub subject: String,
+    /// The `Message-ID` the reply answers.
     pub message_id: String,
+    /// When its last message arrived.
     pub last_message_at: DateTime<Utc>,
     /// The prospect wrote last: they are waiting for us.
     pub awaiting_our_reply: bool,
 }
 
 impl ChosenThread {
+    /// How a reply joins this thread.
     pub fn reply_to(&self) -> ReplyTo {
         ReplyTo {
             thread_id: self.thread_id.clone(),
@@ -28,8 +33,11 @@ impl ChosenThread {
 /// ThreadReader's output.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ThreadInsight {
+    /// Threads with the prospect found.
     pub thread_count: usize,
+    /// The thread to answer in, if one is recent enough.
     pub chosen: Option<ChosenThread>,
+    /// One line for the writer and the dashboard.
     pub summary: String,
 }
 
@@ -37,6 +45,7 @@ pub struct ThreadInsight {
 /// thread younger than `max_age` whose last message has a `Message-ID`.
 #[derive(Debug, Clone, Copy)]
 pub struct ThreadReader {
+    /// Older threads are not continued.
     pub max_age: Duration,
 }
 
@@ -49,6 +58,7 @@ impl Default for ThreadReader {
 }
 
 impl ThreadReader {
+    /// Reads `threads` as of `now`.
     pub fn read(&self, threads: &[MailThread], now: DateTime<Utc>) -> ThreadInsight {
         let mut sorted: Vec<&MailThread> = threads.iter().collect();
         sorted.sort_by_key(|t| std::cmp::Reverse(t.last_message_at));

@@ -7,8 +7,11 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case")]
 pub enum Tone {
     #[default]
+    /// Warm and personal.
     Friendly,
+    /// Polite and reserved.
     Formal,
+    /// Short and to the point.
     Concise,
 }
 
@@ -26,9 +29,13 @@ pub enum Tone {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct VoiceProfile {
+    /// The tone.
     pub tone: Tone,
+    /// The greeting (`{first_name}`, `{company}` are filled in).
     pub greeting: String,
+    /// The line before the signature.
     pub sign_off: String,
+    /// The signature block.
     pub signature: String,
     /// Our company, as named in subjects and the opener.
     pub company_name: String,
@@ -57,8 +64,10 @@ impl Default for VoiceProfile {
 #[non_exhaustive]
 pub enum VoiceError {
     #[error("voice profile is not valid TOML: {0}")]
+    /// The profile is not valid TOML.
     Parse(String),
     #[error("voice profile: {0}")]
+    /// A value of the profile is not allowed.
     Invalid(String),
 }
 

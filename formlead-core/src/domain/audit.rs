@@ -11,7 +11,9 @@ use super::workflow::StepName;
 /// start-up, an operator's approval, a send.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEvent {
+    /// The event's id.
     pub id: AuditId,
+    /// The workflow it concerns, if any.
     pub workflow_id: Option<WorkflowId>,
     /// `system`, `worker`, or `operator:<name>`.
     pub actor: String,
@@ -19,10 +21,12 @@ pub struct AuditEvent {
     pub action: String,
     /// Structured details (never secrets, never whole form payloads).
     pub detail: serde_json::Value,
+    /// When it happened.
     pub created_at: DateTime<Utc>,
 }
 
 impl AuditEvent {
+    /// An event by `actor` now.
     pub fn new(
         workflow_id: Option<WorkflowId>,
         actor: impl Into<String>,
@@ -54,13 +58,20 @@ str_enum! {
 /// One failed attempt of a workflow (table `workflow_errors`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkflowError {
+    /// The error's id.
     pub id: ErrorId,
+    /// The workflow it happened in.
     pub workflow_id: WorkflowId,
+    /// The attempt it ended.
     pub attempt: u32,
+    /// The step that failed, if one did.
     pub step: Option<StepName>,
+    /// Transient, permanent, or a lost lease.
     pub kind: ErrorKind,
+    /// What went wrong.
     pub message: String,
     /// When the next attempt was scheduled, if one was.
     pub retry_at: Option<DateTime<Utc>>,
+    /// When it happened.
     pub created_at: DateTime<Utc>,
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid email address: {reason}")]
 pub struct InvalidEmail {
+    /// What is wrong with it.
     pub reason: &'static str,
 }
 
@@ -79,6 +80,7 @@ impl EmailAddress {
         Ok(Self(s))
     }
 
+    /// The address, trimmed and lower-cased.
     pub fn as_str(&self) -> &str {
         &self.0
     }

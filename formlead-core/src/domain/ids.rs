@@ -24,6 +24,7 @@ macro_rules! uuid_id {
                 uuid::Uuid::parse_str(s.trim()).map(Self)
             }
 
+            /// The UUID.
             pub fn as_uuid(&self) -> uuid::Uuid {
                 self.0
             }

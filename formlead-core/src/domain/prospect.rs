@@ -15,10 +15,15 @@ pub const MAX_MESSAGE_CHARS: usize = 5_000;
 /// A prospect: a validated email plus cleaned names, company and message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Prospect {
+    /// Their email address.
     pub email: EmailAddress,
+    /// Their first name, if given.
     pub first_name: Option<String>,
+    /// Their last name, if given.
     pub last_name: Option<String>,
+    /// Their company, if given.
     pub company: Option<String>,
+    /// What they wrote, if anything.
     pub message: Option<String>,
 }
 

@@ -5,7 +5,9 @@
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {kind} '{value}'")]
 pub struct UnknownVariant {
+    /// Which kind of value it should have been.
     pub kind: &'static str,
+    /// The value given.
     pub value: String,
 }
 

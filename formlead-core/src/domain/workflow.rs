@@ -37,18 +37,31 @@ impl WorkflowStatus {
 str_enum! {
     /// The 13 steps of contract §1, in order.
     pub enum StepName: "step" {
+        /// 1. Check the submission and build the prospect.
         ValidateSubmission => "validate_submission",
+        /// 2. Find or create the CRM contact.
         UpsertContact => "upsert_contact",
+        /// 3. Read earlier mail threads with the prospect.
         ReadThreads => "read_threads",
+        /// 4. Recall earlier submissions and CRM notes.
         RecallHistory => "recall_history",
+        /// 5. Find assets that fit the message.
         FindAssets => "find_assets",
+        /// 6. Find free meeting slots.
         FindMeetingSlots => "find_meeting_slots",
+        /// 7. Decide what the reply should achieve.
         PlanNextStep => "plan_next_step",
+        /// 8. Write the reply.
         WriteDraft => "write_draft",
+        /// 9. Decide whether it may be sent.
         CheckSendPolicy => "check_send_policy",
+        /// 10. Create the mailbox draft.
         CreateMailDraft => "create_mail_draft",
+        /// 11. Create the follow-up task.
         CreateCrmTask => "create_crm_task",
+        /// 12. Log a note on the contact.
         LogCrmNote => "log_crm_note",
+        /// 13. Send where allowed, and settle the status.
         Finalize => "finalize",
     }
 }
@@ -87,8 +100,11 @@ impl StepName {
 str_enum! {
     /// Outcome of one step run.
     pub enum StepStatus: "step status" {
+        /// Started, not finished.
         Running => "running",
+        /// Finished with its result.
         Completed => "completed",
+        /// Failed; the attempt ended.
         Failed => "failed",
         /// An enrichment step (3–6) that failed; the workflow went on
         /// without its context.
@@ -106,18 +122,24 @@ impl StepStatus {
 /// The checkpoint of one step of one workflow (latest attempt).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepRecord {
+    /// The workflow.
     pub workflow_id: WorkflowId,
+    /// The step.
     pub step: StepName,
+    /// How it went.
     pub status: StepStatus,
     /// The workflow attempt that last ran this step.
     pub attempt: u32,
+    /// When it started.
     pub started_at: DateTime<Utc>,
+    /// When it finished.
     pub finished_at: Option<DateTime<Utc>>,
     /// One human-readable line for the dashboard timeline.
     pub summary: Option<String>,
     /// The step's result, which a resumed run reads back instead of redoing
     /// the step (external ids of side effects live here).
     pub output: Option<serde_json::Value>,
+    /// The error, if it failed or degraded.
     pub error: Option<String>,
 }
 
@@ -132,14 +154,19 @@ impl StepRecord {
 /// One workflow: the processing of one submission.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Workflow {
+    /// The workflow's id.
     pub id: WorkflowId,
+    /// The submission it answers.
     pub submission_id: SubmissionId,
+    /// Where it stands.
     pub status: WorkflowStatus,
     /// Normalised (lower-cased, trimmed) email as submitted.
     pub prospect_email: String,
     /// Attempts started so far (the first run is attempt 1).
     pub attempts: u32,
+    /// When it was created.
     pub created_at: DateTime<Utc>,
+    /// When it last changed.
     pub updated_at: DateTime<Utc>,
     /// When the first attempt started.
     pub started_at: Option<DateTime<Utc>>,
@@ -147,17 +174,24 @@ pub struct Workflow {
     pub completed_at: Option<DateTime<Utc>>,
     /// When the next attempt is due (status `retrying`).
     pub next_retry_at: Option<DateTime<Utc>>,
+    /// The last error, if any.
     pub last_error: Option<String>,
 }
 
 /// The row shown in lists: `{"id","status","prospect_email","started_at","completed_at"}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkflowSummary {
+    /// The workflow's id.
     pub id: WorkflowId,
+    /// Where it stands.
     pub status: WorkflowStatus,
+    /// The prospect's email address.
     pub prospect_email: String,
+    /// When it was created.
     pub created_at: DateTime<Utc>,
+    /// When its first attempt started.
     pub started_at: Option<DateTime<Utc>>,
+    /// When it completed.
     pub completed_at: Option<DateTime<Utc>>,
 }
 

@@ -7,7 +7,13 @@ use crate::ports::{Classify, Conflict, MailError, SendRefusal, StoreError};
 #[non_exhaustive]
 pub enum ActionError {
     #[error("{what} {id} not found")]
-    NotFound { what: &'static str, id: String },
+    /// The draft or workflow does not exist.
+    NotFound {
+        /// What was looked for (`draft`, `workflow`).
+        what: &'static str,
+        /// Its id.
+        id: String,
+    },
     /// The action does not fit the current state (e.g. approve after reject).
     #[error("{0}")]
     Conflict(Conflict),
@@ -18,6 +24,7 @@ pub enum ActionError {
     #[error("send failed")]
     SendFailed(#[source] SendError),
     #[error(transparent)]
+    /// The store failed.
     Store(StoreError),
 }
 

@@ -12,12 +12,19 @@ use crate::ports::StoreError;
 /// Everything about one workflow, for the dashboard.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkflowDetail {
+    /// The workflow.
     pub workflow: Workflow,
+    /// The submission it answers.
     pub submission: Option<FormSubmission>,
+    /// Its steps, in order.
     pub steps: Vec<StepRecord>,
+    /// Its drafts.
     pub drafts: Vec<DraftEmail>,
+    /// Its CRM tasks.
     pub tasks: Vec<CrmTask>,
+    /// Its errors, one per failed attempt.
     pub errors: Vec<WorkflowError>,
+    /// Its audit trail.
     pub audit: Vec<AuditEvent>,
 }
 

@@ -20,14 +20,23 @@ use crate::ports::{
 /// The adapters the engine runs on.
 #[derive(Clone)]
 pub struct Ports {
+    /// Durable state.
     pub store: Arc<dyn Store>,
+    /// Where workflow jobs go.
     pub queue: Arc<dyn Queue>,
+    /// The CRM (contacts, tasks, notes).
     pub crm: Arc<dyn CrmPort>,
+    /// The mailbox (threads, drafts, sends).
     pub mail: Arc<dyn MailPort>,
+    /// The calendar meeting slots avoid.
     pub calendar: Arc<dyn CalendarPort>,
+    /// The asset catalogue.
     pub assets: Arc<dyn AssetPort>,
+    /// The send gates.
     pub policy: Arc<dyn FlagPolicy>,
+    /// Writes the reply.
     pub writer: Arc<dyn DraftWriter>,
+    /// The time.
     pub clock: Arc<dyn Clock>,
 }
 
@@ -40,10 +49,12 @@ impl std::fmt::Debug for Ports {
 /// Engine settings.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
+    /// How failed attempts are retried.
     pub retry: RetryPolicy,
     /// How long a worker's claim on a workflow lasts without renewal; after
     /// that, a dead worker's workflow is picked up again (the orphan timeout).
     pub lease: Duration,
+    /// When meetings can be proposed.
     pub business_hours: BusinessHours,
     /// Domain of the generated `Message-ID`s (the sender's domain).
     pub message_id_domain: String,
@@ -89,6 +100,7 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
+    /// An engine on `ports`.
     pub fn new(ports: Ports, config: EngineConfig) -> Self {
         Self {
             ports,
@@ -104,10 +116,12 @@ impl Engine {
         self
     }
 
+    /// The ports it runs on.
     pub fn ports(&self) -> &Ports {
         &self.ports
     }
 
+    /// Its settings.
     pub fn config(&self) -> &EngineConfig {
         &self.config
     }

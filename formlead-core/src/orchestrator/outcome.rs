@@ -21,18 +21,35 @@ pub enum ProcessOutcome {
     Finished(WorkflowStatus),
     /// A transient failure; the next attempt is scheduled at `at`.
     RetryScheduled {
+        /// The attempt that failed.
         attempt: u32,
+        /// When the next one is due.
         at: DateTime<Utc>,
+        /// What went wrong.
         error: String,
     },
     /// A permanent failure or retries exhausted: `failed`.
-    DeadLettered { attempt: u32, error: String },
+    /// The workflow failed for good (dead-lettered) at this attempt, with this error.
+    DeadLettered {
+        /// The attempt that failed.
+        attempt: u32,
+        /// What went wrong.
+        error: String,
+    },
     /// Nothing to do: the workflow is already in this terminal status.
     Skipped(WorkflowStatus),
     /// Another worker holds the workflow; the job was re-queued for `until`.
-    Busy { until: DateTime<Utc> },
+    /// Another worker holds the workflow's lease until `until`.
+    Busy {
+        /// When its lease ends.
+        until: DateTime<Utc>,
+    },
     /// The job came before the workflow's scheduled retry; re-queued for `at`.
-    NotDue { at: DateTime<Utc> },
+    /// A retry that is due only at `at`.
+    NotDue {
+        /// When it is due.
+        at: DateTime<Utc>,
+    },
 
     /// This worker lost its lease mid-run (it was too slow and another
     /// worker took over); it stopped without touching the workflow.

@@ -4,11 +4,13 @@ use std::time::Duration;
 
 /// Up to `max_attempts` attempts in all; the delay before attempt `n + 1`
 /// is `base × 2^(n-1)`, or the vendor's retry-after when that is larger,
-/// plus a jitter of up to [`JITTER`] of it, so workflows that failed
+/// plus a jitter of up to `JITTER` (20 %) of it, so workflows that failed
 /// together (an outage) do not all come back in the same instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
+    /// Attempts before a workflow is dead-lettered.
     pub max_attempts: u32,
+    /// Delay before the first retry; it doubles with each one.
     pub base: Duration,
 }
 
@@ -45,7 +47,7 @@ impl RetryPolicy {
     }
 
     /// Delay after failed attempt `attempt` (1-based) of the workflow
-    /// whose jitter key is `key` (see [`spread`]).
+    /// whose jitter key is `key` (see `spread`).
     pub fn delay_after(&self, attempt: u32, retry_after: Option<Duration>, key: u64) -> Duration {
         let exp = attempt.saturating_sub(1).min(20);
         let backoff = self.base.saturating_mul(1u32 << exp).min(MAX_DELAY);

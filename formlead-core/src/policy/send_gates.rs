@@ -11,14 +11,19 @@ use crate::ports::{Approval, FlagPolicy, SendDecision, SendMode, SendRefusal};
 #[serde(rename_all = "snake_case")]
 pub enum ApiEnv {
     #[default]
+    /// A developer's machine: never sends.
     Development,
+    /// A staging environment: never sends.
     Staging,
+    /// Production: may send, if every other gate agrees.
     Production,
 }
 
 impl ApiEnv {
+    /// Every environment.
     pub const ALL: [ApiEnv; 3] = [Self::Development, Self::Staging, Self::Production];
 
+    /// The environment's name (`API_ENV`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Development => "development",
@@ -81,6 +86,7 @@ impl Allowlist {
         Ok(Self(out))
     }
 
+    /// An allowlist of `entries` (addresses or `@domain`s).
     pub fn from_entries(
         entries: impl IntoIterator<Item = impl Into<String>>,
     ) -> Result<Self, String> {
@@ -88,10 +94,12 @@ impl Allowlist {
         Self::parse(&joined.join(","))
     }
 
+    /// Whether nothing is allowed.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
+    /// The entries.
     pub fn entries(&self) -> &[String] {
         &self.0
     }
@@ -108,10 +116,15 @@ impl Allowlist {
 /// The five settings of contract §2.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendPolicyConfig {
+    /// `API_ENV`.
     pub api_env: ApiEnv,
+    /// `MODE_DRAFT_ONLY`: only drafts are created.
     pub mode_draft_only: bool,
+    /// `ALLOW_AUTO_SEND`: the engine may send without a human click.
     pub allow_auto_send: bool,
+    /// `SEND_EMAIL_ALLOWLIST`: who may be sent to.
     pub allowlist: Allowlist,
+    /// `REQUIRE_OPERATOR_APPROVAL`: a human approves each send.
     pub require_operator_approval: bool,
 }
 
@@ -189,10 +202,12 @@ pub struct GatedPolicy {
 }
 
 impl GatedPolicy {
+    /// Gates configured by `config`.
     pub fn new(config: SendPolicyConfig) -> Self {
         Self { config }
     }
 
+    /// Their settings.
     pub fn config(&self) -> &SendPolicyConfig {
         &self.config
     }

@@ -8,13 +8,17 @@ use super::error::{BoxError, port_error_common};
 /// Something worth linking in a reply.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Asset {
+    /// The asset's id.
     pub id: String,
+    /// Its title, as shown in the reply.
     pub title: String,
     /// `http(s)` link the prospect can open.
     pub url: String,
     #[serde(default)]
+    /// What it is about (matched against the message).
     pub description: String,
     #[serde(default)]
+    /// Its tags (matched too).
     pub tags: Vec<String>,
 }
 
@@ -23,14 +27,19 @@ pub struct Asset {
 #[non_exhaustive]
 pub enum AssetError {
     #[error("asset source temporarily unavailable: {source}")]
+    /// Worth retrying later.
     Transient {
+        /// How long to wait first, when the vendor said.
         retry_after: Option<std::time::Duration>,
         #[source]
+        /// The cause.
         source: BoxError,
     },
     #[error("asset source rejected the request: {source}")]
+    /// Retrying cannot help.
     Permanent {
         #[source]
+        /// The cause.
         source: BoxError,
     },
     /// The service refused our credentials (401, or 403 for a missing
@@ -38,6 +47,7 @@ pub enum AssetError {
     #[error("asset source refused our credentials: {source}")]
     Unauthorized {
         #[source]
+        /// The cause.
         source: BoxError,
     },
 }

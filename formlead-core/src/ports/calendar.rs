@@ -9,7 +9,9 @@ use super::error::{BoxError, port_error_common};
 /// A busy interval, `[start, end)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BusyBlock {
+    /// When the busy time starts.
     pub start: DateTime<Utc>,
+    /// When it ends.
     pub end: DateTime<Utc>,
 }
 
@@ -18,14 +20,19 @@ pub struct BusyBlock {
 #[non_exhaustive]
 pub enum CalendarError {
     #[error("calendar temporarily unavailable: {source}")]
+    /// Worth retrying later.
     Transient {
+        /// How long to wait first, when the vendor said.
         retry_after: Option<std::time::Duration>,
         #[source]
+        /// The cause.
         source: BoxError,
     },
     #[error("calendar rejected the request: {source}")]
+    /// Retrying cannot help.
     Permanent {
         #[source]
+        /// The cause.
         source: BoxError,
     },
     /// The service refused our credentials (401, or 403 for a missing
@@ -33,6 +40,7 @@ pub enum CalendarError {
     #[error("calendar refused our credentials: {source}")]
     Unauthorized {
         #[source]
+        /// The cause.
         source: BoxError,
     },
 }

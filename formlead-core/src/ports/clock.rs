@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 /// The current time.
 #[cfg_attr(any(test, feature = "test-util"), mockall::automock)]
 pub trait Clock: Send + Sync {
+    /// The current time.
     fn now(&self) -> DateTime<Utc>;
 }
 

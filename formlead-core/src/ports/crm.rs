@@ -10,7 +10,9 @@ use crate::domain::{EmailAddress, Prospect, TaskPriority, TaskType};
 /// A CRM contact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Contact {
+    /// The CRM's contact id.
     pub id: String,
+    /// Their email address.
     pub email: String,
     /// The contact's owner, who gets the follow-up task.
     pub owner_id: Option<String>,
@@ -25,12 +27,19 @@ pub struct Contact {
 pub struct NewTask {
     /// Stable per workflow; written into the task so a retry can find it.
     pub idempotency_key: String,
+    /// The contact the task is for.
     pub contact_id: String,
+    /// The task's title.
     pub subject: String,
+    /// Its notes.
     pub body: String,
+    /// When it is due.
     pub due_at: DateTime<Utc>,
+    /// Its priority.
     pub priority: TaskPriority,
+    /// Call, email or to-do.
     pub task_type: TaskType,
+    /// The owner it is assigned to, if any.
     pub owner_id: Option<String>,
 }
 
@@ -39,16 +48,22 @@ pub struct NewTask {
 pub struct NewNote {
     /// Stable per workflow; written into the note so a retry can find it.
     pub idempotency_key: String,
+    /// The contact the note is on.
     pub contact_id: String,
+    /// The note's text.
     pub body: String,
+    /// When it is dated.
     pub timestamp: DateTime<Utc>,
 }
 
 /// A note read back for LongMemory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CrmNote {
+    /// The CRM's note id.
     pub id: String,
+    /// The note's text.
     pub body: String,
+    /// When it was written.
     pub created_at: DateTime<Utc>,
 }
 
@@ -57,14 +72,19 @@ pub struct CrmNote {
 #[non_exhaustive]
 pub enum CrmError {
     #[error("CRM temporarily unavailable: {source}")]
+    /// Worth retrying later.
     Transient {
+        /// How long to wait first, when the vendor said.
         retry_after: Option<std::time::Duration>,
         #[source]
+        /// The cause.
         source: BoxError,
     },
     #[error("CRM rejected the request: {source}")]
+    /// Retrying cannot help.
     Permanent {
         #[source]
+        /// The cause.
         source: BoxError,
     },
     /// The service refused our credentials (401, or 403 for a missing
@@ -72,6 +92,7 @@ pub enum CrmError {
     #[error("CRM refused our credentials: {source}")]
     Unauthorized {
         #[source]
+        /// The cause.
         source: BoxError,
     },
 }

@@ -9,15 +9,21 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Retry {
     /// Try again later; `after` is the vendor's retry-after, when it gave one.
-    Later { after: Option<Duration> },
+    /// Try again later.
+    Later {
+        /// The vendor's retry-after, when it gave one.
+        after: Option<Duration>,
+    },
     /// Retrying cannot help.
     Never,
 }
 
 /// Implemented by every port error.
 pub trait Classify {
+    /// Whether and when a retry may help.
     fn retry(&self) -> Retry;
 
+    /// Whether a retry may help.
     fn is_transient(&self) -> bool {
         matches!(self.retry(), Retry::Later { .. })
     }
@@ -33,6 +39,7 @@ pub trait Classify {
 /// vendor adapter's typed failure, or an injected fault), which stays the
 /// error's `source` for callers to match on.
 pub trait FromRetry: Sized {
+    /// An error classified by `retry`, caused by `source`.
     fn from_retry(retry: Retry, source: BoxError) -> Self;
 
     /// A refusal of our credentials (see [`Classify::needs_operator`]);

@@ -13,11 +13,15 @@ use crate::domain::EmailAddress;
 pub struct MailThread {
     /// The mail system's thread id.
     pub thread_id: String,
+    /// The thread's subject.
     pub subject: String,
     /// RFC 5322 `Message-ID` of the latest message (for `In-Reply-To`).
     pub last_message_id: Option<String>,
+    /// When its last message arrived.
     pub last_message_at: DateTime<Utc>,
+    /// How many messages it has.
     pub message_count: u32,
+    /// The start of its last message.
     pub snippet: String,
     /// Whether the latest message came from the prospect (awaiting our reply).
     pub last_from_prospect: bool,
@@ -26,6 +30,7 @@ pub struct MailThread {
 /// The thread a draft replies in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplyTo {
+    /// The thread to reply in.
     pub thread_id: String,
     /// `Message-ID` of the message replied to (`In-Reply-To`, `References`).
     pub message_id: String,
@@ -34,29 +39,40 @@ pub struct ReplyTo {
 /// A message to put in the drafts folder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutgoingMail {
+    /// The recipient.
     pub to: EmailAddress,
+    /// The recipient's name, if known.
     pub to_name: Option<String>,
+    /// The subject.
     pub subject: String,
+    /// The plain-text body.
     pub body_text: String,
+    /// The HTML body.
     pub body_html: String,
     /// The `Message-ID` header, generated from the workflow id; the
     /// idempotency key of both draft creation and sending.
     pub message_id: String,
+    /// The thread and message it answers, if any.
     pub reply_to: Option<ReplyTo>,
 }
 
 /// A draft that exists in the mailbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DraftRef {
+    /// The mailbox's draft id.
     pub draft_id: String,
+    /// The thread it is in, if any.
     pub thread_id: Option<String>,
 }
 
 /// A request to send an existing draft.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendRequest {
+    /// The mailbox's draft id.
     pub draft_id: String,
+    /// The draft's `Message-ID` (a resend finds the earlier send by it).
     pub message_id: String,
+    /// The recipient the policy approved.
     pub to: EmailAddress,
     /// Who asked; adapters re-check the send policy with it.
     pub approval: Approval,
@@ -79,14 +95,19 @@ pub enum MailError {
     #[error("send refused by policy: {0}")]
     Refused(#[from] SendRefusal),
     #[error("mail service temporarily unavailable: {source}")]
+    /// Worth retrying later.
     Transient {
+        /// How long to wait first, when the vendor said.
         retry_after: Option<std::time::Duration>,
         #[source]
+        /// The cause.
         source: BoxError,
     },
     #[error("mail service rejected the request: {source}")]
+    /// Retrying cannot help.
     Permanent {
         #[source]
+        /// The cause.
         source: BoxError,
     },
     /// The service refused our credentials (401, or 403 for a missing
@@ -94,6 +115,7 @@ pub enum MailError {
     #[error("mail service refused our credentials: {source}")]
     Unauthorized {
         #[source]
+        /// The cause.
         source: BoxError,
     },
 }

@@ -18,6 +18,7 @@ pub enum SendMode {
 }
 
 impl SendMode {
+    /// The mode's name, as stored and shown.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::DraftOnly => "draft_only",
@@ -30,7 +31,9 @@ impl SendMode {
 /// A send decision with the reason, for the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendDecision {
+    /// What to do with the draft.
     pub mode: SendMode,
+    /// Why.
     pub reason: String,
 }
 
@@ -48,6 +51,7 @@ pub enum Approval {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{reason}")]
 pub struct SendRefusal {
+    /// Which gate said no, and why.
     pub reason: String,
 }
 

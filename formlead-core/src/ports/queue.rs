@@ -11,6 +11,7 @@ use crate::domain::WorkflowId;
 /// The one kind of job: run (or resume) a workflow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct WorkflowJob {
+    /// The workflow to run.
     pub workflow_id: WorkflowId,
 }
 
@@ -19,14 +20,19 @@ pub struct WorkflowJob {
 #[non_exhaustive]
 pub enum QueueError {
     #[error("queue temporarily unavailable: {source}")]
+    /// Worth retrying later.
     Transient {
+        /// How long to wait first, when the vendor said.
         retry_after: Option<Duration>,
         #[source]
+        /// The cause.
         source: BoxError,
     },
     #[error("queue rejected the job: {source}")]
+    /// Retrying cannot help.
     Permanent {
         #[source]
+        /// The cause.
         source: BoxError,
     },
 }

@@ -16,7 +16,9 @@ use crate::domain::{
 /// The ids of an accepted submission and its workflow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Accepted {
+    /// The stored submission's id.
     pub submission_id: SubmissionId,
+    /// Its workflow's id.
     pub workflow_id: WorkflowId,
 }
 
@@ -24,15 +26,20 @@ pub struct Accepted {
 /// [`WorkflowFilter::MAX_LIMIT`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkflowFilter {
+    /// Only workflows in this status.
     pub status: Option<WorkflowStatus>,
     /// Case-insensitive substring of the prospect email.
     pub email: Option<String>,
+    /// Most rows returned (at most [`Self::MAX_LIMIT`]).
     pub limit: u32,
+    /// Rows skipped first.
     pub offset: u32,
 }
 
 impl WorkflowFilter {
+    /// The largest page.
     pub const MAX_LIMIT: u32 = 1000;
+    /// The page size when none is asked for.
     pub const DEFAULT_LIMIT: u32 = 50;
 
     /// `limit` clamped into `1..=MAX_LIMIT`.
@@ -64,7 +71,9 @@ impl Default for WorkflowFilter {
 /// One page of a list, with the total number of matches.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Page<T> {
+    /// The rows of this page.
     pub items: Vec<T>,
+    /// Rows in all pages.
     pub total: u64,
 }
 
@@ -74,10 +83,18 @@ pub enum StartAttempt {
     /// The caller holds the lease; `attempts` already counts this attempt.
     Started(Workflow),
     /// Another worker holds an unexpired lease.
-    Busy { until: DateTime<Utc> },
+    /// Another worker holds the lease until `until`.
+    Busy {
+        /// When its lease ends.
+        until: DateTime<Utc>,
+    },
     /// The workflow's next attempt is scheduled for later (`next_retry_at`);
     /// the job came early.
-    NotDue { at: DateTime<Utc> },
+    /// The workflow waits for a retry due at `at`.
+    NotDue {
+        /// When it is due.
+        at: DateTime<Utc>,
+    },
 
     /// Nothing to do: the workflow is completed, awaiting approval or failed.
     NotRunnable(WorkflowStatus),
@@ -97,8 +114,11 @@ pub struct ProspectHistory {
 /// An earlier submission, in brief.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PastSubmission {
+    /// Its workflow.
     pub workflow_id: WorkflowId,
+    /// When it arrived.
     pub received_at: DateTime<Utc>,
+    /// What the prospect wrote.
     pub message: Option<String>,
 }
 
@@ -122,7 +142,9 @@ pub enum Conflict {
     /// Only a failed workflow can be retried.
     #[error("workflow {id} is {status}; only failed workflows can be retried")]
     NotRetryable {
+        /// The workflow.
         id: WorkflowId,
+        /// Its status.
         status: WorkflowStatus,
     },
     /// A draft with this id is stored already.
@@ -133,10 +155,22 @@ pub enum Conflict {
     DraftRejected(DraftId),
     /// The draft was approved or sent already; it cannot be rejected.
     #[error("draft {id} is already {status} and cannot be rejected")]
-    AlreadyDecided { id: DraftId, status: DraftStatus },
+    /// The draft, and its status.
+    AlreadyDecided {
+        /// The draft.
+        id: DraftId,
+        /// Its status.
+        status: DraftStatus,
+    },
     /// The draft is not one that may be sent.
     #[error("draft {id} is {status} and cannot be sent")]
-    NotSendable { id: DraftId, status: DraftStatus },
+    /// The draft, and its status.
+    NotSendable {
+        /// The draft.
+        id: DraftId,
+        /// Its status.
+        status: DraftStatus,
+    },
     /// Someone else decided the draft meanwhile.
     #[error("draft {0} changed meanwhile; reload and try again")]
     ChangedMeanwhile(DraftId),
@@ -151,9 +185,19 @@ pub enum Conflict {
 pub enum StoreError {
     /// A submission with this `formSubmissionId` exists already.
     #[error("duplicate submission (existing workflow {})", .existing.workflow_id)]
-    Duplicate { existing: Accepted },
+    /// The submission and workflow stored before.
+    Duplicate {
+        /// The submission and workflow stored before.
+        existing: Accepted,
+    },
     #[error("{what} {id} not found")]
-    NotFound { what: &'static str, id: String },
+    /// What was looked for (`workflow`, `draft`), and its id.
+    NotFound {
+        /// What was looked for (`workflow`, `draft`).
+        what: &'static str,
+        /// Its id.
+        id: String,
+    },
     /// The row changed state under us or the transition is not allowed.
     #[error("conflict: {0}")]
     Conflict(Conflict),
@@ -161,20 +205,26 @@ pub enum StoreError {
     #[error("lease on workflow {0} is no longer held by this worker")]
     LeaseLost(WorkflowId),
     #[error("store temporarily unavailable: {source}")]
+    /// Worth retrying later.
     Transient {
+        /// How long to wait first, when the vendor said.
         retry_after: Option<Duration>,
         #[source]
+        /// The cause.
         source: BoxError,
     },
     #[error("store error: {source}")]
+    /// Retrying cannot help.
     Permanent {
         #[source]
+        /// The cause.
         source: BoxError,
     },
 }
 port_error_common!(StoreError);
 
 impl StoreError {
+    /// A [`StoreError::NotFound`] for `what` `id`.
     pub fn not_found(what: &'static str, id: impl ToString) -> Self {
         Self::NotFound {
             what,

@@ -11,10 +11,13 @@ use crate::domain::Prospect;
 /// Everything the writer may use.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DraftInput {
+    /// Who the reply is to.
     pub prospect: Prospect,
+    /// What the reply should achieve.
     pub plan: NextStep,
     /// The thread the reply goes into, if any (the subject must match it).
     pub thread: Option<ChosenThread>,
+    /// What is known of the prospect from before.
     pub memory: MemoryRecall,
     /// Zone the meeting slots are shown in.
     pub time_zone: Tz,
@@ -23,8 +26,11 @@ pub struct DraftInput {
 /// The written reply.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DraftContent {
+    /// The subject.
     pub subject: String,
+    /// The plain-text body.
     pub body_text: String,
+    /// The HTML body.
     pub body_html: String,
 }
 
@@ -33,14 +39,19 @@ pub struct DraftContent {
 #[non_exhaustive]
 pub enum WriterError {
     #[error("writer temporarily unavailable: {source}")]
+    /// Worth retrying later.
     Transient {
+        /// How long to wait first, when the vendor said.
         retry_after: Option<std::time::Duration>,
         #[source]
+        /// The cause.
         source: BoxError,
     },
     #[error("writer failed: {source}")]
+    /// Retrying cannot help.
     Permanent {
         #[source]
+        /// The cause.
         source: BoxError,
     },
 }

@@ -15,14 +15,17 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct ManualClock(Mutex<DateTime<Utc>>);
 
 impl ManualClock {
+    /// A clock reading `now`.
     pub fn new(now: DateTime<Utc>) -> Self {
         Self(Mutex::new(now))
     }
 
+    /// Sets the time.
     pub fn set(&self, now: DateTime<Utc>) {
         *lock(&self.0) = now;
     }
 
+    /// Moves the time on by `by`.
     pub fn advance(&self, by: Duration) {
         *lock(&self.0) += by;
     }

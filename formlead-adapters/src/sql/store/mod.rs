@@ -179,6 +179,7 @@ impl<B: Backend> SqlStore<B> {
         wakers.retain_mut(|tx| !matches!(tx.try_send(()), Err(e) if e.is_disconnected()));
     }
 
+    /// The pool reads go through.
     pub fn pool(&self) -> &Pool<B::Db> {
         &self.pool
     }

@@ -30,6 +30,7 @@ pub enum SubmissionSource {
 }
 
 impl SubmissionSource {
+    /// The source's name, as stored.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Webhook => "webhook",
@@ -53,14 +54,20 @@ impl SubmissionSource {
 #[non_exhaustive]
 pub enum SubmissionError {
     #[error("body is not valid JSON: {0}")]
+    /// The body is not JSON.
     InvalidJson(String),
     #[error("body must be a JSON object")]
+    /// The body is JSON but not an object.
     NotAnObject,
     #[error("missing required field '{0}'")]
+    /// A required field is missing.
     MissingField(&'static str),
     #[error("field '{field}' is invalid: {reason}")]
+    /// A field's value cannot be used.
     InvalidField {
+        /// The field.
         field: Cow<'static, str>,
+        /// Why not.
         reason: Cow<'static, str>,
     },
 }
@@ -92,20 +99,27 @@ pub const MAX_FIELDS: usize = 200;
 /// raw payload exactly as received.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FormSubmission {
+    /// Our id for it.
     pub id: SubmissionId,
     /// HubSpot's `formSubmissionId` (or `conversionId`); the dedupe key. When
     /// a body carries none, a digest of the raw body stands in, so an exact
     /// redelivery is still recognised.
     pub form_submission_id: String,
+    /// HubSpot's portal (account) id.
     pub portal_id: Option<u64>,
+    /// HubSpot's form id.
     pub form_id: Option<String>,
+    /// When the prospect submitted it.
     pub submitted_at: Option<DateTime<Utc>>,
+    /// The page the form was on.
     pub page_url: Option<String>,
     /// Field values by HubSpot property name (lower-cased).
     pub fields: BTreeMap<String, String>,
     /// The body verbatim (webhook) or the API record re-serialised (reconcile).
     pub raw_payload: String,
+    /// How it reached us.
     pub source: SubmissionSource,
+    /// When it reached us.
     pub received_at: DateTime<Utc>,
 }
 
@@ -367,19 +381,25 @@ impl FormSubmission {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FormsApiSubmission {
+    /// HubSpot's id of the submission.
     pub conversion_id: String,
+    /// When it was submitted (Unix milliseconds).
     pub submitted_at: i64,
     #[serde(default)]
+    /// The form's fields.
     pub values: Vec<FormsApiValue>,
     #[serde(default)]
+    /// The page the form was on.
     pub page_url: Option<String>,
 }
 
 /// A `{name, value}` pair of the forms API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FormsApiValue {
+    /// The field's property name.
     pub name: String,
     #[serde(default)]
+    /// Its value as sent.
     pub value: Value,
 }
 
