@@ -1,3 +1,4 @@
+// Longer than 400 lines: one `Store` impl over one mutex-guarded state, each method a short transaction on it.
 //! `MemoryStore`: the whole [`Store`] in memory. For tests, examples and
 //! embedding where durability does not matter.
 

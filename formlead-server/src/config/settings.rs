@@ -1,3 +1,4 @@
+// Longer than 400 lines: `from_sources` reads and validates every setting in one place, in the order of the settings table.
 //! Typed, validated settings.
 
 use std::net::SocketAddr;

@@ -1,3 +1,4 @@
+// About 400 lines: the two webhook body shapes and the forms API record are parsed into one type here.
 //! A form submission as it arrived, parsed from either webhook body shape or
 //! from HubSpot's forms API.
 

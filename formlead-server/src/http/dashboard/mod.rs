@@ -149,7 +149,7 @@ pub async fn workflow(
             &format!("Lead {}", d.workflow.prospect_email),
             &viewer,
             &state,
-            &render::workflow(&d),
+            &render::workflow::page(&d),
         ),
         Ok(None) => error_page(StatusCode::NOT_FOUND, "No such workflow."),
         Err(e) => super::errors::ApiError::from(e).into_response(),

@@ -1,0 +1,129 @@
+//! What the store hands back: ids of an accepted submission, list filters
+//! and pages, an attempt's start, a prospect's history, the counters.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{CrmTask, DraftEmail, SubmissionId, Workflow, WorkflowId, WorkflowStatus};
+
+/// The ids of an accepted submission and its workflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Accepted {
+    /// The stored submission's id.
+    pub submission_id: SubmissionId,
+    /// Its workflow's id.
+    pub workflow_id: WorkflowId,
+}
+
+/// Filter and page of the workflow list. `limit` is clamped by stores to
+/// [`WorkflowFilter::MAX_LIMIT`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkflowFilter {
+    /// Only workflows in this status.
+    pub status: Option<WorkflowStatus>,
+    /// Case-insensitive substring of the prospect email.
+    pub email: Option<String>,
+    /// Most rows returned (at most [`Self::MAX_LIMIT`]).
+    pub limit: u32,
+    /// Rows skipped first.
+    pub offset: u32,
+}
+
+impl WorkflowFilter {
+    /// The largest page.
+    pub const MAX_LIMIT: u32 = 1000;
+    /// The page size when none is asked for.
+    pub const DEFAULT_LIMIT: u32 = 50;
+
+    /// `limit` clamped into `1..=MAX_LIMIT`.
+    pub fn clamped_limit(&self) -> u32 {
+        self.limit.clamp(1, Self::MAX_LIMIT)
+    }
+
+    /// The lower-cased email needle, if one is set and non-empty.
+    pub fn email_needle(&self) -> Option<String> {
+        self.email
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_lowercase)
+    }
+}
+
+impl Default for WorkflowFilter {
+    fn default() -> Self {
+        Self {
+            status: None,
+            email: None,
+            limit: Self::DEFAULT_LIMIT,
+            offset: 0,
+        }
+    }
+}
+
+/// One page of a list, with the total number of matches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    /// The rows of this page.
+    pub items: Vec<T>,
+    /// Rows in all pages.
+    pub total: u64,
+}
+
+/// Result of trying to start an attempt of a workflow.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StartAttempt {
+    /// The caller holds the lease; `attempts` already counts this attempt.
+    Started(Workflow),
+    /// Another worker holds an unexpired lease.
+    /// Another worker holds the lease until `until`.
+    Busy {
+        /// When its lease ends.
+        until: DateTime<Utc>,
+    },
+    /// The workflow's next attempt is scheduled for later (`next_retry_at`);
+    /// the job came early.
+    /// The workflow waits for a retry due at `at`.
+    NotDue {
+        /// When it is due.
+        at: DateTime<Utc>,
+    },
+
+    /// Nothing to do: the workflow is completed, awaiting approval or failed.
+    NotRunnable(WorkflowStatus),
+}
+
+/// Earlier activity for an email (LongMemory's input).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProspectHistory {
+    /// Earlier submissions, newest first.
+    pub submissions: Vec<PastSubmission>,
+    /// Drafts written for earlier workflows, newest first.
+    pub drafts: Vec<DraftEmail>,
+    /// Tasks created for earlier workflows, newest first.
+    pub tasks: Vec<CrmTask>,
+}
+
+/// An earlier submission, in brief.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PastSubmission {
+    /// Its workflow.
+    pub workflow_id: WorkflowId,
+    /// When it arrived.
+    pub received_at: DateTime<Utc>,
+    /// What the prospect wrote.
+    pub message: Option<String>,
+}
+
+/// Counters for the dashboard tiles.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowStats {
+    /// Workflows created since the `since` argument.
+    pub created_since: u64,
+    /// Count per status (all time).
+    pub by_status: Vec<(WorkflowStatus, u64)>,
+    /// Drafts waiting for approval.
+    pub drafts_pending: u64,
+    /// Milliseconds from submission to draft for recent drafts (unsorted).
+    pub draft_latencies_ms: Vec<i64>,
+}

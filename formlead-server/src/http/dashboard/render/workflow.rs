@@ -1,0 +1,162 @@
+//! One workflow's page: prospect, timeline, draft, task, errors, audit.
+
+use std::fmt::Write as _;
+
+use formlead_core::domain::{StepName, StepStatus, WorkflowStatus};
+use formlead_core::html::escape_html as esc;
+use formlead_core::orchestrator::WorkflowDetail;
+
+use super::{badge, draft_actions, draft_badge, ms, time};
+
+/// One workflow: prospect, timeline, draft, task, errors, audit.
+pub fn page(d: &WorkflowDetail) -> String {
+    let w = &d.workflow;
+    let mut out = String::new();
+    let retry = if w.status == WorkflowStatus::Failed {
+        format!(
+            " <button type=\"button\" data-action=\"retry\" data-id=\"{}\">Retry workflow</button>",
+            w.id
+        )
+    } else {
+        String::new()
+    };
+    let _ = write!(
+        out,
+        "<p><a href=\"/dashboard\">← All leads</a></p><h1>{} {}</h1><p class=\"muted\">Workflow <code>{}</code> · received {} · attempts {}{}</p>{retry}",
+        esc(&w.prospect_email),
+        badge(w.status),
+        w.id,
+        time(Some(w.created_at)),
+        w.attempts,
+        w.last_error
+            .as_deref()
+            .map(|e| format!(" · last error: {}", esc(e)))
+            .unwrap_or_default()
+    );
+
+    // Prospect and message.
+    if let Some(s) = &d.submission {
+        let field = |k: &str| esc(s.field(k).unwrap_or("—"));
+        let _ = write!(
+            out,
+            "<section aria-labelledby=\"p\"><h2 id=\"p\">Prospect</h2><dl class=\"facts\"><dt>Name</dt><dd>{} {}</dd><dt>Company</dt><dd>{}</dd>\
+             <dt>Email</dt><dd>{}</dd><dt>Form</dt><dd>{}</dd></dl><h3>Message</h3><blockquote class=\"message\">{}</blockquote></section>",
+            field("firstname"),
+            field("lastname"),
+            field("company"),
+            esc(s.email()),
+            esc(s.page_url.as_deref().unwrap_or("—")),
+            field("message")
+        );
+    }
+
+    // Timeline of the 13 steps.
+    let mut steps = String::new();
+    for name in StepName::ALL {
+        let rec = d.steps.iter().find(|s| s.step == *name);
+        let (class, status, took, text) = match rec {
+            Some(r) => (
+                match r.status {
+                    StepStatus::Completed => "ok",
+                    StepStatus::Failed => "bad",
+                    StepStatus::Running | StepStatus::Degraded => "wait",
+                },
+                r.status.as_str(),
+                r.duration_ms().map_or_else(|| "—".to_owned(), ms),
+                r.summary
+                    .clone()
+                    .or_else(|| r.error.clone())
+                    .unwrap_or_default(),
+            ),
+            None => ("pending", "pending", "—".to_owned(), String::new()),
+        };
+        let _ = write!(
+            steps,
+            "<li class=\"step {class}\"><span class=\"num\">{}</span> <strong>{}</strong> <span class=\"badge {class}\">{status}</span> <span class=\"dur\">{took}</span><div class=\"sum\">{}</div></li>",
+            name.number(),
+            name.as_str(),
+            esc(&text)
+        );
+    }
+    let _ = write!(
+        out,
+        "<section aria-labelledby=\"t\"><h2 id=\"t\">Timeline</h2><ol class=\"timeline\">{steps}</ol></section>"
+    );
+
+    // Drafts.
+    for draft in &d.drafts {
+        let _ = write!(
+            out,
+            "<section aria-labelledby=\"d-{id}\" class=\"draft\"><h2 id=\"d-{id}\">Draft {}</h2><dl class=\"facts\"><dt>To</dt><dd>{}</dd><dt>Subject</dt><dd>{}</dd>\
+             <dt>Mailbox draft</dt><dd>{}</dd>{}</dl>{}\
+             <h3>HTML</h3><iframe class=\"preview\" title=\"HTML preview of the draft\" sandbox=\"\" referrerpolicy=\"no-referrer\" srcdoc=\"{}\"></iframe>\
+             <details><summary>Plain text</summary><pre>{}</pre></details></section>",
+            draft_badge(draft.status),
+            esc(&draft.to_email),
+            esc(&draft.subject),
+            esc(draft.external_id.as_deref().unwrap_or("—")),
+            match (&draft.decided_by, &draft.reject_reason) {
+                (Some(by), Some(reason)) =>
+                    format!("<dt>Rejected by</dt><dd>{} — {}</dd>", esc(by), esc(reason)),
+                (Some(by), None) => format!("<dt>Decided by</dt><dd>{}</dd>", esc(by)),
+                _ => String::new(),
+            },
+            draft_actions(draft),
+            esc(&draft.body_html),
+            esc(&draft.body_text),
+            id = draft.id
+        );
+    }
+
+    // CRM task.
+    for t in &d.tasks {
+        let _ = write!(
+            out,
+            "<section aria-labelledby=\"k\"><h2 id=\"k\">CRM task</h2><dl class=\"facts\"><dt>Subject</dt><dd>{}</dd><dt>Due</dt><dd>{}</dd><dt>Priority</dt><dd>{}</dd><dt>CRM id</dt><dd>{}</dd></dl><pre>{}</pre></section>",
+            esc(&t.subject),
+            time(Some(t.due_at)),
+            t.priority.as_str(),
+            esc(&t.external_id),
+            esc(&t.body)
+        );
+    }
+
+    // Errors.
+    if !d.errors.is_empty() {
+        let mut rows = String::new();
+        for e in &d.errors {
+            let _ = write!(
+                rows,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                e.attempt,
+                e.step.map_or("—", |s| s.as_str()),
+                e.kind.as_str(),
+                esc(&e.message),
+                time(e.retry_at),
+                time(Some(e.created_at))
+            );
+        }
+        let _ = write!(
+            out,
+            "<section aria-labelledby=\"e\"><h2 id=\"e\">Errors</h2><div class=\"scroll\"><table><thead><tr><th scope=\"col\">Attempt</th><th scope=\"col\">Step</th><th scope=\"col\">Kind</th><th scope=\"col\">Message</th><th scope=\"col\">Retry at</th><th scope=\"col\">At</th></tr></thead><tbody>{rows}</tbody></table></div></section>"
+        );
+    }
+
+    // Audit trail.
+    let mut rows = String::new();
+    for a in &d.audit {
+        let _ = write!(
+            rows,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            time(Some(a.created_at)),
+            esc(&a.actor),
+            esc(&a.action),
+            esc(&a.detail.to_string())
+        );
+    }
+    let _ = write!(
+        out,
+        "<section aria-labelledby=\"a\"><h2 id=\"a\">Audit trail</h2><div class=\"scroll\"><table><thead><tr><th scope=\"col\">At</th><th scope=\"col\">Who</th><th scope=\"col\">What</th><th scope=\"col\">Detail</th></tr></thead><tbody>{rows}</tbody></table></div></section>"
+    );
+    out
+}
