@@ -12,7 +12,9 @@
 use std::fmt;
 use std::future::Future;
 
-use super::failure::StepFailure;
+use super::failure::{StepFailure, store_failure};
+use crate::domain::StepName;
+use crate::ports::StoreError;
 
 /// How the effect came to exist, for the step's summary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +35,17 @@ impl fmt::Display for Origin {
             Self::Created => "created",
         })
     }
+}
+
+/// Step 1's lookup for `step`: the first of the records an earlier attempt
+/// stored (read by `rows`), as its checkpoint (`to`).
+pub(crate) async fn first_stored<R, T>(
+    rows: impl Future<Output = Result<Vec<R>, StoreError>>,
+    step: StepName,
+    to: impl FnOnce(R) -> T,
+) -> Result<Option<T>, StepFailure> {
+    let rows = rows.await.map_err(store_failure(Some(step)))?;
+    Ok(rows.into_iter().next().map(to))
 }
 
 /// Runs the rule above: `stored` is step 1's lookup, `find` step 2's,

@@ -64,6 +64,22 @@ fn signed_webhook(body: &str) -> Request<Body> {
     )
 }
 
+impl InMemory {
+    /// The router's answer to `req`.
+    async fn call(&self, req: Request<Body>) -> Response<Body> {
+        self.router.clone().oneshot(req).await.expect("infallible")
+    }
+
+    /// GET `path` from a loopback client.
+    async fn get(&self, path: &str) -> Response<Body> {
+        let req = Request::get(path)
+            .header("host", HOST)
+            .body(Body::empty())
+            .expect("request");
+        self.call(from_loopback(req)).await
+    }
+}
+
 async fn json(res: Response<Body>) -> serde_json::Value {
     let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
         .await
@@ -77,12 +93,7 @@ const LEAD: &str = r#"{"formSubmissionId": "router-1", "email": "ana@acme.exampl
 #[tokio::test]
 async fn a_signed_webhook_is_stored_and_its_workflow_runs() {
     let app = in_memory(&[]);
-    let res = app
-        .router
-        .clone()
-        .oneshot(signed_webhook(LEAD))
-        .await
-        .unwrap();
+    let res = app.call(signed_webhook(LEAD)).await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     let body = json(res).await;
     assert_eq!(body["status"], "accepted", "{body}");
@@ -96,12 +107,7 @@ async fn a_signed_webhook_is_stored_and_its_workflow_runs() {
     );
 
     // The same delivery again is a duplicate, not a second workflow.
-    let again = app
-        .router
-        .clone()
-        .oneshot(signed_webhook(LEAD))
-        .await
-        .unwrap();
+    let again = app.call(signed_webhook(LEAD)).await;
     assert_eq!(again.status(), StatusCode::CONFLICT);
     assert_eq!(json(again).await["status"], "duplicate");
     let page = store
@@ -121,7 +127,7 @@ async fn an_unsigned_webhook_is_refused_and_nothing_is_stored() {
             .body(Body::from(LEAD))
             .unwrap(),
     );
-    let res = app.router.clone().oneshot(req).await.unwrap();
+    let res = app.call(req).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     let store = &app.embedded.ports.store;
     assert!(store.find_submission("router-1").await.unwrap().is_none());
@@ -130,17 +136,7 @@ async fn an_unsigned_webhook_is_refused_and_nothing_is_stored() {
 #[tokio::test]
 async fn readiness_names_the_store_and_metrics_read_the_queue_port() {
     let app = in_memory(&[]);
-    let res = app
-        .router
-        .clone()
-        .oneshot(from_loopback(
-            Request::get("/readyz")
-                .header("host", HOST)
-                .body(Body::empty())
-                .unwrap(),
-        ))
-        .await
-        .unwrap();
+    let res = app.get("/readyz").await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(
         json(res).await,
@@ -152,27 +148,12 @@ async fn readiness_names_the_store_and_metrics_read_the_queue_port() {
     // so a scrape is retried until it is this app's.)
     for i in 0..7 {
         let body = LEAD.replace("router-1", &format!("router-depth-{i}"));
-        let res = app
-            .router
-            .clone()
-            .oneshot(signed_webhook(&body))
-            .await
-            .unwrap();
+        let res = app.call(signed_webhook(&body)).await;
         assert_eq!(res.status(), StatusCode::ACCEPTED);
     }
     let mut last = String::new();
     for _ in 0..50 {
-        let res = app
-            .router
-            .clone()
-            .oneshot(from_loopback(
-                Request::get("/metrics")
-                    .header("host", HOST)
-                    .body(Body::empty())
-                    .unwrap(),
-            ))
-            .await
-            .unwrap();
+        let res = app.get("/metrics").await;
         assert_eq!(res.status(), StatusCode::OK);
         let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
             .await
@@ -189,25 +170,10 @@ async fn readiness_names_the_store_and_metrics_read_the_queue_port() {
 #[tokio::test]
 async fn the_operator_api_lists_what_the_engine_stored() {
     let app = in_memory(&[]);
-    let res = app
-        .router
-        .clone()
-        .oneshot(signed_webhook(LEAD))
-        .await
-        .unwrap();
+    let res = app.call(signed_webhook(LEAD)).await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     app.embedded.run_due().await.unwrap();
-    let res = app
-        .router
-        .clone()
-        .oneshot(from_loopback(
-            Request::get("/api/dashboard/drafts")
-                .header("host", HOST)
-                .body(Body::empty())
-                .unwrap(),
-        ))
-        .await
-        .unwrap();
+    let res = app.get("/api/dashboard/drafts").await;
     assert_eq!(res.status(), StatusCode::OK);
     let body = json(res).await;
     let drafts = body["drafts"].as_array().expect("drafts");

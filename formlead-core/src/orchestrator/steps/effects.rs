@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::super::checkpoint::Checkpoints;
 use super::super::engine::Engine;
 use super::super::failure::{StepFailure, port_failure, store_failure};
-use super::super::once::exactly_once;
+use super::super::once::{exactly_once, first_stored};
 use super::context::Context;
 use crate::agents::{NextAction, NextStep};
 use crate::domain::{
@@ -65,16 +65,12 @@ impl Engine {
         let fail = &port_failure(step);
         let (message_id, reply_to, mail) = (&message_id, &reply_to, &mail);
         self.checkpointed(wf, step, done, |attempted| async move {
-            let stored = async {
-                let existing = store
-                    .drafts_for_workflow(wf.id)
-                    .await
-                    .map_err(store_failure(Some(step)))?;
-                Ok(existing.into_iter().next().map(|d| DraftCheckpoint {
+            let stored = first_stored(store.drafts_for_workflow(wf.id), step, |d| {
+                DraftCheckpoint {
                     draft_id: d.id,
                     external_id: d.external_id,
-                }))
-            };
+                }
+            });
             let (checkpoint, origin) = exactly_once(
                 attempted,
                 stored,
@@ -169,16 +165,10 @@ impl Engine {
         let fail = &port_failure(step);
         let (key, new_task) = (&key, &new_task);
         self.checkpointed(wf, step, done, |attempted| async move {
-            let stored = async {
-                let existing = store
-                    .tasks_for_workflow(wf.id)
-                    .await
-                    .map_err(store_failure(Some(step)))?;
-                Ok(existing.into_iter().next().map(|t| TaskCheckpoint {
-                    task_id: t.id,
-                    external_id: t.external_id,
-                }))
-            };
+            let stored = first_stored(store.tasks_for_workflow(wf.id), step, |t| TaskCheckpoint {
+                task_id: t.id,
+                external_id: t.external_id,
+            });
             let (checkpoint, origin) = exactly_once(
                 attempted,
                 stored,
