@@ -42,7 +42,7 @@ type Reply = tokio::sync::oneshot::Sender<Result<Accepted, StoreError>>;
 /// The group-commit task's inbox (see `accept`).
 type Inbox = tokio::sync::mpsc::Sender<(FormSubmission, Reply)>;
 
-/// A [`Store`] on a SQL database. Construct it with
+/// A [`Store`](formlead_core::ports::Store) on a SQL database. Construct it with
 /// `SqliteStore::connect_sqlite` or `PgStore::connect_postgres`.
 pub struct SqlStore<B: Backend> {
     /// Reads.
