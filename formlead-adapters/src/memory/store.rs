@@ -16,7 +16,7 @@ use formlead_core::domain::{
 };
 use formlead_core::ports::{
     Accepted, Conflict, Page, PastSubmission, ProspectHistory, Queue, StartAttempt, Store,
-    StoreError, WorkflowFilter, WorkflowJob, WorkflowStats,
+    StoreError, StoreWrite, WorkflowFilter, WorkflowJob, WorkflowStats,
 };
 
 #[derive(Debug, Clone)]
@@ -108,6 +108,71 @@ impl MemoryStore {
             .get_mut(&id)
             .ok_or_else(|| not_found("workflow", id))?;
         f(row)
+    }
+}
+
+impl MemoryStore {
+    /// `write`, as its own method does it.
+    async fn write_one(&self, write: StoreWrite) -> Result<(), StoreError> {
+        self.write_faults(&write).await?;
+        let mut s = lock(&self.state);
+        s.check(&write)?;
+        s.apply(write);
+        Ok(())
+    }
+
+    /// The fault points of `write`: those of its own method.
+    async fn write_faults(&self, write: &StoreWrite) -> Result<(), StoreError> {
+        let f = &self.faults;
+        match write {
+            StoreWrite::Step(r) => {
+                f.before::<StoreError>("save_step").await?;
+                let op = format!("save_step:{}:{}", r.step, r.status);
+                f.before::<StoreError>(&op).await?;
+            }
+            StoreWrite::Audit(_) => {
+                f.before::<StoreError>("record_audit").await?;
+            }
+            StoreWrite::Draft(_) => {
+                f.before::<StoreError>("insert_draft").await?;
+            }
+            StoreWrite::Task(_) => {
+                f.before::<StoreError>("insert_task").await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl State {
+    /// Whether `write` may be applied: its workflow exists, a draft is new.
+    fn check(&self, write: &StoreWrite) -> Result<(), StoreError> {
+        let workflow = match write {
+            StoreWrite::Step(r) => Some(r.workflow_id),
+            StoreWrite::Draft(d) => Some(d.workflow_id),
+            StoreWrite::Task(t) => Some(t.workflow_id),
+            StoreWrite::Audit(_) => None,
+        };
+        if let Some(id) = workflow.filter(|id| !self.workflows.contains_key(id)) {
+            return Err(not_found("workflow", id));
+        }
+        if let StoreWrite::Draft(d) = write
+            && self.drafts.iter().any(|x| x.id == d.id)
+        {
+            return Err(StoreError::Conflict(Conflict::DraftExists(d.id)));
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, write: StoreWrite) {
+        match write {
+            StoreWrite::Step(r) => {
+                self.steps.insert((r.workflow_id, r.step), r);
+            }
+            StoreWrite::Audit(e) => self.audit.push(e),
+            StoreWrite::Draft(d) => self.drafts.push(d),
+            StoreWrite::Task(t) => self.tasks.push(t),
+        }
     }
 }
 
@@ -422,15 +487,20 @@ impl Store for MemoryStore {
     }
 
     async fn save_step(&self, record: &StepRecord) -> Result<(), StoreError> {
-        self.faults.before::<StoreError>("save_step").await?;
-        let op = format!("save_step:{}:{}", record.step, record.status);
-        self.faults.before::<StoreError>(&op).await?;
-        let mut s = lock(&self.state);
-        if !s.workflows.contains_key(&record.workflow_id) {
-            return Err(not_found("workflow", record.workflow_id));
+        self.write_one(StoreWrite::Step(record.clone())).await
+    }
+
+    async fn write_all(&self, writes: &[StoreWrite]) -> Result<(), StoreError> {
+        for w in writes {
+            self.write_faults(w).await?;
         }
-        s.steps
-            .insert((record.workflow_id, record.step), record.clone());
+        let mut s = lock(&self.state);
+        for w in writes {
+            s.check(w)?;
+        }
+        for w in writes {
+            s.apply(w.clone());
+        }
         Ok(())
     }
 
@@ -443,16 +513,7 @@ impl Store for MemoryStore {
     }
 
     async fn insert_draft(&self, draft: &DraftEmail) -> Result<(), StoreError> {
-        self.faults.before::<StoreError>("insert_draft").await?;
-        let mut s = lock(&self.state);
-        if !s.workflows.contains_key(&draft.workflow_id) {
-            return Err(not_found("workflow", draft.workflow_id));
-        }
-        if s.drafts.iter().any(|d| d.id == draft.id) {
-            return Err(StoreError::Conflict(Conflict::DraftExists(draft.id)));
-        }
-        s.drafts.push(draft.clone());
-        Ok(())
+        self.write_one(StoreWrite::Draft(draft.clone())).await
     }
 
     async fn update_draft(
@@ -516,13 +577,7 @@ impl Store for MemoryStore {
     }
 
     async fn insert_task(&self, task: &CrmTask) -> Result<(), StoreError> {
-        self.faults.before::<StoreError>("insert_task").await?;
-        let mut s = lock(&self.state);
-        if !s.workflows.contains_key(&task.workflow_id) {
-            return Err(not_found("workflow", task.workflow_id));
-        }
-        s.tasks.push(task.clone());
-        Ok(())
+        self.write_one(StoreWrite::Task(task.clone())).await
     }
 
     async fn tasks_for_workflow(&self, id: WorkflowId) -> Result<Vec<CrmTask>, StoreError> {
@@ -544,9 +599,7 @@ impl Store for MemoryStore {
     }
 
     async fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
-        self.faults.before::<StoreError>("record_audit").await?;
-        lock(&self.state).audit.push(event.clone());
-        Ok(())
+        self.write_one(StoreWrite::Audit(event.clone())).await
     }
 
     async fn audit_for_workflow(&self, id: WorkflowId) -> Result<Vec<AuditEvent>, StoreError> {

@@ -35,6 +35,54 @@ pub(crate) fn job_json(job: &WorkflowJob) -> Result<String, sqlx::Error> {
     serde_json::to_string(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))
 }
 
+/// A value bound to a statement, in formlead's terms; each backend maps it
+/// onto its column types (SQLite: text ids, integer milliseconds, JSON
+/// text; PostgreSQL: UUID, TIMESTAMPTZ, JSONB).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arg {
+    /// Text.
+    Text(Option<String>),
+    /// An integer.
+    Int(Option<i64>),
+    /// An id.
+    Id(Option<Uuid>),
+    /// A timestamp.
+    Time(Option<DateTime<Utc>>),
+    /// A JSON document.
+    Json(Option<Value>),
+}
+
+macro_rules! arg_from {
+    ($variant:ident: $($t:ty => $conv:expr),+ $(,)?) => {
+        $(impl From<$t> for Arg {
+            fn from(v: $t) -> Self {
+                #[allow(clippy::redundant_closure_call)]
+                Self::$variant(($conv)(v))
+            }
+        })+
+    };
+}
+
+arg_from!(Text: String => Some, Option<String> => |v| v, &str => |v: &str| Some(v.to_owned()));
+arg_from!(Int: i64 => Some, Option<i64> => |v| v, u32 => |v| Some(i64::from(v)));
+arg_from!(Id: Uuid => Some, Option<Uuid> => |v| v);
+arg_from!(Time: DateTime<Utc> => Some, Option<DateTime<Utc>> => |v| v);
+arg_from!(Json: Value => Some, Option<Value> => |v| v);
+
+/// The rows of one unit of writes (`Store::write_all`), by table, each row
+/// its column values in the table's column order.
+#[derive(Debug, Default)]
+pub struct UnitRows {
+    /// `draft_emails` rows.
+    pub drafts: Vec<Vec<Arg>>,
+    /// `hubspot_tasks` rows.
+    pub tasks: Vec<Vec<Arg>>,
+    /// `audit_events` rows.
+    pub audit: Vec<Vec<Arg>>,
+    /// `workflow_steps` rows (upserted), last.
+    pub steps: Vec<Vec<Arg>>,
+}
+
 /// A SQL backend: the database plus the mapping of formlead's types onto it.
 pub trait Backend: Send + Sync + Sized + 'static {
     /// The sqlx database.
@@ -112,6 +160,17 @@ pub trait Backend: Send + Sync + Sized + 'static {
 
     /// Whether a database error is worth retrying (busy, serialization).
     fn is_transient_db_error(code: Option<&str>) -> bool;
+
+    /// One call writing all of `rows` (statement text and its text
+    /// parameters), where the backend can do that; `None`: one statement a
+    /// row.
+    ///
+    /// # Errors
+    /// When a value cannot be encoded.
+    fn unit_call(rows: &UnitRows) -> Option<Result<(&'static str, Vec<String>), sqlx::Error>> {
+        let _ = rows;
+        None
+    }
 }
 
 /// The apalis task carrying `job`: JSON bytes, as apalis' JSON codec decodes them.

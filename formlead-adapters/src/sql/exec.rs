@@ -3,13 +3,10 @@
 //! backend to do that is said once, here (the `where` clause of the blanket
 //! [`Sql`] impl); everything else asks only for `B: Sql`.
 
-use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
-use serde_json::Value;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
-use uuid::Uuid;
 
-use super::backend::Backend;
+use super::backend::{Arg, Backend};
 
 /// A statement of backend `B`, with its arguments.
 pub type Query<'q, B> =
@@ -18,40 +15,6 @@ pub type Query<'q, B> =
 pub type DbRow<B> = <<B as Backend>::Db as Database>::Row;
 /// A connection of backend `B` (inside a transaction: `&mut *tx`).
 pub type Conn<B> = <<B as Backend>::Db as Database>::Connection;
-
-/// A value bound to a statement, in formlead's terms; each backend maps it
-/// onto its column types (SQLite: text ids, integer milliseconds, JSON
-/// text; PostgreSQL: UUID, TIMESTAMPTZ, JSONB).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Arg {
-    /// Text.
-    Text(Option<String>),
-    /// An integer.
-    Int(Option<i64>),
-    /// An id.
-    Id(Option<Uuid>),
-    /// A timestamp.
-    Time(Option<DateTime<Utc>>),
-    /// A JSON document.
-    Json(Option<Value>),
-}
-
-macro_rules! arg_from {
-    ($variant:ident: $($t:ty => $conv:expr),+ $(,)?) => {
-        $(impl From<$t> for Arg {
-            fn from(v: $t) -> Self {
-                #[allow(clippy::redundant_closure_call)]
-                Self::$variant(($conv)(v))
-            }
-        })+
-    };
-}
-
-arg_from!(Text: String => Some, Option<String> => |v| v, &str => |v: &str| Some(v.to_owned()));
-arg_from!(Int: i64 => Some, Option<i64> => |v| v, u32 => |v| Some(i64::from(v)));
-arg_from!(Id: Uuid => Some, Option<Uuid> => |v| v);
-arg_from!(Time: DateTime<Utc> => Some, Option<DateTime<Utc>> => |v| v);
-arg_from!(Json: Value => Some, Option<Value> => |v| v);
 
 /// What the store does with sqlx, for any backend sqlx can run it on.
 pub trait Sql: Backend {

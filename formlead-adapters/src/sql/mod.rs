@@ -15,8 +15,8 @@ mod store;
 mod worker;
 mod write_path;
 
-pub use backend::{Backend, JOB_MAX_ATTEMPTS, NewLead, WORKFLOW_QUEUE};
-pub use exec::{Arg, Sql};
+pub use backend::{Arg, Backend, JOB_MAX_ATTEMPTS, NewLead, UnitRows, WORKFLOW_QUEUE};
+pub use exec::Sql;
 #[cfg(feature = "postgres")]
 pub use postgres::{PgBackend, PgStore};
 pub use queue::ApalisQueue;

@@ -59,6 +59,10 @@ pub(crate) trait WritePath<B: Backend>: Send + Sync + 'static {
 
     /// Runs `query` and commits it, durably; its `RETURNING` row, if any.
     async fn write_row(&self, query: WriteQuery<B>) -> Result<Option<DbRow<B>>, StoreError>;
+
+    /// Runs `queries` in order and commits them as one unit, durably: all
+    /// or none.
+    async fn write_all(&self, queries: Vec<WriteQuery<B>>) -> Result<(), StoreError>;
 }
 
 /// Writes straight to a pool of writer connections, each in its own
@@ -98,5 +102,14 @@ impl<B: Sql> WritePath<B> for DirectWrites<B> {
             .map_err(db_err::<B>)?;
         self.durability.durable().await?;
         Ok(row)
+    }
+
+    async fn write_all(&self, queries: Vec<WriteQuery<B>>) -> Result<(), StoreError> {
+        let mut tx = B::begin_write(&self.pool).await.map_err(db_err::<B>)?;
+        for query in queries {
+            query.execute_in(&mut *tx).await.map_err(db_err::<B>)?;
+        }
+        tx.commit().await.map_err(db_err::<B>)?;
+        self.durability.durable().await
     }
 }

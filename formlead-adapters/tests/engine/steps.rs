@@ -107,7 +107,9 @@ async fn happy_path_makes_one_draft_one_task_one_note() {
 }
 
 /// The checkpoint write after step k fails (the step's work is done but not
-/// recorded): the retry must resume and never repeat a side effect.
+/// recorded): the retry must resume and never repeat a side effect. A
+/// completed step is recorded with the run's next durable write (the next
+/// side effect's intent, or the end of the run), so that is where it fails.
 #[tokio::test]
 async fn failure_after_each_step_resumes_without_duplicates() {
     for &step in StepName::ALL {
@@ -154,9 +156,81 @@ async fn failure_after_each_step_resumes_without_duplicates() {
             .await
             .unwrap();
         assert_eq!(errors.len(), 1, "{step}");
-        assert_eq!(errors[0].step, Some(step), "{step}");
+        let written_at = StepName::ALL
+            .iter()
+            .copied()
+            .find(|s| s.number() > step.number() && s.has_side_effect())
+            .unwrap_or(StepName::Finalize);
+        assert_eq!(errors[0].step, Some(written_at), "{step}");
         assert_eq!(errors[0].kind, ErrorKind::Transient);
     }
+}
+
+/// A crash after the read-only steps, before the first side effect's intent
+/// is stored: their records were never written, so the retry reads again
+/// (threads, calendar) and repeats no side effect.
+#[tokio::test]
+async fn a_crash_after_the_read_steps_redoes_the_reads_and_no_side_effect() {
+    let kit = TestKit::new();
+    let engine = kit.engine();
+    kit.store.faults().inject(
+        &format!("save_step:{}:running", StepName::CreateMailDraft),
+        Fault::Transient,
+    );
+    let ids = kit.submit_lead(&engine, "f-1").await.unwrap();
+    let first = kit.run_due(&engine).await.unwrap();
+    assert!(
+        matches!(
+            first[..],
+            [ProcessOutcome::RetryScheduled { attempt: 1, .. }]
+        ),
+        "{first:?}"
+    );
+    // Nothing after the contact's intent was stored: the records of steps
+    // 2-9 went with the failed write.
+    let stored: Vec<(StepName, StepStatus)> = kit
+        .store
+        .list_steps(ids.workflow_id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.step, r.status))
+        .collect();
+    assert_eq!(
+        stored,
+        vec![
+            (StepName::ValidateSubmission, StepStatus::Completed),
+            (StepName::UpsertContact, StepStatus::Running)
+        ]
+    );
+    assert_eq!(kit.mail.faults().calls("threads_with"), 1);
+    assert!(
+        kit.mail.drafts().is_empty(),
+        "no side effect of step 10 yet"
+    );
+
+    kit.clock.advance(Span::minutes(2));
+    assert_eq!(
+        kit.run_due(&engine).await.unwrap(),
+        vec![ProcessOutcome::Finished(WorkflowStatus::Completed)]
+    );
+    assert_eq!(
+        kit.mail.faults().calls("threads_with"),
+        2,
+        "threads read again"
+    );
+    assert_eq!(
+        kit.calendar.faults().calls("busy"),
+        2,
+        "calendar read again"
+    );
+    assert_eq!(
+        kit.crm.faults().calls("create_contact"),
+        1,
+        "contact made once"
+    );
+    assert_exactly_one_of_each(&kit, ids.workflow_id).await;
+    assert_all_steps_completed(&kit, ids.workflow_id).await;
 }
 
 /// The vendor did the work but the response was lost: the retry looks the

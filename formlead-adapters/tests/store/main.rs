@@ -65,12 +65,14 @@ for_each_backend!(
         orphans_are_recovered,
         lists_filter_and_page,
         history_and_stats,
+        units_write_every_kind,
     ],
     shared: [
         concurrent_duplicates_make_one_workflow,
         concurrent_accepts_are_batched_correctly,
         an_unavailable_database_fails_the_batch_at_once,
         queued_writes_fail_alone,
+        a_failing_unit_leaves_nothing,
     ],
 );
 

@@ -10,7 +10,7 @@ use formlead_core::domain::{
     StepName, StepRecord, StepStatus, TaskId, TaskPriority, TaskType, WorkflowError, WorkflowId,
     WorkflowStatus,
 };
-use formlead_core::ports::{Accepted, StartAttempt, StoreError, WorkflowFilter};
+use formlead_core::ports::{Accepted, StartAttempt, StoreError, StoreWrite, WorkflowFilter};
 
 use crate::helpers::Subject;
 
@@ -871,4 +871,125 @@ pub async fn queued_writes_fail_alone(s: Arc<impl Subject + 'static>) {
 
     assert_eq!(s.audit_for_workflow(w).await.unwrap().len(), 30);
     assert_eq!(s.drafts_for_workflow(w).await.unwrap().len(), 1);
+}
+
+fn step(workflow_id: WorkflowId, step: StepName, status: StepStatus) -> StepRecord {
+    StepRecord {
+        workflow_id,
+        step,
+        status,
+        attempt: 1,
+        started_at: t0(),
+        finished_at: (status != StepStatus::Running).then(|| t0() + Span::milliseconds(7)),
+        summary: Some(format!("{step} {status} — ✓ \"quoted\"")),
+        output: Some(serde_json::json!({"step": step.as_str(), "n": [1, null, "ü"]})),
+        error: None,
+    }
+}
+
+/// A run's records written as one unit: every kind lands as its own
+/// method would write it, and a step written twice keeps its last record.
+pub async fn units_write_every_kind(s: &impl Subject) {
+    let w = accept(s, "unit", "u@acme.example").await.workflow_id;
+    let d = draft(w, 1);
+    let task = CrmTask {
+        id: TaskId::new(),
+        workflow_id: w,
+        contact_id: "c-1".into(),
+        external_id: "t-1".into(),
+        subject: "Follow up".into(),
+        body: "ref".into(),
+        due_at: t0() + Span::hours(24),
+        priority: TaskPriority::Medium,
+        task_type: TaskType::Call,
+        owner_id: None,
+        created_at: t0(),
+    };
+    let event = AuditEvent::new(Some(w), "system", "unit", serde_json::json!({"k": 1}), t0());
+    let failed = StepRecord {
+        error: Some("Google Calendar 503".into()),
+        ..step(w, StepName::FindMeetingSlots, StepStatus::Failed)
+    };
+    let degraded = step(w, StepName::FindMeetingSlots, StepStatus::Degraded);
+    let done = step(w, StepName::ValidateSubmission, StepStatus::Completed);
+    let marker = step(w, StepName::CreateMailDraft, StepStatus::Running);
+    s.write_all(&[
+        StoreWrite::Step(done.clone()),
+        StoreWrite::Step(failed),
+        StoreWrite::Step(degraded.clone()),
+        StoreWrite::Audit(event.clone()),
+        StoreWrite::Draft(d.clone()),
+        StoreWrite::Task(task.clone()),
+        StoreWrite::Step(marker.clone()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(
+        s.list_steps(w).await.unwrap(),
+        vec![done, degraded, marker],
+        "in step order, the last record of a step kept"
+    );
+    assert_eq!(s.drafts_for_workflow(w).await.unwrap(), vec![d]);
+    assert_eq!(s.tasks_for_workflow(w).await.unwrap(), vec![task]);
+    assert_eq!(s.audit_for_workflow(w).await.unwrap(), vec![event]);
+    s.write_all(&[]).await.unwrap();
+}
+
+/// A unit is all or nothing: one that fails (a draft stored before) leaves
+/// none of its records, while units queued beside it commit.
+pub async fn a_failing_unit_leaves_nothing(s: Arc<impl Subject + 'static>) {
+    let w = accept(&*s, "unit-fail", "u@acme.example").await.workflow_id;
+    let first = draft(w, 1);
+    s.insert_draft(&first).await.unwrap();
+
+    let holder = hold_the_writer(&s, "unit-fail-2", "u@acme.example");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut neighbours = Vec::new();
+    for n in 0..10 {
+        let s = s.clone();
+        neighbours.push(tokio::spawn(async move {
+            let e = AuditEvent::new(
+                Some(w),
+                "system",
+                "neighbour",
+                serde_json::json!({"n": n}),
+                t0(),
+            );
+            s.write_all(&[StoreWrite::Audit(e)]).await
+        }));
+    }
+    let failing = {
+        let s = s.clone();
+        let unit = vec![
+            StoreWrite::Audit(AuditEvent::new(
+                Some(w),
+                "system",
+                "lost",
+                serde_json::json!({}),
+                t0(),
+            )),
+            StoreWrite::Draft(first.clone()),
+            StoreWrite::Step(step(w, StepName::CreateMailDraft, StepStatus::Completed)),
+        ];
+        tokio::spawn(async move { s.write_all(&unit).await })
+    };
+    for n in neighbours {
+        n.await.unwrap().expect("a neighbouring unit commits");
+    }
+    assert!(
+        failing.await.unwrap().is_err(),
+        "the duplicate draft fails its unit"
+    );
+    s.faults().clear();
+    holder.await.unwrap().expect("the holding accept commits");
+
+    let audit = s.audit_for_workflow(w).await.unwrap();
+    assert_eq!(
+        audit.len(),
+        10,
+        "the neighbours' events, not the failed unit's"
+    );
+    assert!(audit.iter().all(|e| e.action == "neighbour"));
+    assert!(s.list_steps(w).await.unwrap().is_empty());
+    assert_eq!(s.drafts_for_workflow(w).await.unwrap(), vec![first]);
 }

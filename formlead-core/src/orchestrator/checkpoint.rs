@@ -1,8 +1,19 @@
 //! Running one step under a checkpoint: skip it when a completed record
-//! exists, otherwise record `running`, run, and record the outcome.
+//! exists, otherwise record `running` (before a side effect), run, and
+//! record the outcome.
+//!
+//! Only what must be durable is written at once: the `running` record of a
+//! step with a side effect, the intent a retry looks for before repeating
+//! it. Everything else a run records (completed steps, their outputs, audit
+//! events, the draft and task rows) is deferred and written in the same unit
+//! as the next such record, or when the run ends. A crash loses only
+//! deferred records of read-only steps, which a retry simply runs again; a
+//! side effect's result is either written before the next side effect
+//! starts or found again at the vendor by its key (see `once`).
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Mutex;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -12,14 +23,70 @@ use tracing::{debug, info, warn};
 use super::engine::Engine;
 use super::failure::{FailureKind, FailureOrigin, StepFailure, permanent, store_failure};
 use crate::domain::{StepName, StepRecord, StepStatus, Workflow};
+use crate::ports::StoreWrite;
 
-/// Checkpoints of a workflow by step.
-pub(crate) type Checkpoints = HashMap<StepName, StepRecord>;
+/// A run's checkpoints: those earlier attempts stored, by step, and the
+/// records of this attempt not written yet.
+#[derive(Debug, Default)]
+pub(crate) struct Checkpoints {
+    stored: HashMap<StepName, StepRecord>,
+    deferred: Mutex<Vec<StoreWrite>>,
+}
+
+impl Checkpoints {
+    /// The checkpoints earlier attempts stored.
+    pub(crate) fn new(stored: impl IntoIterator<Item = StepRecord>) -> Self {
+        Self {
+            stored: stored.into_iter().map(|r| (r.step, r)).collect(),
+            deferred: Mutex::default(),
+        }
+    }
+
+    /// The stored checkpoint of `step`, if any.
+    pub(crate) fn get(&self, step: &StepName) -> Option<&StepRecord> {
+        self.stored.get(step)
+    }
+
+    /// Keeps `write` for the next durable write of this run.
+    pub(crate) fn defer(&self, write: StoreWrite) {
+        self.pending().push(write);
+    }
+
+    fn take(&self) -> Vec<StoreWrite> {
+        std::mem::take(&mut *self.pending())
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, Vec<StoreWrite>> {
+        self.deferred
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
 
 /// What a step produced: its value (checkpointed) and a one-line summary.
 pub(crate) type StepResult<T> = Result<(T, String), StepFailure>;
 
 impl Engine {
+    /// Writes the run's deferred records and then `last` (if any), as one
+    /// durable unit.
+    pub(crate) async fn write_through(
+        &self,
+        done: &Checkpoints,
+        last: Option<StoreWrite>,
+        step: Option<StepName>,
+    ) -> Result<(), StepFailure> {
+        let mut writes = done.take();
+        writes.extend(last);
+        if writes.is_empty() {
+            return Ok(());
+        }
+        self.ports
+            .store
+            .write_all(&writes)
+            .await
+            .map_err(store_failure(step))
+    }
+
     /// Runs `step` unless `done` holds its completed checkpoint, in which
     /// case the stored output is returned. `run` receives whether an earlier
     /// attempt started this step (so a side effect may already exist).
@@ -46,7 +113,6 @@ impl Engine {
             }
         }
         let previously_attempted = prior.is_some();
-        let store = &self.ports.store;
         let mut record = StepRecord {
             workflow_id: workflow.id,
             step,
@@ -59,12 +125,11 @@ impl Engine {
             error: None,
         };
         // The `running` record is the intent marker a retry looks for before
-        // repeating a side effect; steps without one skip it (a commit less).
+        // repeating a side effect: durable before the effect, with whatever
+        // the run deferred so far. Steps without one skip it.
         if step.has_side_effect() {
-            store
-                .save_step(&record)
-                .await
-                .map_err(store_failure(Some(step)))?;
+            self.write_through(done, Some(StoreWrite::Step(record.clone())), Some(step))
+                .await?;
         }
         let timer = Instant::now();
         let result = run(previously_attempted).await;
@@ -79,10 +144,7 @@ impl Engine {
                 );
                 info!(step = %step, duration_ms = elapsed.as_millis() as u64, summary = %summary, "step completed");
                 record.summary = Some(summary);
-                store
-                    .save_step(&record)
-                    .await
-                    .map_err(store_failure(Some(step)))?;
+                done.defer(StoreWrite::Step(record));
                 self.observer
                     .step_finished(workflow.id, step, elapsed, true);
                 Ok(value)
@@ -90,8 +152,9 @@ impl Engine {
             Err(failure) => {
                 record.status = StepStatus::Failed;
                 record.error = Some(failure.message.clone());
-                if let Err(e) = store.save_step(&record).await {
-                    warn!(step = %step, error = %e, "could not checkpoint a failed step");
+                done.defer(StoreWrite::Step(record));
+                if let Err(e) = self.write_through(done, None, Some(step)).await {
+                    warn!(step = %step, error = %e.message, "could not checkpoint a failed step");
                 }
                 self.observer
                     .step_finished(workflow.id, step, elapsed, false);
@@ -139,11 +202,7 @@ impl Engine {
             output: serde_json::to_value(&value).ok(),
             error: Some(failure.message.clone()),
         };
-        let store = &self.ports.store;
-        store
-            .save_step(&record)
-            .await
-            .map_err(store_failure(Some(step)))?;
+        done.defer(StoreWrite::Step(record));
         let event = crate::domain::AuditEvent::new(
             Some(workflow.id),
             "system",
@@ -151,10 +210,7 @@ impl Engine {
             serde_json::json!({"step": step.as_str(), "error": failure.message}),
             now,
         );
-        store
-            .record_audit(&event)
-            .await
-            .map_err(store_failure(Some(step)))?;
+        done.defer(StoreWrite::Audit(event));
         warn!(step = %step, error = %failure.message, "enrichment step degraded; the draft is written without it");
         self.observer.step_degraded(workflow.id, step);
         Ok(value)

@@ -1,10 +1,11 @@
 //! A side effect on an external system (a mail draft, a CRM task or note),
 //! done exactly once across attempts. The rule, in order:
 //!
-//! 1. already recorded in the store: nothing to do, the record stands;
-//! 2. an earlier attempt started the step (its `running` checkpoint): the
-//!    effect may exist though its answer was lost, so look it up at the
-//!    vendor by its idempotency key;
+//! 1. an earlier attempt started the step (its `running` checkpoint) and
+//!    its record is in the store: nothing to do, the record stands;
+//! 2. an earlier attempt started the step but recorded nothing: the effect
+//!    may exist though its answer was lost, so look it up at the vendor by
+//!    its idempotency key;
 //! 3. not found (or never attempted): create it;
 //! 4. record it in the store before the step completes, so a later attempt
 //!    stops at 1.
@@ -62,7 +63,8 @@ where
     CreateFut: Future<Output = Result<X, StepFailure>>,
     RecordFut: Future<Output = Result<T, StepFailure>>,
 {
-    if let Some(done) = stored.await? {
+    // A step never started has nothing stored and nothing to find.
+    if attempted && let Some(done) = stored.await? {
         return Ok((done, Origin::Stored));
     }
     let found = if attempted { find().await? } else { None };

@@ -25,7 +25,7 @@ pub use policy::{Approval, FlagPolicy, SendDecision, SendMode, SendRefusal};
 pub use queue::{Queue, QueueError, WorkflowJob};
 pub use store::{
     Accepted, Conflict, Page, PastSubmission, ProspectHistory, StartAttempt, Store, StoreError,
-    WorkflowFilter, WorkflowStats,
+    StoreWrite, WorkflowFilter, WorkflowStats,
 };
 pub use writer::{DraftContent, DraftInput, DraftWriter, WriterError};
 

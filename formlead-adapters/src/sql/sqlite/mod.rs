@@ -21,7 +21,7 @@ mod wal_sync;
 
 use std::sync::Arc;
 
-use super::backend::{Backend, NewLead, WORKFLOW_QUEUE, job_json, job_task};
+use super::backend::{Arg, Backend, NewLead, UnitRows, WORKFLOW_QUEUE, job_json, job_task};
 use super::durability::Durability;
 use super::store::SqlStore;
 use single_writer::SingleWriter;
@@ -257,7 +257,62 @@ impl Backend for SqliteBackend {
         code.and_then(|c| c.parse::<i32>().ok())
             .is_some_and(|c| matches!(c & 0xff, 5 | 6 | 7 | 10 | 13))
     }
+
+    /// All rows as one JSON parameter (each table's rows an array of
+    /// arrays), all four inserts in one statement text: one round trip to
+    /// SQLite's thread per unit. (One parameter, used by every statement:
+    /// sqlx binds the statements of one text in turn, and a parameter a
+    /// statement skips would leave the next ones unbound.)
+    fn unit_call(rows: &UnitRows) -> Option<Result<(&'static str, Vec<String>), sqlx::Error>> {
+        let table = |rows: &[Vec<Arg>]| -> Value {
+            rows.iter()
+                .map(|row| row.iter().map(json_value).collect::<Value>())
+                .collect()
+        };
+        let unit = serde_json::json!({
+            "d": table(&rows.drafts),
+            "t": table(&rows.tasks),
+            "a": table(&rows.audit),
+            "s": table(&rows.steps),
+        });
+        Some(
+            serde_json::to_string(&unit)
+                .map(|json| (WRITE_UNIT, vec![json]))
+                .map_err(|e| sqlx::Error::Encode(Box::new(e))),
+        )
+    }
 }
+
+/// A value as [`WRITE_UNIT`] reads it from JSON: what the column stores.
+fn json_value(arg: &Arg) -> Value {
+    match arg {
+        Arg::Text(v) => v.clone().map_or(Value::Null, Value::String),
+        Arg::Int(v) => v.map_or(Value::Null, Value::from),
+        Arg::Id(v) => v.map_or(Value::Null, |u| Value::String(SqliteBackend::id(u))),
+        Arg::Time(v) => v.map_or(Value::Null, |t| Value::from(SqliteBackend::time(t))),
+        Arg::Json(v) => v
+            .as_ref()
+            .map_or(Value::Null, |j| Value::String(SqliteBackend::json(j))),
+    }
+}
+
+/// One unit of a run's records ([`Backend::unit_call`]): `?1` holds the
+/// drafts (`d`), tasks (`t`), audit events (`a`) and step checkpoints (`s`,
+/// last: a checkpoint never lands without the rows before it), each a JSON
+/// array of rows in the table's column order. (`WHERE true` lets SQLite parse `ON CONFLICT` after
+/// `SELECT`.)
+const WRITE_UNIT: &str = "\
+INSERT INTO draft_emails (id, workflow_id, to_email, to_name, subject, body_text, body_html, message_id, thread_id, in_reply_to, external_id, status, created_at, updated_at, decided_by, decided_at, reject_reason, sent_message_id, sent_at) \
+SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7, value->>8, value->>9, value->>10, value->>11, value->>12, value->>13, value->>14, value->>15, value->>16, value->>17, value->>18 FROM json_each(?1 -> 'd'); \
+INSERT INTO hubspot_tasks (id, workflow_id, contact_id, external_id, subject, body, due_at, priority, task_type, owner_id, created_at) \
+SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7, value->>8, value->>9, value->>10 FROM json_each(?1 -> 't'); \
+INSERT INTO audit_events (id, workflow_id, actor, action, detail, created_at) \
+SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5 FROM json_each(?1 -> 'a'); \
+INSERT INTO workflow_steps (workflow_id, step, status, attempt, started_at, finished_at, summary, output, error) \
+SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7, value->>8 FROM json_each(?1 -> 's') WHERE true \
+ON CONFLICT (workflow_id, step) DO UPDATE SET status = excluded.status, attempt = excluded.attempt, \
+started_at = excluded.started_at, finished_at = excluded.finished_at, summary = excluded.summary, \
+output = excluded.output, error = excluded.error";
 
 /// The file path in a `sqlite://` URL (`sqlite://formlead.db`,
 /// `sqlite:///abs/path.db`, `sqlite::memory:` is refused: use a file).

@@ -32,7 +32,7 @@ use tokio::time::Instant;
 
 use crate::sql::durability::Durability;
 use crate::sql::errors::{SharedError, db_err};
-use crate::sql::exec::{DbRow, Sql};
+use crate::sql::exec::{DbRow, Sql, stmt};
 use crate::sql::write_path::{Turn, WritePath, WriteQuery, WriteTurn};
 
 /// Most writes committed together.
@@ -207,8 +207,15 @@ impl Drop for GateTurn<'_> {
 /// What a queued write gets back: its `RETURNING` row, if any.
 type Answer<B> = oneshot::Sender<Result<Option<DbRow<B>>, StoreError>>;
 
+/// A queued write: one statement (answered with its `RETURNING` row), or
+/// several that commit as a unit (all or none).
+enum Unit<B: Sql> {
+    One(WriteQuery<B>),
+    All(Vec<WriteQuery<B>>),
+}
+
 /// A write waiting in the queue, with where its outcome goes.
-type Queued<B> = (WriteQuery<B>, Answer<B>);
+type Queued<B> = (Unit<B>, Answer<B>);
 
 /// The single writer: its connection, turns, durability and write queue.
 pub(crate) struct SingleWriter<B: Sql> {
@@ -269,23 +276,65 @@ impl<B: Sql> WritePath<B> for SingleWriter<B> {
 
     /// On a busy writer, the write may share its commit with others.
     async fn write_row(&self, query: WriteQuery<B>) -> Result<Option<DbRow<B>>, StoreError> {
-        let query = match self.queue() {
+        self.write(Unit::One(query)).await
+    }
+
+    /// On a busy writer, the unit may share its commit with others.
+    async fn write_all(&self, queries: Vec<WriteQuery<B>>) -> Result<(), StoreError> {
+        self.write(Unit::All(queries)).await.map(drop)
+    }
+}
+
+impl<B: Sql> SingleWriter<B> {
+    async fn write(&self, unit: Unit<B>) -> Result<Option<DbRow<B>>, StoreError> {
+        let unit = match self.queue() {
             Some(inbox) => {
                 let (answer, answered) = oneshot::channel();
-                match inbox.send((query, answer)).await {
+                match inbox.send((unit, answer)).await {
                     Ok(()) => {
                         return answered.await.unwrap_or_else(|_| {
                             Err(StoreError::transient("the write queue stopped"))
                         });
                     }
                     // The task is gone (runtime shutting down): write here.
-                    Err(mpsc::error::SendError((query, _))) => query,
+                    Err(mpsc::error::SendError((unit, _))) => unit,
                 }
             }
-            None => query,
+            None => unit,
         };
-        self.shared.write_alone(query).await
+        self.shared.write_alone(unit).await
     }
+}
+
+/// Runs `queries` inside `tx` under a savepoint, so a failing one undoes
+/// the unit alone. `Ok(Err(_))`: the unit failed and was undone; `Err(_)`:
+/// it could not be undone, and the transaction must not commit.
+async fn all_or_none<B: Sql>(
+    tx: &mut sqlx::Transaction<'static, B::Db>,
+    queries: Vec<WriteQuery<B>>,
+) -> Result<Result<(), StoreError>, StoreError> {
+    let run = |sql: &'static str| stmt::<B>(sql);
+    if let Err(e) = run("SAVEPOINT unit").execute_in(&mut **tx).await {
+        return Ok(Err(db_err::<B>(e)));
+    }
+    for query in queries {
+        if let Err(e) = query.execute_in(&mut **tx).await {
+            run("ROLLBACK TO unit")
+                .execute_in(&mut **tx)
+                .await
+                .map_err(db_err::<B>)?;
+            run("RELEASE unit")
+                .execute_in(&mut **tx)
+                .await
+                .map_err(db_err::<B>)?;
+            return Ok(Err(db_err::<B>(e)));
+        }
+    }
+    run("RELEASE unit")
+        .execute_in(&mut **tx)
+        .await
+        .map_err(db_err::<B>)?;
+    Ok(Ok(()))
 }
 
 async fn run_queue<B: Sql>(shared: Arc<Shared<B>>, mut rx: mpsc::Receiver<Queued<B>>) {
@@ -302,13 +351,23 @@ async fn run_queue<B: Sql>(shared: Arc<Shared<B>>, mut rx: mpsc::Receiver<Queued
 }
 
 impl<B: Sql> Shared<B> {
-    /// Runs `query` in its own (autocommit) transaction, in its turn.
-    async fn write_alone(&self, query: WriteQuery<B>) -> Result<Option<DbRow<B>>, StoreError> {
+    /// Runs `unit` in its own transaction, in its turn.
+    async fn write_alone(&self, unit: Unit<B>) -> Result<Option<DbRow<B>>, StoreError> {
         let turn = self.gate.turn(Turn::Other).await;
-        let row = query
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err::<B>)?;
+        let row = match unit {
+            Unit::One(query) => query
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err::<B>)?,
+            Unit::All(queries) => {
+                let mut tx = B::begin_write(&self.pool).await.map_err(db_err::<B>)?;
+                for query in queries {
+                    query.execute_in(&mut *tx).await.map_err(db_err::<B>)?;
+                }
+                tx.commit().await.map_err(db_err::<B>)?;
+                None
+            }
+        };
         drop(turn);
         self.durability.durable().await?;
         Ok(row)
@@ -318,9 +377,9 @@ impl<B: Sql> Shared<B> {
     /// each caller after the commit.
     async fn commit_group(&self, mut group: Vec<Queued<B>>) {
         if group.len() == 1
-            && let Some((query, answer)) = group.pop()
+            && let Some((unit, answer)) = group.pop()
         {
-            let _ = answer.send(self.write_alone(query).await);
+            let _ = answer.send(self.write_alone(unit).await);
             return;
         }
         let turn = self.gate.turn(Turn::Other).await;
@@ -334,9 +393,30 @@ impl<B: Sql> Shared<B> {
                 return;
             }
         };
-        let mut done = Vec::with_capacity(group.len());
-        for (query, answer) in group {
-            let result = query.fetch_optional_in(&mut *tx).await.map_err(db_err::<B>);
+        let mut done: Vec<(Result<Option<DbRow<B>>, StoreError>, Answer<B>)> =
+            Vec::with_capacity(group.len());
+        let mut group = group.into_iter();
+        for (unit, answer) in group.by_ref() {
+            let result = match unit {
+                Unit::One(query) => query.fetch_optional_in(&mut *tx).await.map_err(db_err::<B>),
+                Unit::All(queries) => match all_or_none(&mut tx, queries).await {
+                    Ok(result) => result.map(|()| None),
+                    Err(broken) => {
+                        // The transaction cannot go on: nothing of it commits.
+                        drop(tx);
+                        drop(turn);
+                        let e = SharedError::of(&broken);
+                        let _ = answer.send(Err(e.error()));
+                        for answer in done.into_iter().map(|(_, a)| a) {
+                            let _ = answer.send(Err(e.error()));
+                        }
+                        for (_, answer) in group {
+                            let _ = answer.send(Err(e.error()));
+                        }
+                        return;
+                    }
+                },
+            };
             done.push((result, answer));
         }
         let committed = tx.commit().await.map_err(db_err::<B>);

@@ -22,6 +22,7 @@ mod reads;
 mod records;
 mod rows;
 mod workflows;
+mod writes;
 
 use std::sync::Arc;
 
@@ -181,6 +182,11 @@ impl<B: Backend> SqlStore<B> {
     /// The pool writes go through (the single SQLite writer connection).
     pub fn writer(&self) -> &Pool<B::Db> {
         self.writes.pool()
+    }
+
+    /// Commits `queries` as one unit on the writer, durably.
+    pub(crate) async fn write_unit(&self, queries: Vec<WriteQuery<B>>) -> Result<(), StoreError> {
+        self.writes.write_all(queries).await
     }
 
     /// Waits for a turn on the writer.

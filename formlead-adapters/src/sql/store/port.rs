@@ -11,7 +11,8 @@ use formlead_core::domain::{
     SubmissionId, Workflow, WorkflowError, WorkflowId, WorkflowStatus, WorkflowSummary,
 };
 use formlead_core::ports::{
-    Accepted, Page, ProspectHistory, StartAttempt, Store, StoreError, WorkflowFilter, WorkflowStats,
+    Accepted, Page, ProspectHistory, StartAttempt, Store, StoreError, StoreWrite, WorkflowFilter,
+    WorkflowStats,
 };
 
 use super::super::exec::Sql;
@@ -118,6 +119,10 @@ impl<B: Sql> Store for SqlStore<B> {
 
     async fn save_step(&self, r: &StepRecord) -> Result<(), StoreError> {
         SqlStore::save_step(self, r).await
+    }
+
+    async fn write_all(&self, writes: &[StoreWrite]) -> Result<(), StoreError> {
+        SqlStore::write_all(self, writes).await
     }
 
     async fn list_steps(&self, id: WorkflowId) -> Result<Vec<StepRecord>, StoreError> {

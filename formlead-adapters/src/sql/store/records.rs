@@ -9,31 +9,12 @@ use formlead_core::ports::StoreError;
 use super::super::exec::{Sql, stmt};
 use super::SqlStore;
 use super::columns::{audit_cols, draft_cols, error_cols, step_cols, task_cols};
+use super::writes::{audit_write, draft_write, step_write, task_write};
 
 impl<B: Sql> SqlStore<B> {
     pub(super) async fn save_step(&self, r: &StepRecord) -> Result<(), StoreError> {
-        self.faults.check::<StoreError>("save_step").await?;
-        self.faults
-            .check_item::<StoreError>(|| format!("save_step:{}:{}", r.step, r.status))
-            .await?;
-        self.execute_write(
-            stmt::<B>(concat!(
-                "INSERT INTO workflow_steps (", step_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ",
-                "ON CONFLICT (workflow_id, step) DO UPDATE SET status = excluded.status, attempt = excluded.attempt, ",
-                "started_at = excluded.started_at, finished_at = excluded.finished_at, summary = excluded.summary, ",
-                "output = excluded.output, error = excluded.error"
-            ))
-            .arg(r.workflow_id.0)
-            .arg(r.step.as_str().to_owned())
-            .arg(r.status.as_str().to_owned())
-            .arg(i64::from(r.attempt))
-            .arg(r.started_at)
-            .arg(r.finished_at)
-            .arg(r.summary.clone())
-            .arg(r.output.clone())
-            .arg(r.error.clone())
-        )
-        .await
+        self.step_faults(r).await?;
+        self.execute_write(step_write::<B>(r)).await
     }
     pub(super) async fn list_steps(&self, id: WorkflowId) -> Result<Vec<StepRecord>, StoreError> {
         let mut steps = self
@@ -51,34 +32,7 @@ impl<B: Sql> SqlStore<B> {
         Ok(steps)
     }
     pub(super) async fn insert_draft(&self, d: &DraftEmail) -> Result<(), StoreError> {
-        self.execute_write(
-            stmt::<B>(concat!(
-                "INSERT INTO draft_emails (",
-                draft_cols!(),
-                ") VALUES ",
-                "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
-            ))
-            .arg(d.id.0)
-            .arg(d.workflow_id.0)
-            .arg(d.to_email.clone())
-            .arg(d.to_name.clone())
-            .arg(d.subject.clone())
-            .arg(d.body_text.clone())
-            .arg(d.body_html.clone())
-            .arg(d.message_id.clone())
-            .arg(d.thread_id.clone())
-            .arg(d.in_reply_to.clone())
-            .arg(d.external_id.clone())
-            .arg(d.status.as_str().to_owned())
-            .arg(d.created_at)
-            .arg(d.updated_at)
-            .arg(d.decided_by.clone())
-            .arg(d.decided_at)
-            .arg(d.reject_reason.clone())
-            .arg(d.sent_message_id.clone())
-            .arg(d.sent_at)
-        )
-        .await
+        self.execute_write(draft_write::<B>(d)).await
     }
     pub(super) async fn update_draft(
         &self,
@@ -132,25 +86,7 @@ impl<B: Sql> SqlStore<B> {
         .await
     }
     pub(super) async fn insert_task(&self, t: &CrmTask) -> Result<(), StoreError> {
-        self.execute_write(
-            stmt::<B>(concat!(
-                "INSERT INTO hubspot_tasks (",
-                task_cols!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-            ))
-            .arg(t.id.0)
-            .arg(t.workflow_id.0)
-            .arg(t.contact_id.clone())
-            .arg(t.external_id.clone())
-            .arg(t.subject.clone())
-            .arg(t.body.clone())
-            .arg(t.due_at)
-            .arg(t.priority.as_str().to_owned())
-            .arg(t.task_type.as_str().to_owned())
-            .arg(t.owner_id.clone())
-            .arg(t.created_at),
-        )
-        .await
+        self.execute_write(task_write::<B>(t)).await
     }
     pub(super) async fn tasks_for_workflow(
         &self,
@@ -183,20 +119,7 @@ impl<B: Sql> SqlStore<B> {
         .await
     }
     pub(super) async fn record_audit(&self, e: &AuditEvent) -> Result<(), StoreError> {
-        self.execute_write(
-            stmt::<B>(concat!(
-                "INSERT INTO audit_events (",
-                audit_cols!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6)"
-            ))
-            .arg(e.id.0)
-            .arg(e.workflow_id.map(|w| w.0))
-            .arg(e.actor.clone())
-            .arg(e.action.clone())
-            .arg(e.detail.clone())
-            .arg(e.created_at),
-        )
-        .await
+        self.execute_write(audit_write::<B>(e)).await
     }
     pub(super) async fn audit_for_workflow(
         &self,

@@ -3,12 +3,12 @@
 
 use super::super::checkpoint::Checkpoints;
 use super::super::engine::Engine;
-use super::super::failure::{StepFailure, permanent, port_failure, store_failure};
+use super::super::failure::{StepFailure, permanent, port_failure};
 use super::context::Context;
 use crate::agents::{NextStep, NextStepPlanner};
 use crate::domain::{AuditEvent, Prospect, StepName, Workflow};
-use crate::ports::SendDecision;
 use crate::ports::{DraftContent, DraftInput};
+use crate::ports::{SendDecision, StoreWrite};
 
 impl Engine {
     /// 7. `plan_next_step`.
@@ -87,11 +87,7 @@ impl Engine {
                 serde_json::json!({"mode": decision.mode.as_str(), "reason": decision.reason, "recipient": prospect.email.as_str()}),
                 self.ports.clock.now(),
             );
-            self.ports
-                .store
-                .record_audit(&event)
-                .await
-                .map_err(store_failure(Some(step)))?;
+            done.defer(StoreWrite::Audit(event));
             let s = format!("{}: {}", decision.mode.as_str(), decision.reason);
             Ok((decision, s))
         })

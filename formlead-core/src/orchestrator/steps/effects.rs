@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::super::checkpoint::Checkpoints;
 use super::super::engine::Engine;
-use super::super::failure::{StepFailure, port_failure, store_failure};
+use super::super::failure::{StepFailure, port_failure};
 use super::super::once::{exactly_once, first_stored};
 use super::context::Context;
 use crate::agents::{NextAction, NextStep};
@@ -14,7 +14,7 @@ use crate::domain::{
     Workflow,
 };
 use crate::ports::DraftContent;
-use crate::ports::{Contact, NewNote, NewTask, OutgoingMail, SendDecision};
+use crate::ports::{Contact, NewNote, NewTask, OutgoingMail, SendDecision, StoreWrite};
 
 /// Checkpoint of step 10.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -102,14 +102,12 @@ impl Engine {
                         sent_message_id: None,
                         sent_at: None,
                     };
-                    store
-                        .insert_draft(&row)
-                        .await
-                        .map_err(store_failure(Some(step)))?;
-                    Ok(DraftCheckpoint {
+                    let checkpoint = DraftCheckpoint {
                         draft_id: row.id,
-                        external_id: row.external_id,
-                    })
+                        external_id: row.external_id.clone(),
+                    };
+                    done.defer(StoreWrite::Draft(row));
+                    Ok(checkpoint)
                 },
             )
             .await?;
@@ -194,14 +192,12 @@ impl Engine {
                         owner_id: new_task.owner_id.clone(),
                         created_at: self.ports.clock.now(),
                     };
-                    store
-                        .insert_task(&row)
-                        .await
-                        .map_err(store_failure(Some(step)))?;
-                    Ok(TaskCheckpoint {
+                    let checkpoint = TaskCheckpoint {
                         task_id: row.id,
                         external_id,
-                    })
+                    };
+                    done.defer(StoreWrite::Task(row));
+                    Ok(checkpoint)
                 },
             )
             .await?;

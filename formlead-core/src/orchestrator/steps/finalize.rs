@@ -7,7 +7,7 @@ use super::super::failure::{StepFailure, permanent, port_failure, store_failure}
 use super::super::send::SendFailure;
 use super::effects::DraftCheckpoint;
 use crate::domain::{AuditEvent, DraftStatus, StepName, Workflow, WorkflowStatus};
-use crate::ports::{Approval, SendDecision, SendMode};
+use crate::ports::{Approval, SendDecision, SendMode, StoreWrite};
 
 impl Engine {
     pub(super) async fn finalize(
@@ -34,11 +34,7 @@ impl Engine {
                 serde_json::json!({"status": status.as_str(), "send_mode": decision.mode.as_str()}),
                 self.ports.clock.now(),
             );
-            self.ports
-                .store
-                .record_audit(&event)
-                .await
-                .map_err(store_failure(Some(step)))?;
+            done.defer(StoreWrite::Audit(event));
             Ok((status, summary))
         })
         .await

@@ -57,7 +57,10 @@ impl Engine {
         };
         self.log_crm_note(wf, &done, &contact, &reply).await?;
         self.renew_lease(wf, lease).await?;
-        self.finalize(wf, &done, &decision, &draft).await
+        let status = self.finalize(wf, &done, &decision, &draft).await?;
+        self.write_through(&done, None, Some(StepName::Finalize))
+            .await?;
+        Ok(status)
     }
 
     async fn submission_of(&self, wf: &Workflow) -> Result<FormSubmission, StepFailure> {
@@ -75,14 +78,12 @@ impl Engine {
     }
 
     async fn checkpoints_of(&self, wf: &Workflow) -> Result<Checkpoints, StepFailure> {
-        Ok(self
-            .ports
-            .store
-            .list_steps(wf.id)
-            .await
-            .map_err(store_failure(None))?
-            .into_iter()
-            .map(|r| (r.step, r))
-            .collect())
+        Ok(Checkpoints::new(
+            self.ports
+                .store
+                .list_steps(wf.id)
+                .await
+                .map_err(store_failure(None))?,
+        ))
     }
 }

@@ -11,7 +11,8 @@ mod records;
 
 pub use error::{Conflict, StoreError};
 pub use records::{
-    Accepted, Page, PastSubmission, ProspectHistory, StartAttempt, WorkflowFilter, WorkflowStats,
+    Accepted, Page, PastSubmission, ProspectHistory, StartAttempt, StoreWrite, WorkflowFilter,
+    WorkflowStats,
 };
 
 use crate::domain::{
@@ -164,6 +165,16 @@ pub trait Store: Send + Sync {
     /// # Errors
     /// [`StoreError`].
     async fn save_step(&self, record: &StepRecord) -> Result<(), StoreError>;
+
+    /// Commits `writes` as one unit, in order, durably: all of them or none.
+    /// Each one does what its own method would (`save_step`, `record_audit`,
+    /// `insert_draft`, `insert_task`). A workflow run defers the records that
+    /// need not be durable yet and hands them over with the next one that
+    /// must be.
+    ///
+    /// # Errors
+    /// [`StoreError`]; then none of `writes` took effect.
+    async fn write_all(&self, writes: &[StoreWrite]) -> Result<(), StoreError>;
 
     /// All step checkpoints of a workflow, in step order.
     ///

@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{CrmTask, DraftEmail, SubmissionId, Workflow, WorkflowId, WorkflowStatus};
+use crate::domain::{
+    AuditEvent, CrmTask, DraftEmail, StepRecord, SubmissionId, Workflow, WorkflowId, WorkflowStatus,
+};
 
 /// The ids of an accepted submission and its workflow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,4 +128,18 @@ pub struct WorkflowStats {
     pub drafts_pending: u64,
     /// Milliseconds from submission to draft for recent drafts (unsorted).
     pub draft_latencies_ms: Vec<i64>,
+}
+
+/// One of the records a workflow run writes, handed to the store together
+/// with others ([`Store::write_all`](super::Store::write_all)).
+#[derive(Debug, Clone)]
+pub enum StoreWrite {
+    /// A step's checkpoint (replaces the step's earlier one).
+    Step(StepRecord),
+    /// An audit event.
+    Audit(AuditEvent),
+    /// A new draft.
+    Draft(DraftEmail),
+    /// A new CRM task.
+    Task(CrmTask),
 }
