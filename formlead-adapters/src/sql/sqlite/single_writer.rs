@@ -205,7 +205,9 @@ impl Drop for GateTurn<'_> {
 }
 
 /// What a queued write gets back: its `RETURNING` row, if any.
-type Answer<B> = oneshot::Sender<Result<Option<DbRow<B>>, StoreError>>;
+/// What one unit wrote: the row a `RETURNING` query gave, if any.
+type Written<B> = Result<Option<DbRow<B>>, StoreError>;
+type Answer<B> = oneshot::Sender<Written<B>>;
 
 /// A queued write: one statement (answered with its `RETURNING` row), or
 /// several that commit as a unit (all or none).
@@ -352,7 +354,7 @@ async fn run_queue<B: Sql>(shared: Arc<Shared<B>>, mut rx: mpsc::Receiver<Queued
 
 impl<B: Sql> Shared<B> {
     /// Runs `unit` in its own transaction, in its turn.
-    async fn write_alone(&self, unit: Unit<B>) -> Result<Option<DbRow<B>>, StoreError> {
+    async fn write_alone(&self, unit: Unit<B>) -> Written<B> {
         let turn = self.gate.turn(Turn::Other).await;
         let row = match unit {
             Unit::One(query) => query
@@ -393,8 +395,7 @@ impl<B: Sql> Shared<B> {
                 return;
             }
         };
-        let mut done: Vec<(Result<Option<DbRow<B>>, StoreError>, Answer<B>)> =
-            Vec::with_capacity(group.len());
+        let mut done: Vec<(Written<B>, Answer<B>)> = Vec::with_capacity(group.len());
         let mut group = group.into_iter();
         for (unit, answer) in group.by_ref() {
             let result = match unit {
