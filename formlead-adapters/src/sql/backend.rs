@@ -161,14 +161,18 @@ pub trait Backend: Send + Sync + Sized + 'static {
     /// Whether a database error is worth retrying (busy, serialization).
     fn is_transient_db_error(code: Option<&str>) -> bool;
 
-    /// One call writing all of `rows` (statement text and its text
+    /// Whether [`Backend::unit_call`] writes a unit in one call (and the
+    /// rows of several units may be merged into one).
+    const UNIT_CALL: bool = false;
+
+    /// One call writing all rows of `units` (statement text and its text
     /// parameters), where the backend can do that; `None`: one statement a
     /// row.
     ///
     /// # Errors
     /// When a value cannot be encoded.
-    fn unit_call(rows: &UnitRows) -> Option<Result<(&'static str, Vec<String>), sqlx::Error>> {
-        let _ = rows;
+    fn unit_call(units: &[&UnitRows]) -> Option<Result<(&'static str, Vec<String>), sqlx::Error>> {
+        let _ = units;
         None
     }
 }

@@ -49,6 +49,11 @@ impl Default for ApalisWorkerConfig {
 }
 
 impl ApalisWorkerConfig {
+    /// Jobs fetched per query: enough to fill every free worker at once.
+    fn fetch_batch(&self) -> usize {
+        self.concurrency.clamp(10, 256)
+    }
+
     /// `name` plus host, pid and a random suffix.
     pub fn unique_name(&self) -> String {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
@@ -198,6 +203,8 @@ pub async fn run_sqlite_workers(
         .with_config(
             apalis_sqlite::Config::default()
                 .queue(super::backend::WORKFLOW_QUEUE)
+                .batch_size(config.fetch_batch())
+                .lock_tasks(false)
                 .heartbeat_interval(config.heartbeat_interval)
                 .missed_heartbeats(config.missed_heartbeats),
         )
@@ -238,6 +245,8 @@ pub async fn run_postgres_workers(
         .with_config(
             apalis_postgres::Config::default()
                 .queue(super::backend::WORKFLOW_QUEUE)
+                .batch_size(config.fetch_batch())
+                .lock_tasks(false)
                 .heartbeat_interval(config.heartbeat_interval)
                 .missed_heartbeats(config.missed_heartbeats),
         )

@@ -12,10 +12,10 @@ use async_trait::async_trait;
 use formlead_core::ports::StoreError;
 use sqlx::Pool;
 
-use super::backend::Backend;
+use super::backend::{Backend, UnitRows};
 use super::durability::Durability;
 use super::errors::db_err;
-use super::exec::{DbRow, Sql, Stmt};
+use super::exec::{DbRow, Sql, Stmt, stmt};
 
 /// Who is asking for the writer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +28,27 @@ pub(crate) enum Turn {
 
 /// A write statement that owns its parameters.
 pub(crate) type WriteQuery<B> = Stmt<'static, B>;
+
+/// One unit of a run's records (`Store::write_all`): its statements, or,
+/// where the backend writes a unit in one call ([`Backend::UNIT_CALL`]),
+/// its rows, which a writer may merge with other units' rows into one call.
+pub(crate) enum UnitWrite<B: Backend> {
+    /// Statements run in order.
+    Statements(Vec<WriteQuery<B>>),
+    /// Rows for [`Backend::unit_call`].
+    Rows(UnitRows),
+}
+
+/// The one statement writing the rows of `units` ([`Backend::unit_call`]).
+pub(crate) fn rows_query<B: Sql>(units: &[&UnitRows]) -> Result<WriteQuery<B>, StoreError> {
+    let (sql, params) = B::unit_call(units)
+        .ok_or_else(|| StoreError::permanent(format!("{} writes no unit in one call", B::NAME)))?
+        .map_err(StoreError::permanent)?;
+    Ok(params.into_iter().fold(stmt::<B>(sql), |q, p| q.arg(p)))
+}
+
+/// Undoes a failed [`rows_query`] inside a larger transaction.
+pub(crate) const UNDO_UNIT: &str = "ROLLBACK TO unit; RELEASE unit";
 
 /// Holds a turn on the writer until dropped.
 pub(crate) struct WriteTurn<'a>(#[allow(dead_code)] Option<Box<dyn Send + 'a>>);
@@ -60,9 +81,8 @@ pub(crate) trait WritePath<B: Backend>: Send + Sync + 'static {
     /// Runs `query` and commits it, durably; its `RETURNING` row, if any.
     async fn write_row(&self, query: WriteQuery<B>) -> Result<Option<DbRow<B>>, StoreError>;
 
-    /// Runs `queries` in order and commits them as one unit, durably: all
-    /// or none.
-    async fn write_all(&self, queries: Vec<WriteQuery<B>>) -> Result<(), StoreError>;
+    /// Commits `unit`, durably: all or none.
+    async fn write_all(&self, unit: UnitWrite<B>) -> Result<(), StoreError>;
 }
 
 /// Writes straight to a pool of writer connections, each in its own
@@ -104,7 +124,11 @@ impl<B: Sql> WritePath<B> for DirectWrites<B> {
         Ok(row)
     }
 
-    async fn write_all(&self, queries: Vec<WriteQuery<B>>) -> Result<(), StoreError> {
+    async fn write_all(&self, unit: UnitWrite<B>) -> Result<(), StoreError> {
+        let queries = match unit {
+            UnitWrite::Statements(queries) => queries,
+            UnitWrite::Rows(rows) => vec![rows_query::<B>(&[&rows])?],
+        };
         let mut tx = B::begin_write(&self.pool).await.map_err(db_err::<B>)?;
         for query in queries {
             query.execute_in(&mut *tx).await.map_err(db_err::<B>)?;

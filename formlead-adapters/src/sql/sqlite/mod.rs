@@ -263,17 +263,21 @@ impl Backend for SqliteBackend {
     /// SQLite's thread per unit. (One parameter, used by every statement:
     /// sqlx binds the statements of one text in turn, and a parameter a
     /// statement skips would leave the next ones unbound.)
-    fn unit_call(rows: &UnitRows) -> Option<Result<(&'static str, Vec<String>), sqlx::Error>> {
-        let table = |rows: &[Vec<Arg>]| -> Value {
-            rows.iter()
+    const UNIT_CALL: bool = true;
+
+    fn unit_call(units: &[&UnitRows]) -> Option<Result<(&'static str, Vec<String>), sqlx::Error>> {
+        let table = |rows: fn(&UnitRows) -> &[Vec<Arg>]| -> Value {
+            units
+                .iter()
+                .flat_map(|u| rows(u))
                 .map(|row| row.iter().map(json_value).collect::<Value>())
                 .collect()
         };
         let unit = serde_json::json!({
-            "d": table(&rows.drafts),
-            "t": table(&rows.tasks),
-            "a": table(&rows.audit),
-            "s": table(&rows.steps),
+            "d": table(|u| &u.drafts),
+            "t": table(|u| &u.tasks),
+            "a": table(|u| &u.audit),
+            "s": table(|u| &u.steps),
         });
         Some(
             serde_json::to_string(&unit)
@@ -300,8 +304,11 @@ fn json_value(arg: &Arg) -> Value {
 /// drafts (`d`), tasks (`t`), audit events (`a`) and step checkpoints (`s`,
 /// last: a checkpoint never lands without the rows before it), each a JSON
 /// array of rows in the table's column order. (`WHERE true` lets SQLite parse `ON CONFLICT` after
-/// `SELECT`.)
+/// `SELECT`.) The inserts run under a savepoint: when one fails, the
+/// caller rolls back to it (`ROLLBACK TO unit; RELEASE unit`) and nothing
+/// of the unit stays, even inside a larger transaction.
 const WRITE_UNIT: &str = "\
+SAVEPOINT unit; \
 INSERT INTO draft_emails (id, workflow_id, to_email, to_name, subject, body_text, body_html, message_id, thread_id, in_reply_to, external_id, status, created_at, updated_at, decided_by, decided_at, reject_reason, sent_message_id, sent_at) \
 SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7, value->>8, value->>9, value->>10, value->>11, value->>12, value->>13, value->>14, value->>15, value->>16, value->>17, value->>18 FROM json_each(?1 -> 'd'); \
 INSERT INTO hubspot_tasks (id, workflow_id, contact_id, external_id, subject, body, due_at, priority, task_type, owner_id, created_at) \
@@ -312,7 +319,8 @@ INSERT INTO workflow_steps (workflow_id, step, status, attempt, started_at, fini
 SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7, value->>8 FROM json_each(?1 -> 's') WHERE true \
 ON CONFLICT (workflow_id, step) DO UPDATE SET status = excluded.status, attempt = excluded.attempt, \
 started_at = excluded.started_at, finished_at = excluded.finished_at, summary = excluded.summary, \
-output = excluded.output, error = excluded.error";
+output = excluded.output, error = excluded.error; \
+RELEASE unit";
 
 /// The file path in a `sqlite://` URL (`sqlite://formlead.db`,
 /// `sqlite:///abs/path.db`, `sqlite::memory:` is refused: use a file).

@@ -30,13 +30,16 @@ use sqlx::Pool;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::Instant;
 
+use crate::sql::backend::UnitRows;
 use crate::sql::durability::Durability;
 use crate::sql::errors::{SharedError, db_err};
 use crate::sql::exec::{DbRow, Sql, stmt};
-use crate::sql::write_path::{Turn, WritePath, WriteQuery, WriteTurn};
+use crate::sql::write_path::{
+    Turn, UNDO_UNIT, UnitWrite, WritePath, WriteQuery, WriteTurn, rows_query,
+};
 
 /// Most writes committed together.
-pub(crate) const MAX_GROUP: usize = 64;
+pub(crate) const MAX_GROUP: usize = 128;
 /// How long other writers wait at most while accepts keep coming.
 const OTHERS_WAIT_AT_MOST: Duration = Duration::from_millis(10);
 
@@ -204,16 +207,18 @@ impl Drop for GateTurn<'_> {
     }
 }
 
-/// What a queued write gets back: its `RETURNING` row, if any.
-/// What one unit wrote: the row a `RETURNING` query gave, if any.
+/// What one write gets back: the row a `RETURNING` query gave, if any.
 type Written<B> = Result<Option<DbRow<B>>, StoreError>;
 type Answer<B> = oneshot::Sender<Written<B>>;
 
 /// A queued write: one statement (answered with its `RETURNING` row), or
-/// several that commit as a unit (all or none).
+/// several that commit as a unit (all or none), or a unit's rows (all or
+/// none), which a group writes together with the other units' rows in one
+/// call.
 enum Unit<B: Sql> {
     One(WriteQuery<B>),
     All(Vec<WriteQuery<B>>),
+    Rows(UnitRows),
 }
 
 /// A write waiting in the queue, with where its outcome goes.
@@ -282,8 +287,12 @@ impl<B: Sql> WritePath<B> for SingleWriter<B> {
     }
 
     /// On a busy writer, the unit may share its commit with others.
-    async fn write_all(&self, queries: Vec<WriteQuery<B>>) -> Result<(), StoreError> {
-        self.write(Unit::All(queries)).await.map(drop)
+    async fn write_all(&self, unit: UnitWrite<B>) -> Result<(), StoreError> {
+        let unit = match unit {
+            UnitWrite::Statements(queries) => Unit::All(queries),
+            UnitWrite::Rows(rows) => Unit::Rows(rows),
+        };
+        self.write(unit).await.map(drop)
     }
 }
 
@@ -361,6 +370,13 @@ impl<B: Sql> Shared<B> {
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(db_err::<B>)?,
+            Unit::Rows(rows) => {
+                let query = rows_query::<B>(&[&rows])?;
+                let mut tx = B::begin_write(&self.pool).await.map_err(db_err::<B>)?;
+                query.execute_in(&mut *tx).await.map_err(db_err::<B>)?;
+                tx.commit().await.map_err(db_err::<B>)?;
+                None
+            }
             Unit::All(queries) => {
                 let mut tx = B::begin_write(&self.pool).await.map_err(db_err::<B>)?;
                 for query in queries {
@@ -376,7 +392,9 @@ impl<B: Sql> Shared<B> {
     }
 
     /// Runs `group` in one transaction (one write: on its own) and answers
-    /// each caller after the commit.
+    /// each caller after the commit. The units given as rows are written
+    /// last, all in one call; if that call fails, each is written again on
+    /// its own, so only the failing one fails.
     async fn commit_group(&self, mut group: Vec<Queued<B>>) {
         if group.len() == 1
             && let Some((unit, answer)) = group.pop()
@@ -396,29 +414,49 @@ impl<B: Sql> Shared<B> {
             }
         };
         let mut done: Vec<(Written<B>, Answer<B>)> = Vec::with_capacity(group.len());
-        let mut group = group.into_iter();
-        for (unit, answer) in group.by_ref() {
+        let mut rows: Vec<(UnitRows, Answer<B>)> = Vec::new();
+        let mut broken = None;
+        for (unit, answer) in group {
+            if broken.is_some() {
+                done.push((Ok(None), answer));
+                continue;
+            }
             let result = match unit {
                 Unit::One(query) => query.fetch_optional_in(&mut *tx).await.map_err(db_err::<B>),
                 Unit::All(queries) => match all_or_none(&mut tx, queries).await {
                     Ok(result) => result.map(|()| None),
-                    Err(broken) => {
-                        // The transaction cannot go on: nothing of it commits.
-                        drop(tx);
-                        drop(turn);
-                        let e = SharedError::of(&broken);
-                        let _ = answer.send(Err(e.error()));
-                        for answer in done.into_iter().map(|(_, a)| a) {
-                            let _ = answer.send(Err(e.error()));
-                        }
-                        for (_, answer) in group {
-                            let _ = answer.send(Err(e.error()));
-                        }
-                        return;
+                    Err(e) => {
+                        broken = Some(e);
+                        Ok(None)
                     }
                 },
+                Unit::Rows(unit) => {
+                    rows.push((unit, answer));
+                    continue;
+                }
             };
             done.push((result, answer));
+        }
+        if broken.is_none() {
+            match write_rows::<B>(&mut tx, rows).await {
+                Ok(written) => done.extend(written),
+                Err((e, answers)) => {
+                    broken = Some(e);
+                    done.extend(answers.into_iter().map(|a| (Ok(None), a)));
+                }
+            }
+        } else {
+            done.extend(rows.into_iter().map(|(_, a)| (Ok(None), a)));
+        }
+        if let Some(broken) = broken {
+            // The transaction cannot go on: nothing of it commits.
+            drop(tx);
+            drop(turn);
+            let e = SharedError::of(&broken);
+            for (_, answer) in done {
+                let _ = answer.send(Err(e.error()));
+            }
+            return;
         }
         let committed = tx.commit().await.map_err(db_err::<B>);
         drop(turn);
@@ -432,6 +470,66 @@ impl<B: Sql> Shared<B> {
                 let _ = answer.send(result);
             }
         });
+    }
+}
+
+/// A group's units given as rows, written inside `tx`: all in one call,
+/// or, if that fails, one call each (the failing ones undone alone). Each
+/// unit's outcome with its answer; `Err`: the transaction could not be
+/// brought back to before a failed call and must not commit.
+async fn write_rows<B: Sql>(
+    tx: &mut sqlx::Transaction<'static, B::Db>,
+    units: Vec<(UnitRows, Answer<B>)>,
+) -> Result<Vec<(Written<B>, Answer<B>)>, (StoreError, Vec<Answer<B>>)> {
+    if units.is_empty() {
+        return Ok(Vec::new());
+    }
+    if units.len() > 1 {
+        let all: Vec<&UnitRows> = units.iter().map(|(u, _)| u).collect();
+        match rows_call::<B>(tx, &all).await {
+            Ok(Ok(())) => return Ok(units.into_iter().map(|(_, a)| (Ok(None), a)).collect()),
+            Ok(Err(_)) => {} // one of them failed: find which, below
+            Err(e) => return Err((e, units.into_iter().map(|(_, a)| a).collect())),
+        }
+    }
+    let mut written = Vec::with_capacity(units.len());
+    let mut units = units.into_iter();
+    while let Some((unit, answer)) = units.next() {
+        match rows_call::<B>(tx, &[&unit]).await {
+            Ok(result) => written.push((result.map(|()| None), answer)),
+            Err(e) => {
+                let answers = written
+                    .into_iter()
+                    .map(|(_, a)| a)
+                    .chain(std::iter::once(answer))
+                    .chain(units.map(|(_, a)| a))
+                    .collect();
+                return Err((e, answers));
+            }
+        }
+    }
+    Ok(written)
+}
+
+/// Writes `rows` in one call inside `tx`. `Ok(Err(_))`: the call failed
+/// and was undone; `Err(_)`: it could not be undone.
+async fn rows_call<B: Sql>(
+    tx: &mut sqlx::Transaction<'static, B::Db>,
+    units: &[&UnitRows],
+) -> Result<Result<(), StoreError>, StoreError> {
+    let query = match rows_query::<B>(units) {
+        Ok(query) => query,
+        Err(e) => return Ok(Err(e)),
+    };
+    match query.execute_in(&mut **tx).await {
+        Ok(()) => Ok(Ok(())),
+        Err(e) => {
+            stmt::<B>(UNDO_UNIT)
+                .execute_in(&mut **tx)
+                .await
+                .map_err(db_err::<B>)?;
+            Ok(Err(db_err::<B>(e)))
+        }
     }
 }
 

@@ -37,7 +37,7 @@ use super::backend::Backend;
 use super::durability::Durability;
 use super::errors::{SharedError, db_err};
 use super::exec::{DbRow, Sql};
-use super::write_path::{DirectWrites, Turn, WritePath, WriteQuery, WriteTurn};
+use super::write_path::{DirectWrites, Turn, UnitWrite, WritePath, WriteQuery, WriteTurn};
 
 type Reply = tokio::sync::oneshot::Sender<Result<Accepted, StoreError>>;
 /// The group-commit task's inbox (see `accept`).
@@ -184,9 +184,9 @@ impl<B: Backend> SqlStore<B> {
         self.writes.pool()
     }
 
-    /// Commits `queries` as one unit on the writer, durably.
-    pub(crate) async fn write_unit(&self, queries: Vec<WriteQuery<B>>) -> Result<(), StoreError> {
-        self.writes.write_all(queries).await
+    /// Commits `unit` on the writer, durably: all or none.
+    pub(crate) async fn write_unit(&self, unit: UnitWrite<B>) -> Result<(), StoreError> {
+        self.writes.write_all(unit).await
     }
 
     /// Waits for a turn on the writer.

@@ -6,7 +6,7 @@ use formlead_core::ports::{StoreError, StoreWrite};
 
 use super::super::backend::{Arg, UnitRows};
 use super::super::exec::{Sql, stmt};
-use super::super::write_path::WriteQuery;
+use super::super::write_path::{UnitWrite, WriteQuery};
 use super::SqlStore;
 use super::columns::{audit_cols, draft_cols, step_cols, task_cols};
 
@@ -31,25 +31,22 @@ impl<B: Sql> SqlStore<B> {
             }
         }
         rows.steps = steps.into_iter().map(step_row).collect();
-        let queries = match B::unit_call(&rows) {
-            Some(call) => {
-                let (sql, params) = call.map_err(StoreError::permanent)?;
-                let query = params.into_iter().fold(stmt::<B>(sql), |q, p| q.arg(p));
-                vec![query]
-            }
-            None => {
-                let table = |sql: &'static str, rows: Vec<Vec<Arg>>| {
-                    rows.into_iter()
-                        .map(move |row| with_args(stmt::<B>(sql), row))
-                };
+        let unit = if B::UNIT_CALL {
+            UnitWrite::Rows(rows)
+        } else {
+            let table = |sql: &'static str, rows: Vec<Vec<Arg>>| {
+                rows.into_iter()
+                    .map(move |row| with_args(stmt::<B>(sql), row))
+            };
+            UnitWrite::Statements(
                 table(INSERT_DRAFT, rows.drafts)
                     .chain(table(INSERT_TASK, rows.tasks))
                     .chain(table(INSERT_AUDIT, rows.audit))
                     .chain(table(UPSERT_STEP, rows.steps))
-                    .collect()
-            }
+                    .collect(),
+            )
         };
-        self.write_unit(queries).await
+        self.write_unit(unit).await
     }
 
     /// The fault points of a step's checkpoint.
