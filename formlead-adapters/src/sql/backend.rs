@@ -83,6 +83,19 @@ pub struct UnitRows {
     pub steps: Vec<Vec<Arg>>,
 }
 
+/// How a backend writes one unit of a run's records (`Store::write_all`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnitCall {
+    /// One statement a row, in a transaction.
+    PerRow,
+    /// One call for all rows (of one unit, or of several merged), under a
+    /// savepoint the call opens and releases; a failed call leaves it open
+    /// for the caller to roll back to. Runs inside a transaction.
+    Savepointed,
+    /// One statement for all rows: all or none by itself.
+    OneStatement,
+}
+
 /// A SQL backend: the database plus the mapping of formlead's types onto it.
 pub trait Backend: Send + Sync + Sized + 'static {
     /// The sqlx database.
@@ -161,9 +174,8 @@ pub trait Backend: Send + Sync + Sized + 'static {
     /// Whether a database error is worth retrying (busy, serialization).
     fn is_transient_db_error(code: Option<&str>) -> bool;
 
-    /// Whether [`Backend::unit_call`] writes a unit in one call (and the
-    /// rows of several units may be merged into one).
-    const UNIT_CALL: bool = false;
+    /// How [`Backend::unit_call`] writes a unit.
+    const UNIT_CALL: UnitCall = UnitCall::PerRow;
 
     /// One call writing all rows of `units` (statement text and its text
     /// parameters), where the backend can do that; `None`: one statement a

@@ -15,7 +15,7 @@ mod store;
 mod worker;
 mod write_path;
 
-pub use backend::{Arg, Backend, JOB_MAX_ATTEMPTS, NewLead, UnitRows, WORKFLOW_QUEUE};
+pub use backend::{Arg, Backend, JOB_MAX_ATTEMPTS, NewLead, UnitCall, UnitRows, WORKFLOW_QUEUE};
 pub use exec::Sql;
 #[cfg(feature = "postgres")]
 pub use postgres::{PgBackend, PgStore};

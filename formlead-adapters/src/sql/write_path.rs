@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use formlead_core::ports::StoreError;
 use sqlx::Pool;
 
-use super::backend::{Backend, UnitRows};
+use super::backend::{Backend, UnitCall, UnitRows};
 use super::durability::Durability;
 use super::errors::db_err;
 use super::exec::{DbRow, Sql, Stmt, stmt};
@@ -30,7 +30,7 @@ pub(crate) enum Turn {
 pub(crate) type WriteQuery<B> = Stmt<'static, B>;
 
 /// One unit of a run's records (`Store::write_all`): its statements, or,
-/// where the backend writes a unit in one call ([`Backend::UNIT_CALL`]),
+/// where the backend writes a unit in one call (`Backend::UNIT_CALL`),
 /// its rows, which a writer may merge with other units' rows into one call.
 pub(crate) enum UnitWrite<B: Backend> {
     /// Statements run in order.
@@ -127,6 +127,14 @@ impl<B: Sql> WritePath<B> for DirectWrites<B> {
     async fn write_all(&self, unit: UnitWrite<B>) -> Result<(), StoreError> {
         let queries = match unit {
             UnitWrite::Statements(queries) => queries,
+            UnitWrite::Rows(rows) if B::UNIT_CALL == UnitCall::OneStatement => {
+                // Atomic by itself: no transaction needed.
+                rows_query::<B>(&[&rows])?
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_err::<B>)?;
+                return self.durability.durable().await;
+            }
             UnitWrite::Rows(rows) => vec![rows_query::<B>(&[&rows])?],
         };
         let mut tx = B::begin_write(&self.pool).await.map_err(db_err::<B>)?;

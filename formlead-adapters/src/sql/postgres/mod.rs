@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 mod multi_row;
 
-use super::backend::{Backend, NewLead, WORKFLOW_QUEUE, job_task};
+use super::backend::{Arg, Backend, NewLead, UnitCall, UnitRows, WORKFLOW_QUEUE, job_task};
 use super::store::SqlStore;
 use super::store::submission_cols;
 use multi_row::{chunks, multi_row};
@@ -195,7 +195,72 @@ impl Backend for PgBackend {
                 )
         })
     }
+
+    const UNIT_CALL: UnitCall = UnitCall::OneStatement;
+
+    /// All rows as one JSON parameter, written by one statement
+    /// ([`WRITE_UNIT`]): one round trip per unit, atomic without a
+    /// transaction of its own.
+    fn unit_call(units: &[&UnitRows]) -> Option<Result<(&'static str, Vec<String>), sqlx::Error>> {
+        let table = |rows: fn(&UnitRows) -> &[Vec<Arg>]| -> Value {
+            units
+                .iter()
+                .flat_map(|u| rows(u))
+                .map(|row| row.iter().map(json_value).collect::<Value>())
+                .collect()
+        };
+        let unit = serde_json::json!({
+            "d": table(|u| &u.drafts),
+            "t": table(|u| &u.tasks),
+            "a": table(|u| &u.audit),
+            "s": table(|u| &u.steps),
+        });
+        Some(
+            serde_json::to_string(&unit)
+                .map(|json| (WRITE_UNIT, vec![json]))
+                .map_err(|e| sqlx::Error::Encode(Box::new(e))),
+        )
+    }
 }
+
+/// A value as [`WRITE_UNIT`] reads it from JSON: text the column type
+/// parses (times to the microsecond, as PostgreSQL stores them; JSON
+/// columns as their JSON text).
+fn json_value(arg: &Arg) -> Value {
+    match arg {
+        Arg::Text(v) => v.clone().map_or(Value::Null, Value::String),
+        Arg::Int(v) => v.map_or(Value::Null, Value::from),
+        Arg::Id(v) => v.map_or(Value::Null, |u| Value::String(u.to_string())),
+        Arg::Time(v) => v.map_or(Value::Null, |t| {
+            Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+        }),
+        Arg::Json(v) => v
+            .as_ref()
+            .map_or(Value::Null, |j| Value::String(j.to_string())),
+    }
+}
+
+/// One unit of a run's records ([`Backend::unit_call`]) in one statement:
+/// `$1` holds the drafts (`d`), tasks (`t`), audit events (`a`) and step
+/// checkpoints (`s`), each a JSON array of rows in the table's column
+/// order. One statement is all or none by itself.
+const WRITE_UNIT: &str = "\
+WITH u AS (SELECT $1::jsonb AS j), \
+d AS (INSERT INTO draft_emails (id, workflow_id, to_email, to_name, subject, body_text, body_html, message_id, thread_id, in_reply_to, external_id, status, created_at, updated_at, decided_by, decided_at, reject_reason, sent_message_id, sent_at) \
+SELECT (e->>0)::uuid, (e->>1)::uuid, e->>2, e->>3, e->>4, e->>5, e->>6, e->>7, e->>8, e->>9, e->>10, e->>11, (e->>12)::timestamptz, (e->>13)::timestamptz, e->>14, (e->>15)::timestamptz, e->>16, e->>17, (e->>18)::timestamptz \
+FROM u, jsonb_array_elements(u.j -> 'd') AS e), \
+t AS (INSERT INTO hubspot_tasks (id, workflow_id, contact_id, external_id, subject, body, due_at, priority, task_type, owner_id, created_at) \
+SELECT (e->>0)::uuid, (e->>1)::uuid, e->>2, e->>3, e->>4, e->>5, (e->>6)::timestamptz, e->>7, e->>8, e->>9, (e->>10)::timestamptz \
+FROM u, jsonb_array_elements(u.j -> 't') AS e), \
+a AS (INSERT INTO audit_events (id, workflow_id, actor, action, detail, created_at) \
+SELECT (e->>0)::uuid, (e->>1)::uuid, e->>2, e->>3, (e->>4)::jsonb, (e->>5)::timestamptz \
+FROM u, jsonb_array_elements(u.j -> 'a') AS e) \
+INSERT INTO workflow_steps (workflow_id, step, status, attempt, started_at, finished_at, summary, output, error) \
+SELECT (e->>0)::uuid, e->>1, e->>2, (e->>3)::bigint, (e->>4)::timestamptz, (e->>5)::timestamptz, e->>6, (e->>7)::jsonb, e->>8 \
+FROM u, jsonb_array_elements(u.j -> 's') AS e \
+ON CONFLICT (workflow_id, step) DO UPDATE SET status = excluded.status, attempt = excluded.attempt, \
+started_at = excluded.started_at, finished_at = excluded.finished_at, summary = excluded.summary, \
+output = excluded.output, error = excluded.error";
 
 /// Pushes `tasks` onto the workflow queue inside the caller's transaction.
 async fn push_tasks(

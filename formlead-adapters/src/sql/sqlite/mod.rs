@@ -21,7 +21,9 @@ mod wal_sync;
 
 use std::sync::Arc;
 
-use super::backend::{Arg, Backend, NewLead, UnitRows, WORKFLOW_QUEUE, job_json, job_task};
+use super::backend::{
+    Arg, Backend, NewLead, UnitCall, UnitRows, WORKFLOW_QUEUE, job_json, job_task,
+};
 use super::durability::Durability;
 use super::store::SqlStore;
 use single_writer::SingleWriter;
@@ -263,7 +265,7 @@ impl Backend for SqliteBackend {
     /// SQLite's thread per unit. (One parameter, used by every statement:
     /// sqlx binds the statements of one text in turn, and a parameter a
     /// statement skips would leave the next ones unbound.)
-    const UNIT_CALL: bool = true;
+    const UNIT_CALL: UnitCall = UnitCall::Savepointed;
 
     fn unit_call(units: &[&UnitRows]) -> Option<Result<(&'static str, Vec<String>), sqlx::Error>> {
         let table = |rows: fn(&UnitRows) -> &[Vec<Arg>]| -> Value {
@@ -310,13 +312,13 @@ fn json_value(arg: &Arg) -> Value {
 const WRITE_UNIT: &str = "\
 SAVEPOINT unit; \
 INSERT INTO draft_emails (id, workflow_id, to_email, to_name, subject, body_text, body_html, message_id, thread_id, in_reply_to, external_id, status, created_at, updated_at, decided_by, decided_at, reject_reason, sent_message_id, sent_at) \
-SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7, value->>8, value->>9, value->>10, value->>11, value->>12, value->>13, value->>14, value->>15, value->>16, value->>17, value->>18 FROM json_each(?1 -> 'd'); \
+SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7, value->>8, value->>9, value->>10, value->>11, value->>12, value->>13, value->>14, value->>15, value->>16, value->>17, value->>18 FROM jsonb_each(?1 -> 'd'); \
 INSERT INTO hubspot_tasks (id, workflow_id, contact_id, external_id, subject, body, due_at, priority, task_type, owner_id, created_at) \
-SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7, value->>8, value->>9, value->>10 FROM json_each(?1 -> 't'); \
+SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7, value->>8, value->>9, value->>10 FROM jsonb_each(?1 -> 't'); \
 INSERT INTO audit_events (id, workflow_id, actor, action, detail, created_at) \
-SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5 FROM json_each(?1 -> 'a'); \
+SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5 FROM jsonb_each(?1 -> 'a'); \
 INSERT INTO workflow_steps (workflow_id, step, status, attempt, started_at, finished_at, summary, output, error) \
-SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7, value->>8 FROM json_each(?1 -> 's') WHERE true \
+SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7, value->>8 FROM jsonb_each(?1 -> 's') WHERE true \
 ON CONFLICT (workflow_id, step) DO UPDATE SET status = excluded.status, attempt = excluded.attempt, \
 started_at = excluded.started_at, finished_at = excluded.finished_at, summary = excluded.summary, \
 output = excluded.output, error = excluded.error; \

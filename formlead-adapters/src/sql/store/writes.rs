@@ -4,7 +4,7 @@
 use formlead_core::domain::{AuditEvent, CrmTask, DraftEmail, StepRecord};
 use formlead_core::ports::{StoreError, StoreWrite};
 
-use super::super::backend::{Arg, UnitRows};
+use super::super::backend::{Arg, UnitCall, UnitRows};
 use super::super::exec::{Sql, stmt};
 use super::super::write_path::{UnitWrite, WriteQuery};
 use super::SqlStore;
@@ -31,7 +31,7 @@ impl<B: Sql> SqlStore<B> {
             }
         }
         rows.steps = steps.into_iter().map(step_row).collect();
-        let unit = if B::UNIT_CALL {
+        let unit = if B::UNIT_CALL != UnitCall::PerRow {
             UnitWrite::Rows(rows)
         } else {
             let table = |sql: &'static str, rows: Vec<Vec<Arg>>| {
