@@ -102,6 +102,27 @@ impl Engine {
         F: FnOnce(bool) -> Fut,
         Fut: Future<Output = StepResult<T>>,
     {
+        let effect = step.has_side_effect();
+        self.checkpointed_as(workflow, step, done, effect, run)
+            .await
+    }
+
+    /// [`Engine::checkpointed`], where the caller knows whether this run
+    /// of the step has a side effect (`effect`: its `running` record is
+    /// written first, durably).
+    pub(crate) async fn checkpointed_as<T, F, Fut>(
+        &self,
+        workflow: &Workflow,
+        step: StepName,
+        done: &Checkpoints,
+        effect: bool,
+        run: F,
+    ) -> Result<T, StepFailure>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce(bool) -> Fut,
+        Fut: Future<Output = StepResult<T>>,
+    {
         let prior = done.get(&step);
         if let Some(record) = prior.filter(|r| r.status.is_done()) {
             match record.output.clone().map(serde_json::from_value::<T>) {
@@ -127,7 +148,7 @@ impl Engine {
         // The `running` record is the intent marker a retry looks for before
         // repeating a side effect: durable before the effect, with whatever
         // the run deferred so far. Steps without one skip it.
-        if step.has_side_effect() {
+        if effect {
             self.write_through(done, Some(StoreWrite::Step(record.clone())), Some(step))
                 .await?;
         }

@@ -18,7 +18,10 @@ impl Engine {
         draft: &DraftCheckpoint,
     ) -> Result<WorkflowStatus, StepFailure> {
         let step = StepName::Finalize;
-        self.checkpointed(wf, step, done, |_| async {
+        // Only an auto-send reaches outside: otherwise nothing needs the
+        // `running` record first, and the step is written with the rest.
+        let effect = decision.mode == SendMode::AutoSend;
+        self.checkpointed_as(wf, step, done, effect, |_| async {
             let (status, summary) = match decision.mode {
                 SendMode::DraftOnly => (
                     WorkflowStatus::Completed,
