@@ -30,9 +30,11 @@ pub const DEV_WEBHOOK_SECRET: &str = "formlead-dev-secret";
 /// must be in flight to keep the vendor budgets busy (BENCHMARKS.md,
 /// "Vendor budget").
 pub const WORKERS_WITH_VENDORS: usize = 32;
-/// `FORMLEAD_WORKERS=auto` with the sandboxes: the work is CPU and the
-/// SQLite writer.
-pub const WORKERS_WITH_SANDBOXES: usize = 4;
+/// `FORMLEAD_WORKERS=auto` with the sandboxes: no vendor waits, but each
+/// workflow still waits on its durable writes, which the store groups
+/// across workflows; enough in flight keeps both cores busy
+/// (BENCHMARKS.md, "Workflow throughput").
+pub const WORKERS_WITH_SANDBOXES: usize = 64;
 
 /// Shortest webhook secret accepted in production.
 pub const MIN_PRODUCTION_SECRET_CHARS: usize = 16;

@@ -51,7 +51,7 @@ pub const SPECS: &[Spec] = &[
     s(
         "FORMLEAD_WORKERS",
         "auto",
-        "workflow jobs processed concurrently per process; `auto`: 32 with live HubSpot or Google credentials (each lead mostly waits on vendor round trips), 4 with the sandboxes",
+        "workflow jobs processed concurrently per process; `auto`: 32 with live HubSpot or Google credentials (each lead mostly waits on vendor round trips), 64 with the sandboxes (each waits on its grouped durable writes)",
     ),
     s(
         "FORMLEAD_MAX_ATTEMPTS",

@@ -135,6 +135,12 @@ impl<B: Sql> SqlStore<B> {
                 })
             })
             .await?;
+        if submissions.is_empty() {
+            // Every workflow has its submission: no other workflow of this
+            // prospect, so no drafts or tasks either (a new prospect, the
+            // usual case, costs one query).
+            return Ok(ProspectHistory::default());
+        }
         let q = stmt::<B>(concat!(
             "SELECT ", draft_cols!(), " FROM draft_emails WHERE workflow_id IN ",
             "(SELECT id FROM workflows WHERE prospect_email = $1 AND id <> $2) ORDER BY created_at DESC LIMIT 20"
