@@ -96,6 +96,29 @@ pub enum UnitCall {
     OneStatement,
 }
 
+/// The rows of `units` as one JSON document for a backend's unit call:
+/// `{"d": drafts, "t": tasks, "a": audit events, "s": step checkpoints}`,
+/// each an array of rows, each row its values as `value` renders them.
+pub(crate) fn unit_json(
+    units: &[&UnitRows],
+    value: fn(&Arg) -> Value,
+) -> Result<String, sqlx::Error> {
+    let table = |rows: fn(&UnitRows) -> &[Vec<Arg>]| -> Value {
+        units
+            .iter()
+            .flat_map(|u| rows(u))
+            .map(|row| row.iter().map(value).collect::<Value>())
+            .collect()
+    };
+    let unit = serde_json::json!({
+        "d": table(|u| &u.drafts),
+        "t": table(|u| &u.tasks),
+        "a": table(|u| &u.audit),
+        "s": table(|u| &u.steps),
+    });
+    serde_json::to_string(&unit).map_err(|e| sqlx::Error::Encode(Box::new(e)))
+}
+
 /// A SQL backend: the database plus the mapping of formlead's types onto it.
 pub trait Backend: Send + Sync + Sized + 'static {
     /// The sqlx database.

@@ -16,7 +16,9 @@ use uuid::Uuid;
 
 mod multi_row;
 
-use super::backend::{Arg, Backend, NewLead, UnitCall, UnitRows, WORKFLOW_QUEUE, job_task};
+use super::backend::{
+    Arg, Backend, NewLead, UnitCall, UnitRows, WORKFLOW_QUEUE, job_task, unit_json,
+};
 use super::store::SqlStore;
 use super::store::submission_cols;
 use multi_row::{chunks, multi_row};
@@ -202,24 +204,7 @@ impl Backend for PgBackend {
     /// ([`WRITE_UNIT`]): one round trip per unit, atomic without a
     /// transaction of its own.
     fn unit_call(units: &[&UnitRows]) -> Option<Result<(&'static str, Vec<String>), sqlx::Error>> {
-        let table = |rows: fn(&UnitRows) -> &[Vec<Arg>]| -> Value {
-            units
-                .iter()
-                .flat_map(|u| rows(u))
-                .map(|row| row.iter().map(json_value).collect::<Value>())
-                .collect()
-        };
-        let unit = serde_json::json!({
-            "d": table(|u| &u.drafts),
-            "t": table(|u| &u.tasks),
-            "a": table(|u| &u.audit),
-            "s": table(|u| &u.steps),
-        });
-        Some(
-            serde_json::to_string(&unit)
-                .map(|json| (WRITE_UNIT, vec![json]))
-                .map_err(|e| sqlx::Error::Encode(Box::new(e))),
-        )
+        Some(unit_json(units, json_value).map(|json| (WRITE_UNIT, vec![json])))
     }
 }
 

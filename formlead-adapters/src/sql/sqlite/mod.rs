@@ -22,7 +22,7 @@ mod wal_sync;
 use std::sync::Arc;
 
 use super::backend::{
-    Arg, Backend, NewLead, UnitCall, UnitRows, WORKFLOW_QUEUE, job_json, job_task,
+    Arg, Backend, NewLead, UnitCall, UnitRows, WORKFLOW_QUEUE, job_json, job_task, unit_json,
 };
 use super::durability::Durability;
 use super::store::SqlStore;
@@ -268,24 +268,7 @@ impl Backend for SqliteBackend {
     const UNIT_CALL: UnitCall = UnitCall::Savepointed;
 
     fn unit_call(units: &[&UnitRows]) -> Option<Result<(&'static str, Vec<String>), sqlx::Error>> {
-        let table = |rows: fn(&UnitRows) -> &[Vec<Arg>]| -> Value {
-            units
-                .iter()
-                .flat_map(|u| rows(u))
-                .map(|row| row.iter().map(json_value).collect::<Value>())
-                .collect()
-        };
-        let unit = serde_json::json!({
-            "d": table(|u| &u.drafts),
-            "t": table(|u| &u.tasks),
-            "a": table(|u| &u.audit),
-            "s": table(|u| &u.steps),
-        });
-        Some(
-            serde_json::to_string(&unit)
-                .map(|json| (WRITE_UNIT, vec![json]))
-                .map_err(|e| sqlx::Error::Encode(Box::new(e))),
-        )
+        Some(unit_json(units, json_value).map(|json| (WRITE_UNIT, vec![json])))
     }
 }
 

@@ -20,6 +20,14 @@
 //! alone: SQLite undoes just that statement and the transaction goes on. If
 //! the transaction itself is lost (I/O error, disk full), its commit fails
 //! and every caller in it gets that error.
+//!
+//! **Units as rows.** A workflow's checkpoint unit (its step records,
+//! audit events, draft and task rows: `Store::write_all`) comes as rows,
+//! not statements. A group writes the rows of all its units in one call
+//! (one statement text over one JSON parameter, under a savepoint), so a
+//! group of fifty workflows' checkpoints costs one round trip to SQLite's
+//! thread instead of fifty. If that call fails, it is undone and each unit
+//! is written again on its own, so only the failing unit fails.
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
