@@ -2,6 +2,7 @@
 //! apalis-postgres with LISTEN/NOTIFY.
 
 use std::collections::HashSet;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -201,14 +202,14 @@ impl Backend for PgBackend {
     const UNIT_CALL: UnitCall = UnitCall::OneStatement;
 
     /// All rows as one JSON parameter, written by one statement
-    /// ([`WRITE_UNIT`]): one round trip per unit, atomic without a
+    /// ([`write_unit`]): one round trip per unit, atomic without a
     /// transaction of its own.
     fn unit_call(units: &[&UnitRows]) -> Option<Result<(&'static str, Vec<String>), sqlx::Error>> {
-        Some(unit_json(units, json_value).map(|json| (WRITE_UNIT, vec![json])))
+        Some(unit_json(units, json_value).map(|json| (write_unit(units), vec![json])))
     }
 }
 
-/// A value as [`WRITE_UNIT`] reads it from JSON: text the column type
+/// A value as [`write_unit`]'s statement reads it from JSON: text the column type
 /// parses (times to the microsecond, as PostgreSQL stores them; JSON
 /// columns as their JSON text).
 fn json_value(arg: &Arg) -> Value {
@@ -225,21 +226,58 @@ fn json_value(arg: &Arg) -> Value {
     }
 }
 
-/// One unit of a run's records ([`Backend::unit_call`]) in one statement:
-/// `$1` holds the drafts (`d`), tasks (`t`), audit events (`a`) and step
-/// checkpoints (`s`), each a JSON array of rows in the table's column
-/// order. One statement is all or none by itself.
-const WRITE_UNIT: &str = "\
-WITH u AS (SELECT $1::jsonb AS j), \
-d AS (INSERT INTO draft_emails (id, workflow_id, to_email, to_name, subject, body_text, body_html, message_id, thread_id, in_reply_to, external_id, status, created_at, updated_at, decided_by, decided_at, reject_reason, sent_message_id, sent_at) \
+/// The statement writing one unit of a run's records
+/// ([`Backend::unit_call`]): `$1` holds the drafts (`d`), tasks (`t`),
+/// audit events (`a`) and step checkpoints (`s`), each a JSON array of rows
+/// in the table's column order. One statement is all or none by itself.
+/// Only the tables `units` has rows for are in it (each insert costs its
+/// executor set-up even when it has no rows); the texts are made once.
+fn write_unit(units: &[&UnitRows]) -> &'static str {
+    const PARTS: [&str; 4] = [UNIT_DRAFTS, UNIT_TASKS, UNIT_AUDIT, UNIT_STEPS];
+    static TEXTS: [OnceLock<&'static str>; 16] = [const { OnceLock::new() }; 16];
+    let has = [
+        units.iter().any(|u| !u.drafts.is_empty()),
+        units.iter().any(|u| !u.tasks.is_empty()),
+        units.iter().any(|u| !u.audit.is_empty()),
+        units.iter().any(|u| !u.steps.is_empty()),
+    ];
+    let mask = has
+        .iter()
+        .enumerate()
+        .fold(0, |m, (i, h)| if *h { m | 1 << i } else { m });
+    TEXTS[mask].get_or_init(|| {
+        let parts: Vec<&str> = PARTS
+            .iter()
+            .zip(has)
+            .filter_map(|(p, h)| h.then_some(*p))
+            .collect();
+        let Some((last, before)) = parts.split_last() else {
+            return "SELECT $1::jsonb IS NULL";
+        };
+        let mut sql = String::from("WITH u AS (SELECT $1::jsonb AS j)");
+        for (n, part) in before.iter().enumerate() {
+            sql.push_str(&format!(", w{n} AS ({part})"));
+        }
+        sql.push(' ');
+        sql.push_str(last);
+        // At most 16 texts, made once for the life of the process.
+        Box::leak(sql.into_boxed_str())
+    })
+}
+
+const UNIT_DRAFTS: &str = "\
+INSERT INTO draft_emails (id, workflow_id, to_email, to_name, subject, body_text, body_html, message_id, thread_id, in_reply_to, external_id, status, created_at, updated_at, decided_by, decided_at, reject_reason, sent_message_id, sent_at) \
 SELECT (e->>0)::uuid, (e->>1)::uuid, e->>2, e->>3, e->>4, e->>5, e->>6, e->>7, e->>8, e->>9, e->>10, e->>11, (e->>12)::timestamptz, (e->>13)::timestamptz, e->>14, (e->>15)::timestamptz, e->>16, e->>17, (e->>18)::timestamptz \
-FROM u, jsonb_array_elements(u.j -> 'd') AS e), \
-t AS (INSERT INTO hubspot_tasks (id, workflow_id, contact_id, external_id, subject, body, due_at, priority, task_type, owner_id, created_at) \
+FROM u, jsonb_array_elements(u.j -> 'd') AS e";
+const UNIT_TASKS: &str = "\
+INSERT INTO hubspot_tasks (id, workflow_id, contact_id, external_id, subject, body, due_at, priority, task_type, owner_id, created_at) \
 SELECT (e->>0)::uuid, (e->>1)::uuid, e->>2, e->>3, e->>4, e->>5, (e->>6)::timestamptz, e->>7, e->>8, e->>9, (e->>10)::timestamptz \
-FROM u, jsonb_array_elements(u.j -> 't') AS e), \
-a AS (INSERT INTO audit_events (id, workflow_id, actor, action, detail, created_at) \
+FROM u, jsonb_array_elements(u.j -> 't') AS e";
+const UNIT_AUDIT: &str = "\
+INSERT INTO audit_events (id, workflow_id, actor, action, detail, created_at) \
 SELECT (e->>0)::uuid, (e->>1)::uuid, e->>2, e->>3, (e->>4)::jsonb, (e->>5)::timestamptz \
-FROM u, jsonb_array_elements(u.j -> 'a') AS e) \
+FROM u, jsonb_array_elements(u.j -> 'a') AS e";
+const UNIT_STEPS: &str = "\
 INSERT INTO workflow_steps (workflow_id, step, status, attempt, started_at, finished_at, summary, output, error) \
 SELECT (e->>0)::uuid, e->>1, e->>2, (e->>3)::bigint, (e->>4)::timestamptz, (e->>5)::timestamptz, e->>6, (e->>7)::jsonb, e->>8 \
 FROM u, jsonb_array_elements(u.j -> 's') AS e \
