@@ -4,7 +4,8 @@
 //!
 //! Only what must be durable is written at once: the `running` record of a
 //! step with a side effect, the intent a retry looks for before repeating
-//! it. Everything else a run records (completed steps, their outputs, audit
+//! it (steps 10–12, and 13 when it auto-sends; step 2 finds or creates the
+//! contact by email, so a retry finds what it made without one). Everything else a run records (completed steps, their outputs, audit
 //! events, the draft and task rows) is deferred and written in the same unit
 //! as the next such record, or when the run ends. A crash loses only
 //! deferred records of read-only steps, which a retry simply runs again; a

@@ -13,7 +13,11 @@ impl Engine {
         done: &Checkpoints,
         prospect: &Prospect,
     ) -> Result<Contact, StepFailure> {
-        self.checkpointed(wf, StepName::UpsertContact, done, |_| async {
+        // Find-or-create by email: a retry finds the contact an earlier
+        // attempt created, so this step needs no `running` record written
+        // ahead of it; its outcome goes with the next durable write.
+        let step = StepName::UpsertContact;
+        self.checkpointed_as(wf, step, done, false, |_| async {
             let fail = port_failure(StepName::UpsertContact);
             let crm = &self.ports.crm;
             match crm.find_contact(&prospect.email).await.map_err(&fail)? {
