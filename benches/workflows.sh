@@ -4,8 +4,9 @@
 # leads, and waits until every workflow has completed. Prints per run:
 # workflows/s over the drain (burst start → last completed), p50/p99
 # accept → draft (from the database: the draft's creation minus the
-# submission's receipt), and the server's CPU time per workflow (its accept
-# included). Ends with the median, min and max workflows/s.
+# submission's receipt), and the CPU time per workflow (its accept
+# included) of the server, and of the whole machine (with the database
+# server and the load generator). Ends with the median, min and max workflows/s.
 #
 #   cargo build --release -p formlead-server
 #   benches/workflows.sh                           # SQLite, 3 runs, 20,000 leads
@@ -29,6 +30,8 @@ completed() {
         awk '/^formlead_workflows\{status="completed"\}/ {print $2}'
 }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# Busy time of the whole machine (server, database, load generator).
+busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
 
 rates=()
 for run in $(seq "$RUNS"); do
@@ -57,19 +60,22 @@ for run in $(seq "$RUNS"); do
         sleep 0.1
     done
     cpu0=$(cpu_ticks "$server")
+    busy0=$(busy_ticks)
     start=$(now_ms)
     "$BIN" simulate --url "http://127.0.0.1:$PORT" --count "$COUNT" --concurrency 64 >/dev/null 2>&1
     while [ "$(completed)" -lt "$COUNT" ]; do sleep 0.2; done
     end=$(now_ms)
     cpu1=$(cpu_ticks "$server")
+    busy1=$(busy_ticks)
     kill "$server"
     wait "$server" 2>/dev/null || true
     rate=$(awk -v n="$COUNT" -v ms=$((end - start)) 'BEGIN {printf "%.0f", n * 1000 / ms}')
     cpu=$(awk -v t=$((cpu1 - cpu0)) -v hz="$TICKS" -v n="$COUNT" 'BEGIN {printf "%.0f", t * 1e6 / hz / n}')
+    busy=$(awk -v t=$((busy1 - busy0)) -v hz="$TICKS" -v n="$COUNT" 'BEGIN {printf "%.0f", t * 1e6 / hz / n}')
     pct=$(query "$latencies" | awk '{v[NR] = $1} END {
         p50 = v[int(NR * 0.50) > 0 ? int(NR * 0.50) : 1]; p99 = v[int(NR * 0.99) > 0 ? int(NR * 0.99) : 1]
         printf "p50 %d ms, p99 %d ms", p50, p99 }')
-    echo "run $run: $COUNT workflows in $((end - start)) ms: $rate workflows/s, accept → draft $pct, server CPU $cpu µs/workflow"
+    echo "run $run: $COUNT workflows in $((end - start)) ms: $rate workflows/s, accept → draft $pct, server CPU $cpu µs/workflow, machine $busy µs/workflow"
     rates+=("$rate")
     if [ -n "$PG" ]; then psql -q "$PG" -c "DROP DATABASE $db" >/dev/null; fi
     rm -rf "$dir"
