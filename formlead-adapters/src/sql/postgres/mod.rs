@@ -202,7 +202,7 @@ impl Backend for PgBackend {
     const UNIT_CALL: UnitCall = UnitCall::OneStatement;
 
     /// All rows as one JSON parameter, written by one statement
-    /// ([`write_unit`]): one round trip per unit, atomic without a
+    /// (`write_unit`): one round trip per unit, atomic without a
     /// transaction of its own.
     fn unit_call(units: &[&UnitRows]) -> Option<Result<(&'static str, Vec<String>), sqlx::Error>> {
         Some(unit_json(units, json_value).map(|json| (write_unit(units), vec![json])))
