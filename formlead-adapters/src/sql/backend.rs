@@ -83,6 +83,16 @@ pub struct UnitRows {
     pub steps: Vec<Vec<Arg>>,
 }
 
+impl UnitRows {
+    /// No rows at all.
+    pub fn is_empty(&self) -> bool {
+        self.drafts.is_empty()
+            && self.tasks.is_empty()
+            && self.audit.is_empty()
+            && self.steps.is_empty()
+    }
+}
+
 /// How a backend writes one unit of a run's records (`Store::write_all`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UnitCall {
@@ -98,9 +108,11 @@ pub enum UnitCall {
 
 /// The rows of `units` as one JSON document for a backend's unit call:
 /// `{"d": drafts, "t": tasks, "a": audit events, "s": step checkpoints}`,
-/// each an array of rows, each row its values as `value` renders them.
+/// each an array of rows, each row its values as `value` renders them; with
+/// `finish`, also `"f"`: the attempt to end (see [`Backend::finish_call`]).
 pub(crate) fn unit_json(
     units: &[&UnitRows],
+    finish: Option<&[Arg]>,
     value: fn(&Arg) -> Value,
 ) -> Result<String, sqlx::Error> {
     let table = |rows: fn(&UnitRows) -> &[Vec<Arg>]| -> Value {
@@ -110,12 +122,15 @@ pub(crate) fn unit_json(
             .map(|row| row.iter().map(value).collect::<Value>())
             .collect()
     };
-    let unit = serde_json::json!({
+    let mut unit = serde_json::json!({
         "d": table(|u| &u.drafts),
         "t": table(|u| &u.tasks),
         "a": table(|u| &u.audit),
         "s": table(|u| &u.steps),
     });
+    if let (Some(finish), Some(doc)) = (finish, unit.as_object_mut()) {
+        doc.insert("f".into(), finish.iter().map(value).collect());
+    }
     serde_json::to_string(&unit).map_err(|e| sqlx::Error::Encode(Box::new(e)))
 }
 
@@ -208,6 +223,21 @@ pub trait Backend: Send + Sync + Sized + 'static {
     /// When a value cannot be encoded.
     fn unit_call(units: &[&UnitRows]) -> Option<Result<(&'static str, Vec<String>), sqlx::Error>> {
         let _ = units;
+        None
+    }
+
+    /// One statement writing all rows of `units` and ending an attempt
+    /// (`finish`: workflow id, lease owner, status, time), only if the
+    /// owner still holds the lease: it returns a row then, and none (with
+    /// nothing written) otherwise. `None`: the backend has no such call.
+    ///
+    /// # Errors
+    /// When a value cannot be encoded.
+    fn finish_call(
+        units: &[&UnitRows],
+        finish: &[Arg],
+    ) -> Option<Result<(&'static str, Vec<String>), sqlx::Error>> {
+        let _ = (units, finish);
         None
     }
 }

@@ -66,6 +66,7 @@ for_each_backend!(
         lists_filter_and_page,
         history_and_stats,
         units_write_every_kind,
+        an_attempt_ends_with_its_last_records,
     ],
     shared: [
         concurrent_duplicates_make_one_workflow,

@@ -1005,3 +1005,65 @@ pub async fn a_failing_unit_leaves_nothing(s: Arc<impl Subject + 'static>) {
     assert!(s.list_steps(w).await.unwrap().is_empty());
     assert_eq!(s.drafts_for_workflow(w).await.unwrap(), vec![first]);
 }
+
+/// The attempt's last write: the run's remaining records and the end of
+/// the attempt, refused to another lease owner.
+pub async fn an_attempt_ends_with_its_last_records(s: &impl Subject) {
+    let w = accept(s, "finish", "f@acme.example").await.workflow_id;
+    let lease = Duration::from_secs(60);
+    assert!(matches!(
+        s.start_attempt(w, "w1", t0(), lease).await.unwrap(),
+        StartAttempt::Started(_)
+    ));
+    let last = step(w, StepName::Finalize, StepStatus::Completed);
+    let event = AuditEvent::new(
+        Some(w),
+        "system",
+        "workflow.finalized",
+        serde_json::json!({}),
+        t0(),
+    );
+    let writes = [
+        StoreWrite::Step(last.clone()),
+        StoreWrite::Audit(event.clone()),
+    ];
+    assert!(matches!(
+        s.finish_attempt(&writes, w, "w2", WorkflowStatus::Completed, t0())
+            .await,
+        Err(StoreError::LeaseLost(_))
+    ));
+    // (PostgreSQL wrote none of them; other stores may have written them
+    // first.) The owner's call, with records of its own:
+    let event = AuditEvent::new(
+        Some(w),
+        "system",
+        "workflow.finalized",
+        serde_json::json!({"n": 2}),
+        t0(),
+    );
+    let writes = [
+        StoreWrite::Step(last.clone()),
+        StoreWrite::Audit(event.clone()),
+    ];
+    let at = t0() + Span::seconds(5);
+    s.finish_attempt(&writes, w, "w1", WorkflowStatus::AwaitingApproval, at)
+        .await
+        .unwrap();
+    let wf = s.get_workflow(w).await.unwrap().unwrap();
+    assert_eq!(
+        (wf.status, wf.completed_at),
+        (WorkflowStatus::AwaitingApproval, Some(at))
+    );
+    assert_eq!(s.list_steps(w).await.unwrap(), vec![last]);
+    assert!(s.audit_for_workflow(w).await.unwrap().contains(&event));
+    // Nothing left to write: the end alone.
+    let w2 = accept(s, "finish-2", "g@acme.example").await.workflow_id;
+    s.start_attempt(w2, "w1", t0(), lease).await.unwrap();
+    s.finish_attempt(&[], w2, "w1", WorkflowStatus::Completed, at)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get_workflow(w2).await.unwrap().unwrap().status,
+        WorkflowStatus::Completed
+    );
+}

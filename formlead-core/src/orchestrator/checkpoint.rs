@@ -53,6 +53,13 @@ impl Checkpoints {
         self.pending().push(write);
     }
 
+    /// The records not written yet.
+    pub(crate) fn into_deferred(self) -> Vec<StoreWrite> {
+        self.deferred
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     fn take(&self) -> Vec<StoreWrite> {
         std::mem::take(&mut *self.pending())
     }

@@ -7,10 +7,12 @@ use std::time::Duration;
 use tracing::{info, instrument, warn};
 
 use super::engine::Engine;
-use super::failure::FailureKind;
+use super::failure::{FailureKind, store_failure};
 use super::lease::Lease;
 use super::outcome::ProcessOutcome;
-use crate::domain::{DraftStatus, ErrorId, ErrorKind, WorkflowError, WorkflowId, WorkflowStatus};
+use crate::domain::{
+    DraftStatus, ErrorId, ErrorKind, StepName, WorkflowError, WorkflowId, WorkflowStatus,
+};
 use crate::ports::{StartAttempt, StoreError, WorkflowJob};
 
 impl Engine {
@@ -72,13 +74,21 @@ impl Engine {
 
         let lease = Lease::new(owner.to_owned(), now + self.lease_length());
         let failure = match self.run_steps(&workflow, &lease).await {
-            Ok(status) => {
-                store
-                    .finish_workflow(workflow.id, owner, status, self.ports.clock.now())
-                    .await?;
-                let status = self.settle_decided(workflow.id, status).await?;
-                info!(status = %status, "workflow finished");
-                return Ok(ProcessOutcome::Finished(status));
+            Ok((status, writes)) => {
+                let now = self.ports.clock.now();
+                match store
+                    .finish_attempt(&writes, workflow.id, owner, status, now)
+                    .await
+                {
+                    Ok(()) => {
+                        let status = self.settle_decided(workflow.id, status).await?;
+                        info!(status = %status, "workflow finished");
+                        return Ok(ProcessOutcome::Finished(status));
+                    }
+                    // The run's last records did not land: as a failure of
+                    // its last step (retried, or lease lost).
+                    Err(e) => store_failure(Some(StepName::Finalize))(e),
+                }
             }
             Err(f) => f,
         };

@@ -205,7 +205,20 @@ impl Backend for PgBackend {
     /// (`write_unit`): one round trip per unit, atomic without a
     /// transaction of its own.
     fn unit_call(units: &[&UnitRows]) -> Option<Result<(&'static str, Vec<String>), sqlx::Error>> {
-        Some(unit_json(units, json_value).map(|json| (write_unit(units), vec![json])))
+        Some(unit_json(units, None, json_value).map(|json| (write_unit(units, false), vec![json])))
+    }
+
+    /// [`Backend::unit_call`]'s statement with the attempt's end in it: the
+    /// `workflows` update runs first (a data-modifying CTE) and every
+    /// insert is guarded by its result.
+    fn finish_call(
+        units: &[&UnitRows],
+        finish: &[Arg],
+    ) -> Option<Result<(&'static str, Vec<String>), sqlx::Error>> {
+        Some(
+            unit_json(units, Some(finish), json_value)
+                .map(|json| (write_unit(units, true), vec![json])),
+        )
     }
 }
 
@@ -231,40 +244,69 @@ fn json_value(arg: &Arg) -> Value {
 /// audit events (`a`) and step checkpoints (`s`), each a JSON array of rows
 /// in the table's column order. One statement is all or none by itself.
 /// Only the tables `units` has rows for are in it (each insert costs its
-/// executor set-up even when it has no rows); the texts are made once.
-fn write_unit(units: &[&UnitRows]) -> &'static str {
-    const PARTS: [&str; 4] = [UNIT_DRAFTS, UNIT_TASKS, UNIT_AUDIT, UNIT_STEPS];
-    static TEXTS: [OnceLock<&'static str>; 16] = [const { OnceLock::new() }; 16];
+/// executor set-up even when it has no rows). With `finishing`, `f` holds
+/// the attempt to end ([`Backend::finish_call`]): the update of its
+/// `workflows` row comes first, each insert is guarded by its result, and
+/// the statement returns the row's id when it was updated. The texts are
+/// made once.
+fn write_unit(units: &[&UnitRows], finishing: bool) -> &'static str {
+    const PARTS: [(&str, &str); 4] = [
+        (UNIT_DRAFTS, ""),
+        (UNIT_TASKS, ""),
+        (UNIT_AUDIT, ""),
+        (UNIT_STEPS, UPSERT_STEPS),
+    ];
+    static TEXTS: [OnceLock<&'static str>; 32] = [const { OnceLock::new() }; 32];
     let has = [
         units.iter().any(|u| !u.drafts.is_empty()),
         units.iter().any(|u| !u.tasks.is_empty()),
         units.iter().any(|u| !u.audit.is_empty()),
         units.iter().any(|u| !u.steps.is_empty()),
     ];
-    let mask = has
-        .iter()
-        .enumerate()
-        .fold(0, |m, (i, h)| if *h { m | 1 << i } else { m });
+    let mask =
+        has.iter().enumerate().fold(
+            usize::from(finishing) << 4,
+            |m, (i, h)| {
+                if *h { m | 1 << i } else { m }
+            },
+        );
     TEXTS[mask].get_or_init(|| {
-        let parts: Vec<&str> = PARTS
+        let parts: Vec<(&str, &str)> = PARTS
             .iter()
             .zip(has)
             .filter_map(|(p, h)| h.then_some(*p))
             .collect();
-        let Some((last, before)) = parts.split_last() else {
-            return "SELECT $1::jsonb IS NULL";
-        };
         let mut sql = String::from("WITH u AS (SELECT $1::jsonb AS j)");
-        for (n, part) in before.iter().enumerate() {
-            sql.push_str(&format!(", w{n} AS ({part})"));
+        if finishing {
+            sql.push_str(", ");
+            sql.push_str(FINISH);
+            for (n, (insert, upsert)) in parts.iter().enumerate() {
+                sql.push_str(&format!(
+                    ", w{n} AS ({insert} WHERE EXISTS (SELECT 1 FROM f){upsert})"
+                ));
+            }
+            sql.push_str(" SELECT id FROM f");
+        } else {
+            let Some(((last, last_upsert), before)) = parts.split_last() else {
+                return "SELECT $1::jsonb IS NULL";
+            };
+            for (n, (insert, upsert)) in before.iter().enumerate() {
+                sql.push_str(&format!(", w{n} AS ({insert}{upsert})"));
+            }
+            sql.push_str(&format!(" {last}{last_upsert}"));
         }
-        sql.push(' ');
-        sql.push_str(last);
-        // At most 16 texts, made once for the life of the process.
+        // At most 32 texts, made once for the life of the process.
         Box::leak(sql.into_boxed_str())
     })
 }
 
+/// Ends the attempt in `f` (`[workflow id, lease owner, status, time]`)
+/// while its owner holds the lease (`finish_workflow`'s update).
+const FINISH: &str = "\
+f AS (UPDATE workflows SET status = u.j->'f'->>2, completed_at = (u.j->'f'->>3)::timestamptz, \
+updated_at = (u.j->'f'->>3)::timestamptz, last_error = NULL, lease_owner = NULL, lease_until = NULL \
+FROM u WHERE workflows.id = (u.j->'f'->>0)::uuid AND workflows.lease_owner = u.j->'f'->>1 \
+RETURNING workflows.id)";
 const UNIT_DRAFTS: &str = "\
 INSERT INTO draft_emails (id, workflow_id, to_email, to_name, subject, body_text, body_html, message_id, thread_id, in_reply_to, external_id, status, created_at, updated_at, decided_by, decided_at, reject_reason, sent_message_id, sent_at) \
 SELECT (e->>0)::uuid, (e->>1)::uuid, e->>2, e->>3, e->>4, e->>5, e->>6, e->>7, e->>8, e->>9, e->>10, e->>11, (e->>12)::timestamptz, (e->>13)::timestamptz, e->>14, (e->>15)::timestamptz, e->>16, e->>17, (e->>18)::timestamptz \
@@ -280,7 +322,8 @@ FROM u, jsonb_array_elements(u.j -> 'a') AS e";
 const UNIT_STEPS: &str = "\
 INSERT INTO workflow_steps (workflow_id, step, status, attempt, started_at, finished_at, summary, output, error) \
 SELECT (e->>0)::uuid, e->>1, e->>2, (e->>3)::bigint, (e->>4)::timestamptz, (e->>5)::timestamptz, e->>6, (e->>7)::jsonb, e->>8 \
-FROM u, jsonb_array_elements(u.j -> 's') AS e \
+FROM u, jsonb_array_elements(u.j -> 's') AS e";
+const UPSERT_STEPS: &str = " \
 ON CONFLICT (workflow_id, step) DO UPDATE SET status = excluded.status, attempt = excluded.attempt, \
 started_at = excluded.started_at, finished_at = excluded.finished_at, summary = excluded.summary, \
 output = excluded.output, error = excluded.error";

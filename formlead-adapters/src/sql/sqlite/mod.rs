@@ -268,7 +268,7 @@ impl Backend for SqliteBackend {
     const UNIT_CALL: UnitCall = UnitCall::Savepointed;
 
     fn unit_call(units: &[&UnitRows]) -> Option<Result<(&'static str, Vec<String>), sqlx::Error>> {
-        Some(unit_json(units, json_value).map(|json| (WRITE_UNIT, vec![json])))
+        Some(unit_json(units, None, json_value).map(|json| (WRITE_UNIT, vec![json])))
     }
 }
 

@@ -75,6 +75,17 @@ impl<B: Sql> Store for SqlStore<B> {
         SqlStore::finish_workflow(self, id, owner, status, now).await
     }
 
+    async fn finish_attempt(
+        &self,
+        writes: &[StoreWrite],
+        id: WorkflowId,
+        owner: &str,
+        status: WorkflowStatus,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        SqlStore::finish_attempt(self, writes, id, owner, status, now).await
+    }
+
     async fn schedule_retry(
         &self,
         id: WorkflowId,

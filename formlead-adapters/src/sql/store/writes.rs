@@ -1,7 +1,10 @@
 //! The statements of what a run records: a step's checkpoint, a draft, a
 //! task, an audit event; one at a time or as one unit.
 
-use formlead_core::domain::{AuditEvent, CrmTask, DraftEmail, StepRecord};
+use chrono::{DateTime, Utc};
+use formlead_core::domain::{
+    AuditEvent, CrmTask, DraftEmail, StepRecord, WorkflowId, WorkflowStatus,
+};
 use formlead_core::ports::{StoreError, StoreWrite};
 
 use super::super::backend::{Arg, UnitCall, UnitRows};
@@ -11,11 +14,49 @@ use super::SqlStore;
 use super::columns::{audit_cols, draft_cols, step_cols, task_cols};
 
 impl<B: Sql> SqlStore<B> {
-    /// Commits `writes` as one unit (see `Store::write_all`): on SQLite one
-    /// call for all of them, elsewhere a statement each, in one transaction.
-    /// Rows go in table order, the step checkpoints last; a step written
-    /// twice keeps its last record.
+    /// Commits `writes` as one unit (see `Store::write_all`): on SQLite and
+    /// PostgreSQL one call for all of them, elsewhere a statement each, in
+    /// one transaction.
     pub(super) async fn write_all(&self, writes: &[StoreWrite]) -> Result<(), StoreError> {
+        let rows = self.unit_rows(writes).await?;
+        self.write_rows(rows).await
+    }
+
+    /// Commits `writes` and ends the attempt (see `Store::finish_attempt`):
+    /// in one statement where the backend has one (PostgreSQL), so nothing
+    /// is written when the lease was lost; otherwise the unit, then the end.
+    pub(super) async fn finish_attempt(
+        &self,
+        writes: &[StoreWrite],
+        id: WorkflowId,
+        owner: &str,
+        status: WorkflowStatus,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let rows = self.unit_rows(writes).await?;
+        let finish: [Arg; 4] = [
+            id.0.into(),
+            owner.into(),
+            status.as_str().into(),
+            now.into(),
+        ];
+        let Some(call) = B::finish_call(&[&rows], &finish) else {
+            if !rows.is_empty() {
+                self.write_rows(rows).await?;
+            }
+            return self.finish_workflow(id, owner, status, now).await;
+        };
+        let (sql, params) = call.map_err(StoreError::permanent)?;
+        let query = params.into_iter().fold(stmt::<B>(sql), |q, p| q.arg(p));
+        match self.write_optional(query, |_| Ok(())).await? {
+            Some(()) => Ok(()),
+            None => Err(self.lease_lost_or_missing(id).await),
+        }
+    }
+
+    /// The rows of `writes` by table (each step's last record only, in step
+    /// order), after the fault points of its step records.
+    async fn unit_rows(&self, writes: &[StoreWrite]) -> Result<UnitRows, StoreError> {
         let mut rows = UnitRows::default();
         let mut steps: Vec<&StepRecord> = Vec::new();
         for w in writes {
@@ -31,6 +72,12 @@ impl<B: Sql> SqlStore<B> {
             }
         }
         rows.steps = steps.into_iter().map(step_row).collect();
+        Ok(rows)
+    }
+
+    /// Commits `rows` as one unit: rows go in table order, the step
+    /// checkpoints last.
+    async fn write_rows(&self, rows: UnitRows) -> Result<(), StoreError> {
         let unit = if B::UNIT_CALL != UnitCall::PerRow {
             UnitWrite::Rows(rows)
         } else {

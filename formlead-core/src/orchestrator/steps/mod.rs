@@ -14,14 +14,16 @@ use super::engine::Engine;
 use super::failure::{StepFailure, permanent, store_failure};
 use super::lease::Lease;
 use crate::domain::{FormSubmission, StepName, Workflow, WorkflowStatus};
+use crate::ports::StoreWrite;
 
 impl Engine {
-    /// Runs (or resumes) every step of `wf`; the status it ends in.
+    /// Runs (or resumes) every step of `wf`: the status it ends in, and
+    /// the records not written yet (for the attempt's last write).
     pub(crate) async fn run_steps(
         &self,
         wf: &Workflow,
         lease: &Lease,
-    ) -> Result<WorkflowStatus, StepFailure> {
+    ) -> Result<(WorkflowStatus, Vec<StoreWrite>), StepFailure> {
         let submission = self.submission_of(wf).await?;
         let done = self.checkpoints_of(wf).await?;
 
@@ -58,9 +60,7 @@ impl Engine {
         self.log_crm_note(wf, &done, &contact, &reply).await?;
         self.renew_lease(wf, lease).await?;
         let status = self.finalize(wf, &done, &decision, &draft).await?;
-        self.write_through(&done, None, Some(StepName::Finalize))
-            .await?;
-        Ok(status)
+        Ok((status, done.into_deferred()))
     }
 
     async fn submission_of(&self, wf: &Workflow) -> Result<FormSubmission, StepFailure> {

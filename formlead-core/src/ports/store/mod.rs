@@ -101,6 +101,27 @@ pub trait Store: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
+    /// Commits `writes` (as [`Store::write_all`]) and ends the attempt (as
+    /// [`Store::finish_workflow`]): the last write of a successful run. A
+    /// store that can do both in one unit writes nothing when `owner` no
+    /// longer holds the lease; by default `writes` are committed first.
+    ///
+    /// # Errors
+    /// [`StoreError`], as either method's.
+    async fn finish_attempt(
+        &self,
+        writes: &[StoreWrite],
+        id: WorkflowId,
+        owner: &str,
+        status: WorkflowStatus,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if !writes.is_empty() {
+            self.write_all(writes).await?;
+        }
+        self.finish_workflow(id, owner, status, now).await
+    }
+
     /// Records `error`, sets `retrying` with `next_retry_at = retry_at`,
     /// releases the lease and enqueues the job to run at `retry_at` — atomically.
     ///
