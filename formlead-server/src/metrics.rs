@@ -16,6 +16,7 @@ const DEAD_LETTERS: &str = "formlead_dead_letters_total";
 const STEP_FAILURES: &str = "formlead_step_failures_total";
 const STEPS_DEGRADED: &str = "formlead_steps_degraded_total";
 const STEP_DURATION: &str = "formlead_step_duration_seconds";
+const TIME_TO_DRAFT: &str = "formlead_time_to_draft_seconds";
 const WORKFLOWS: &str = "formlead_workflows";
 const QUEUE_DEPTH: &str = "formlead_queue_depth";
 const DEAD_JOBS: &str = "formlead_dead_jobs";
@@ -26,12 +27,23 @@ pub fn handle() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
             let builder = PrometheusBuilder::new()
+                // Speed to lead: seconds when all is well, minutes or hours
+                // behind a backlog or an outage.
                 .set_buckets_for_metric(
-                    metrics_exporter_prometheus::Matcher::Suffix("_seconds".into()),
+                    metrics_exporter_prometheus::Matcher::Full(TIME_TO_DRAFT.into()),
                     &[
-                        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+                        1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 1800.0, 3600.0,
+                        14400.0, 86400.0,
                     ],
                 )
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        metrics_exporter_prometheus::Matcher::Suffix("_seconds".into()),
+                        &[
+                            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+                        ],
+                    )
+                })
                 .unwrap_or_else(|_| PrometheusBuilder::new());
             let recorder = builder.build_recorder();
             let handle = recorder.handle();
@@ -83,8 +95,17 @@ fn describe() {
         "Inputs per HubSpot batch call, by operation"
     );
     describe_counter!(
+        formlead_adapters::llm::LLM_FALLBACKS_METRIC,
+        "Drafts written by the template writer because the LLM's answer was unusable"
+    );
+    describe_counter!(
         formlead_adapters::sql::WORKER_RESTARTS_METRIC,
         "Worker restarts after the queue failed under them (e.g. a full disk)"
+    );
+    describe_histogram!(
+        TIME_TO_DRAFT,
+        metrics::Unit::Seconds,
+        "Time from a submission's arrival to its mail draft's creation (speed to lead)"
     );
     describe_histogram!(
         STEP_DURATION,
@@ -120,6 +141,10 @@ impl EngineObserver for MetricsObserver {
         if !ok {
             metrics::counter!(STEP_FAILURES, "step" => step.as_str()).increment(1);
         }
+    }
+
+    fn draft_created(&self, _workflow: WorkflowId, since_received: Duration) {
+        metrics::histogram!(TIME_TO_DRAFT).record(since_received.as_secs_f64());
     }
 
     fn step_degraded(&self, _workflow: WorkflowId, step: StepName) {

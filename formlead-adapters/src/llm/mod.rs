@@ -195,6 +195,10 @@ impl LlmWriter {
     }
 }
 
+/// Counter of drafts the template writer wrote because the LLM's answer
+/// was unusable.
+pub const LLM_FALLBACKS_METRIC: &str = "formlead_llm_fallbacks_total";
+
 #[async_trait]
 impl DraftWriter for LlmWriter {
     async fn write(&self, input: &DraftInput) -> Result<DraftContent, WriterError> {
@@ -202,7 +206,7 @@ impl DraftWriter for LlmWriter {
             Ok(content) => Ok(content),
             Err(reason) => {
                 warn!(%reason, "LLM draft unusable; using the template writer");
-                metrics::counter!("formlead_llm_fallbacks_total").increment(1);
+                metrics::counter!(LLM_FALLBACKS_METRIC).increment(1);
                 Ok(self.fallback.compose(input))
             }
         }

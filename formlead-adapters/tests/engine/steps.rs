@@ -1119,3 +1119,37 @@ async fn works_with_mockall_mocks() {
     assert_eq!(contact.id, "c-42");
     let _ = CrmError::transient("unused");
 }
+
+/// Counts the drafts the engine reports as created, with their speed to lead.
+#[derive(Default)]
+struct DraftsSeen(std::sync::Mutex<Vec<Duration>>);
+
+impl EngineObserver for DraftsSeen {
+    fn draft_created(&self, _workflow: formlead_core::domain::WorkflowId, since: Duration) {
+        self.0.lock().unwrap().push(since);
+    }
+}
+
+/// Speed to lead is reported once per draft, from the submission's arrival:
+/// not again when a retry finds the draft an earlier attempt made.
+#[tokio::test]
+async fn a_draft_is_reported_once_with_its_time_since_the_submission() {
+    let kit = TestKit::new();
+    let seen = Arc::new(DraftsSeen::default());
+    let engine = kit.engine().with_observer(seen.clone());
+    // The draft is made, then the write that records it fails.
+    kit.store.faults().inject(
+        &format!("save_step:{}:running", StepName::CreateCrmTask),
+        Fault::Transient,
+    );
+    let ids = kit.submit_lead(&engine, "f-1").await.unwrap();
+    kit.clock.advance(Span::seconds(3));
+    kit.run_due(&engine).await.unwrap();
+    kit.clock.advance(Span::minutes(2));
+    assert_eq!(
+        kit.run_due(&engine).await.unwrap(),
+        vec![ProcessOutcome::Finished(WorkflowStatus::Completed)]
+    );
+    assert_exactly_one_of_each(&kit, ids.workflow_id).await;
+    assert_eq!(*seen.0.lock().unwrap(), vec![Duration::from_secs(3)]);
+}

@@ -15,6 +15,10 @@ pub trait EngineObserver: Send + Sync {
     fn step_finished(&self, _workflow: WorkflowId, _step: StepName, _elapsed: Duration, _ok: bool) {
     }
 
+    /// The mail draft was created, `since_received` after the submission
+    /// arrived: the product's speed to lead.
+    fn draft_created(&self, _workflow: WorkflowId, _since_received: Duration) {}
+
     /// An enrichment step failed and the workflow went on without it.
     fn step_degraded(&self, _workflow: WorkflowId, _step: StepName) {}
 

@@ -272,6 +272,8 @@ async fn service_routes() {
         "formlead_webhooks_total{outcome=\"unauthorized\",reason=\"missing\"}",
         "formlead_workflows{status=\"completed\"}",
         "formlead_step_duration_seconds_bucket",
+        "formlead_time_to_draft_seconds_bucket{le=\"86400\"}",
+        "# HELP formlead_time_to_draft_seconds Time from a submission's arrival to its mail draft's creation",
         "formlead_queue_depth",
         "formlead_jobs_total",
         "\nformlead_retries_total ",

@@ -1,12 +1,13 @@
 //! Steps 10–12: the side effects, each exactly once (see `once`): the mail
 //! draft, the CRM follow-up task, the CRM note linking them.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::super::checkpoint::Checkpoints;
 use super::super::engine::Engine;
 use super::super::failure::{StepFailure, port_failure};
-use super::super::once::{exactly_once, first_stored};
+use super::super::once::{Origin, exactly_once, first_stored};
 use super::context::Context;
 use crate::agents::{NextAction, NextStep};
 use crate::domain::{
@@ -41,6 +42,8 @@ pub(super) struct Reply<'a> {
 
 impl Engine {
     /// 10. `create_mail_draft`, in the chosen thread when there is one.
+    ///
+    /// `received_at`: when the submission arrived (for speed to lead).
     pub(super) async fn create_mail_draft(
         &self,
         wf: &Workflow,
@@ -48,6 +51,7 @@ impl Engine {
         prospect: &Prospect,
         context: &Context,
         content: &DraftContent,
+        received_at: DateTime<Utc>,
     ) -> Result<DraftCheckpoint, StepFailure> {
         let step = StepName::CreateMailDraft;
         let store = &self.ports.store;
@@ -111,6 +115,11 @@ impl Engine {
                 },
             )
             .await?;
+            if origin == Origin::Created {
+                let since = (self.ports.clock.now() - received_at).to_std();
+                self.observer
+                    .draft_created(wf.id, since.unwrap_or_default());
+            }
             let s = format!(
                 "{origin} draft {}",
                 checkpoint.external_id.as_deref().unwrap_or("-")

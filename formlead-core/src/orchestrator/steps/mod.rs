@@ -43,7 +43,14 @@ impl Engine {
         let decision = self.check_send_policy(wf, &done, &prospect).await?;
         self.renew_lease(wf, lease).await?;
         let draft = self
-            .create_mail_draft(wf, &done, &prospect, &context, &content)
+            .create_mail_draft(
+                wf,
+                &done,
+                &prospect,
+                &context,
+                &content,
+                submission.received_at,
+            )
             .await?;
         self.renew_lease(wf, lease).await?;
         let task = self
