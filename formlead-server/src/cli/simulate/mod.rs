@@ -198,15 +198,18 @@ pub async fn post_many(
     let next = Arc::new(AtomicUsize::new(0));
     let rate = rate.filter(|r| *r > 0.0);
     let started = Instant::now();
+    let answered = Arc::new(AtomicUsize::new(0));
+    let progress = tokio::spawn(report_progress(answered.clone(), count, started));
     let mut connections = Vec::new();
     for _ in 0..concurrency.clamp(1, count.max(1)) {
         let mut connection = Connection::new(&target)?;
-        let (target, signed_url, secret, run, next) = (
+        let (target, signed_url, secret, run, next, answered) = (
             target.clone(),
             signed_url.clone(),
             secret.clone(),
             run.clone(),
             next.clone(),
+            answered.clone(),
         );
         connections.push(tokio::spawn(async move {
             let mut outcomes = Vec::new();
@@ -230,6 +233,7 @@ pub async fn post_many(
                 let t0 = Instant::now();
                 let result = connection.post(&target, body, &signed).await;
                 outcomes.push((result, t0.elapsed()));
+                answered.fetch_add(1, Ordering::Relaxed);
             }
         }));
     }
@@ -248,9 +252,26 @@ pub async fn post_many(
             }
         }
     }
+    progress.abort();
     report.elapsed = started.elapsed();
     report.latencies.sort();
     Ok(report)
+}
+
+/// Prints to stderr, every second, how many of `count` requests have been
+/// answered and the rate so far (a long run is not silent until its end).
+async fn report_progress(answered: Arc<AtomicUsize>, count: usize, started: Instant) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let done = answered.load(Ordering::Relaxed);
+        let secs = started.elapsed().as_secs_f64().max(1e-9);
+        eprintln!(
+            "progress: {done}/{count} answered, {:.0}/s",
+            done as f64 / secs
+        );
+    }
 }
 
 pub async fn run(settings: &Settings, args: SimulateArgs) -> anyhow::Result<ExitCode> {
