@@ -57,64 +57,113 @@ pub fn handle() -> PrometheusHandle {
         .clone()
 }
 
+/// What a family is, for its `# HELP` and `# TYPE` lines.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Counter,
+    Gauge,
+    /// A histogram, in seconds or of plain counts.
+    Histogram(Option<metrics::Unit>),
+}
+
+/// Every family the server exports: name, kind and help text.
+const FAMILIES: &[(&str, Kind, &str)] = &[
+    (
+        WEBHOOKS,
+        Kind::Counter,
+        "Webhook deliveries by outcome (accepted, duplicate, invalid, timeout, unavailable; unauthorized with a reason: stale, mismatch, missing, malformed)",
+    ),
+    (
+        JOBS,
+        Kind::Counter,
+        "Workflow jobs processed by this process, by outcome",
+    ),
+    (
+        RETRIES,
+        Kind::Counter,
+        "Workflow jobs scheduled for another attempt",
+    ),
+    (
+        DEAD_LETTERS,
+        Kind::Counter,
+        "Workflow jobs dead-lettered (retries exhausted or a permanent error)",
+    ),
+    (
+        STEP_FAILURES,
+        Kind::Counter,
+        "Failed workflow steps, by step",
+    ),
+    (
+        STEPS_DEGRADED,
+        Kind::Counter,
+        "Enrichment steps (3-6) that failed and were skipped, by step; the draft was written without their context",
+    ),
+    (
+        formlead_adapters::http::VENDOR_CALLS_METRIC,
+        Kind::Counter,
+        "Calls to HubSpot and Google APIs, by vendor, operation and outcome",
+    ),
+    (
+        formlead_adapters::http::VENDOR_429_METRIC,
+        Kind::Counter,
+        "Rate-limit answers (429) received, by vendor; each pauses the vendor's shared budget",
+    ),
+    (
+        formlead_adapters::budget::BUDGET_WAIT_METRIC,
+        Kind::Histogram(Some(metrics::Unit::Seconds)),
+        "Time calls waited for their vendor budget, by budget",
+    ),
+    (
+        formlead_adapters::hubspot::BATCH_SIZE_METRIC,
+        Kind::Histogram(None),
+        "Inputs per HubSpot batch call, by operation",
+    ),
+    (
+        formlead_adapters::llm::LLM_FALLBACKS_METRIC,
+        Kind::Counter,
+        "Drafts written by the template writer because the LLM's answer was unusable",
+    ),
+    (
+        formlead_adapters::sql::WORKER_RESTARTS_METRIC,
+        Kind::Counter,
+        "Worker restarts after the queue failed under them (e.g. a full disk)",
+    ),
+    (
+        TIME_TO_DRAFT,
+        Kind::Histogram(Some(metrics::Unit::Seconds)),
+        "Time from a submission's arrival to its mail draft's creation (speed to lead)",
+    ),
+    (
+        STEP_DURATION,
+        Kind::Histogram(Some(metrics::Unit::Seconds)),
+        "Duration of workflow steps, by step",
+    ),
+    (WORKFLOWS, Kind::Gauge, "Workflows in the store, by status"),
+    (
+        QUEUE_DEPTH,
+        Kind::Gauge,
+        "Workflow jobs waiting in the queue",
+    ),
+    (
+        DEAD_JOBS,
+        Kind::Gauge,
+        "Workflow jobs in the queue's dead letters",
+    ),
+];
+
 /// `# HELP` text for every family, and the unlabelled counters at 0, so a
 /// rate or an alert on them works before the first retry, dead letter or
 /// worker restart.
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram};
-    describe_counter!(
-        WEBHOOKS,
-        "Webhook deliveries by outcome (accepted, duplicate, invalid, timeout, unavailable; unauthorized with a reason: stale, mismatch, missing, malformed)"
-    );
-    describe_counter!(JOBS, "Workflow jobs processed by this process, by outcome");
-    describe_counter!(RETRIES, "Workflow jobs scheduled for another attempt");
-    describe_counter!(
-        DEAD_LETTERS,
-        "Workflow jobs dead-lettered (retries exhausted or a permanent error)"
-    );
-    describe_counter!(STEP_FAILURES, "Failed workflow steps, by step");
-    describe_counter!(
-        STEPS_DEGRADED,
-        "Enrichment steps (3-6) that failed and were skipped, by step; the draft was written without their context"
-    );
-    describe_counter!(
-        formlead_adapters::http::VENDOR_CALLS_METRIC,
-        "Calls to HubSpot and Google APIs, by vendor, operation and outcome"
-    );
-    describe_counter!(
-        formlead_adapters::http::VENDOR_429_METRIC,
-        "Rate-limit answers (429) received, by vendor; each pauses the vendor's shared budget"
-    );
-    describe_histogram!(
-        formlead_adapters::budget::BUDGET_WAIT_METRIC,
-        metrics::Unit::Seconds,
-        "Time calls waited for their vendor budget, by budget"
-    );
-    describe_histogram!(
-        formlead_adapters::hubspot::BATCH_SIZE_METRIC,
-        "Inputs per HubSpot batch call, by operation"
-    );
-    describe_counter!(
-        formlead_adapters::llm::LLM_FALLBACKS_METRIC,
-        "Drafts written by the template writer because the LLM's answer was unusable"
-    );
-    describe_counter!(
-        formlead_adapters::sql::WORKER_RESTARTS_METRIC,
-        "Worker restarts after the queue failed under them (e.g. a full disk)"
-    );
-    describe_histogram!(
-        TIME_TO_DRAFT,
-        metrics::Unit::Seconds,
-        "Time from a submission's arrival to its mail draft's creation (speed to lead)"
-    );
-    describe_histogram!(
-        STEP_DURATION,
-        metrics::Unit::Seconds,
-        "Duration of workflow steps, by step"
-    );
-    describe_gauge!(WORKFLOWS, "Workflows in the store, by status");
-    describe_gauge!(QUEUE_DEPTH, "Workflow jobs waiting in the queue");
-    describe_gauge!(DEAD_JOBS, "Workflow jobs in the queue's dead letters");
+    for &(name, kind, help) in FAMILIES {
+        match kind {
+            Kind::Counter => describe_counter!(name, help),
+            Kind::Gauge => describe_gauge!(name, help),
+            Kind::Histogram(Some(unit)) => describe_histogram!(name, unit, help),
+            Kind::Histogram(None) => describe_histogram!(name, help),
+        }
+    }
     metrics::counter!(RETRIES).absolute(0);
     metrics::counter!(DEAD_LETTERS).absolute(0);
     metrics::counter!(formlead_adapters::sql::WORKER_RESTARTS_METRIC).absolute(0);
@@ -185,4 +234,56 @@ pub fn set_store_gauges(
 /// An observer handle for the engine.
 pub fn observer() -> Arc<dyn EngineObserver> {
     Arc::new(MetricsObserver)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The metric names an alert rule file uses (`formlead_…`, without the
+    /// `_bucket`/`_sum`/`_count` of a histogram's series).
+    fn used_by(rules: &str) -> Vec<String> {
+        let mut names: Vec<String> = rules
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| w.starts_with("formlead_"))
+            .map(|w| {
+                ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .find_map(|suffix| w.strip_suffix(suffix))
+                    .unwrap_or(w)
+                    .to_owned()
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    #[test]
+    fn every_metric_an_alert_uses_is_exported() {
+        let rules = include_str!("../../deploy/prometheus/alerts.yml");
+        let used = used_by(rules);
+        assert!(used.len() >= 6, "{used:?}");
+        for name in &used {
+            assert!(
+                FAMILIES.iter().any(|(family, _, _)| family == name),
+                "deploy/prometheus/alerts.yml uses {name}, which the server does not export"
+            );
+        }
+    }
+
+    #[test]
+    fn histogram_series_count_as_their_family() {
+        assert_eq!(
+            used_by("rate(formlead_time_to_draft_seconds_bucket[5m]) + formlead_jobs_total"),
+            vec!["formlead_jobs_total", "formlead_time_to_draft_seconds"]
+        );
+    }
+
+    #[test]
+    fn every_family_has_help() {
+        for (name, _, help) in FAMILIES {
+            assert!(name.starts_with("formlead_") && !help.is_empty(), "{name}");
+        }
+    }
 }
