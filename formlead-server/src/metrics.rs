@@ -20,6 +20,7 @@ const TIME_TO_DRAFT: &str = "formlead_time_to_draft_seconds";
 const WORKFLOWS: &str = "formlead_workflows";
 const QUEUE_DEPTH: &str = "formlead_queue_depth";
 const DEAD_JOBS: &str = "formlead_dead_jobs";
+const BUILD_INFO: &str = "formlead_build_info";
 
 /// The process-wide recorder (installed once).
 pub fn handle() -> PrometheusHandle {
@@ -164,6 +165,7 @@ fn describe() {
             Kind::Histogram(None) => describe_histogram!(name, help),
         }
     }
+    metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     metrics::counter!(RETRIES).absolute(0);
     metrics::counter!(DEAD_LETTERS).absolute(0);
     metrics::counter!(formlead_adapters::sql::WORKER_RESTARTS_METRIC).absolute(0);

@@ -275,6 +275,7 @@ async fn service_routes() {
         "formlead_time_to_draft_seconds_bucket{le=\"86400\"}",
         "# HELP formlead_time_to_draft_seconds Time from a submission's arrival to its mail draft's creation",
         "formlead_queue_depth",
+        "formlead_build_info{version=\"",
         "formlead_jobs_total",
         "\nformlead_retries_total ",
         "\nformlead_dead_letters_total ",
