@@ -25,57 +25,7 @@ pub struct Running {
 
     http: JoinHandle<()>,
     workers: Option<JoinHandle<anyhow::Result<()>>>,
-    /// The runtime the in-process workers run on (see [`WorkerRuntime`]).
-    _worker_runtime: Option<WorkerRuntime>,
 }
-
-/// The in-process workers' own runtime, on threads of lower CPU priority
-/// than the HTTP server's: when both have work, webhook intake gets the
-/// cores first, so a backlog draining does not slow the accepts of the next
-/// burst; when intake is idle, the workers use every core.
-struct WorkerRuntime(Option<tokio::runtime::Runtime>);
-
-impl WorkerRuntime {
-    /// Threads' niceness above the server's (Linux; elsewhere equal).
-    const NICENESS: i32 = 10;
-
-    fn start() -> std::io::Result<Self> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .thread_name("formlead-worker")
-            .on_thread_start(|| lower_this_threads_priority(Self::NICENESS))
-            .enable_all()
-            .build()?;
-        Ok(Self(Some(runtime)))
-    }
-
-    fn handle(&self) -> Option<&tokio::runtime::Handle> {
-        self.0.as_ref().map(tokio::runtime::Runtime::handle)
-    }
-}
-
-impl Drop for WorkerRuntime {
-    fn drop(&mut self) {
-        // Dropped from async code: must not block.
-        if let Some(rt) = self.0.take() {
-            rt.shutdown_background();
-        }
-    }
-}
-
-/// Raises the calling thread's niceness by `by` (lower CPU priority; on
-/// Linux a thread id names just that thread).
-#[cfg(target_os = "linux")]
-fn lower_this_threads_priority(by: i32) {
-    use rustix::process::{getpriority_process, setpriority_process};
-    let tid = Some(rustix::thread::gettid());
-    let lowered = getpriority_process(tid).and_then(|now| setpriority_process(tid, now + by));
-    if let Err(e) = lowered {
-        tracing::debug!(error = %e, "could not lower a worker thread's priority");
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn lower_this_threads_priority(_by: i32) {}
 
 impl Running {
     /// Stops accepting, lets in-flight requests and steps finish (up to the
@@ -153,21 +103,12 @@ pub async fn start(settings: Settings, with_workers: bool) -> anyhow::Result<Run
     );
     let (stop, rx) = watch::channel(false);
 
-    let worker_runtime = if with_workers {
-        Some(WorkerRuntime::start().context("cannot start the workers' runtime")?)
-    } else {
-        None
-    };
-    let workers = worker_runtime.as_ref().map(|rt| {
+    let workers = with_workers.then(|| {
         let database = app.database.clone();
         let engine = app.engine.clone();
         let config = crate::app::worker_config(&app.settings, "formlead-serve");
         let rx = rx.clone();
-        let run = async move { database.run_workers(engine, config, stopped(rx)).await };
-        match rt.handle() {
-            Some(handle) => handle.spawn(run),
-            None => tokio::spawn(run),
-        }
+        tokio::spawn(async move { database.run_workers(engine, config, stopped(rx)).await })
     });
     let service = router(state.clone());
     let limits = crate::http_server::Limits {
@@ -192,7 +133,6 @@ pub async fn start(settings: Settings, with_workers: bool) -> anyhow::Result<Run
         stop,
         http,
         workers,
-        _worker_runtime: worker_runtime,
     })
 }
 
