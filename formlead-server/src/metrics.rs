@@ -21,6 +21,7 @@ const WORKFLOWS: &str = "formlead_workflows";
 const QUEUE_DEPTH: &str = "formlead_queue_depth";
 const DEAD_JOBS: &str = "formlead_dead_jobs";
 const BUILD_INFO: &str = "formlead_build_info";
+const HTTP_DURATION: &str = "formlead_http_request_duration_seconds";
 
 /// The process-wide recorder (installed once).
 pub fn handle() -> PrometheusHandle {
@@ -169,6 +170,19 @@ fn describe() {
     metrics::counter!(RETRIES).absolute(0);
     metrics::counter!(DEAD_LETTERS).absolute(0);
     metrics::counter!(formlead_adapters::sql::WORKER_RESTARTS_METRIC).absolute(0);
+}
+
+/// Times an HTTP request of `route`, by its status class (`2xx` … `5xx`).
+pub fn http_request(route: String, status: axum::http::StatusCode, elapsed: Duration) {
+    let class = match status.as_u16() {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    };
+    metrics::histogram!(HTTP_DURATION, "route" => route, "status" => class)
+        .record(elapsed.as_secs_f64());
 }
 
 /// Counts a webhook by outcome (`accepted`, `duplicate`, `unavailable`, …).

@@ -74,6 +74,21 @@ pub async fn bounded_body(State(state): State<AppState>, request: Request, next:
     }
 }
 
+/// Times each request of a matched route:
+/// `formlead_http_request_duration_seconds` by route (its pattern, e.g.
+/// `/api/dashboard/workflows/{id}`) and status class (`2xx` … `5xx`).
+pub async fn request_metrics(
+    route: Option<axum::extract::MatchedPath>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let route = route.map_or_else(|| "unmatched".to_owned(), |r| r.as_str().to_owned());
+    crate::metrics::http_request(route, response.status(), started.elapsed());
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -134,6 +134,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(service::healthz))
         .route("/readyz", get(service::readyz))
         .route("/metrics", get(service::metrics))
+        .route_layer(axum::middleware::from_fn(middleware::request_metrics))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
         .layer(trace)
         .layer(PropagateRequestIdLayer::x_request_id())

@@ -276,6 +276,8 @@ async fn service_routes() {
         "# HELP formlead_time_to_draft_seconds Time from a submission's arrival to its mail draft's creation",
         "formlead_queue_depth",
         "formlead_build_info{version=\"",
+        "formlead_http_request_duration_seconds_bucket{route=\"/api/webhooks/hubspot/forms\",status=\"2xx\"",
+        "formlead_http_request_duration_seconds_bucket{route=\"/api/webhooks/hubspot/forms\",status=\"4xx\"",
         "formlead_jobs_total",
         "\nformlead_retries_total ",
         "\nformlead_dead_letters_total ",
