@@ -17,6 +17,7 @@ use uuid::Uuid;
 mod planner_stats;
 mod private_file;
 mod single_writer;
+mod turns;
 mod wal_sync;
 
 use std::sync::Arc;
