@@ -90,6 +90,8 @@ impl<B: Sql> SqlStore<B> {
             None => Err(self.lease_lost_or_missing(id).await),
         }
     }
+    /// (PostgreSQL repeats this update inside `Store::finish_attempt`'s
+    /// statement, `FINISH` in `postgres/mod.rs`: change both together.)
     pub(super) async fn finish_workflow(
         &self,
         id: WorkflowId,
