@@ -212,6 +212,13 @@ pub trait Backend: Send + Sync + Sized + 'static {
     /// Whether a database error is worth retrying (busy, serialization).
     fn is_transient_db_error(code: Option<&str>) -> bool;
 
+    /// One statement that takes an attempt's lease (`start_update!`, same
+    /// parameters) and returns with the workflow's columns its
+    /// submission's (named `s_<column>`) and its checkpoints (`steps`, a
+    /// JSON array of `workflow_steps` rows): what every run reads first,
+    /// in one round trip. `None`: the run reads them itself.
+    const START_RUN: Option<&'static str> = None;
+
     /// How [`Backend::unit_call`] writes a unit.
     const UNIT_CALL: UnitCall = UnitCall::PerRow;
 

@@ -12,6 +12,8 @@ use formlead_core::ports::{Store, StoreError};
 pub trait Subject: Store {
     fn faults(&self) -> &Faults;
     async fn jobs(&self) -> Result<u64, StoreError>;
+    /// Whether `start_run` reads the run's inputs with the lease.
+    fn starts_with_inputs(&self) -> bool;
 }
 
 #[async_trait::async_trait]
@@ -21,6 +23,10 @@ where
 {
     fn faults(&self) -> &Faults {
         formlead_adapters::sql::SqlStore::faults(self)
+    }
+
+    fn starts_with_inputs(&self) -> bool {
+        <B as formlead_adapters::sql::Backend>::START_RUN.is_some()
     }
 
     async fn jobs(&self) -> Result<u64, StoreError> {

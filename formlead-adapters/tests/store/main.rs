@@ -61,6 +61,7 @@ for_each_backend!(
         drafts_round_trip_with_compare_and_set,
         tasks_errors_and_audit_round_trip,
         leases_guard_workflows,
+        a_run_starts_with_its_inputs,
         retries_dead_letters_and_requeue,
         orphans_are_recovered,
         lists_filter_and_page,

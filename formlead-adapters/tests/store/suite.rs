@@ -486,6 +486,90 @@ pub async fn leases_guard_workflows(s: &impl Subject) {
     ));
 }
 
+/// `start_run` is `start_attempt` plus, where the store reads them with
+/// the lease (PostgreSQL: one statement), exactly what `get_submission` and
+/// `list_steps` return.
+pub async fn a_run_starts_with_its_inputs(s: &impl Subject) {
+    let ids = accept(s, "start-run", "a@b.co").await;
+    let id = ids.workflow_id;
+    let lease = Duration::from_secs(60);
+    let step = |step, status, output| StepRecord {
+        workflow_id: id,
+        step,
+        status,
+        attempt: 1,
+        started_at: t0() + Span::microseconds(1_234_567),
+        finished_at: Some(t0() + Span::microseconds(2_345_678)),
+        summary: Some("found 2 slots ✓ \"quoted\"".into()),
+        output,
+        error: None,
+    };
+    // Saved out of order; read back in step order.
+    let later = step(
+        StepName::FindMeetingSlots,
+        StepStatus::Degraded,
+        Some(serde_json::json!([{"start": "2026-11-26T10:00:00Z"}, null, "ü"])),
+    );
+    let first = step(StepName::ValidateSubmission, StepStatus::Completed, None);
+    s.save_step(&later).await.unwrap();
+    s.save_step(&first).await.unwrap();
+
+    let StartAttempt::Started(start) = s.start_run(id, "w1", t0(), lease).await.unwrap() else {
+        panic!("not started")
+    };
+    assert_eq!(
+        (start.workflow.status, start.workflow.attempts),
+        (WorkflowStatus::Processing, 1)
+    );
+    assert_eq!(start.inputs.is_some(), s.starts_with_inputs());
+    if let Some(inputs) = start.inputs {
+        assert_eq!(
+            inputs.submission,
+            s.get_submission(ids.submission_id).await.unwrap()
+        );
+        assert!(inputs.submission.is_some());
+        assert_eq!(inputs.steps, vec![first, later]);
+        assert_eq!(inputs.steps, s.list_steps(id).await.unwrap());
+    }
+    // The other outcomes are start_attempt's.
+    assert_eq!(
+        s.start_run(id, "w2", t0() + Span::seconds(1), lease)
+            .await
+            .unwrap(),
+        StartAttempt::Busy {
+            until: t0() + Span::seconds(60)
+        }
+    );
+    s.finish_workflow(id, "w1", WorkflowStatus::Completed, t0())
+        .await
+        .unwrap();
+    assert_eq!(
+        s.start_run(id, "w1", t0(), lease).await.unwrap(),
+        StartAttempt::NotRunnable(WorkflowStatus::Completed)
+    );
+    assert!(matches!(
+        s.start_run(WorkflowId::new(), "w1", t0(), lease).await,
+        Err(StoreError::NotFound { .. })
+    ));
+
+    // A new workflow has no checkpoints yet.
+    let fresh = accept(s, "start-run-2", "c@d.co").await;
+    let StartAttempt::Started(start) = s
+        .start_run(fresh.workflow_id, "w1", t0(), lease)
+        .await
+        .unwrap()
+    else {
+        panic!("not started")
+    };
+    if let Some(inputs) = start.inputs {
+        assert!(inputs.steps.is_empty());
+        assert_eq!(
+            inputs.submission.map(|s| s.form_submission_id),
+            Some("start-run-2".to_owned())
+        );
+    }
+}
+
 pub async fn retries_dead_letters_and_requeue(s: &impl Subject) {
     let ids = accept(s, "retry", "a@b.co").await;
     let id = ids.workflow_id;

@@ -13,7 +13,7 @@ use super::outcome::ProcessOutcome;
 use crate::domain::{
     DraftStatus, ErrorId, ErrorKind, StepName, WorkflowError, WorkflowId, WorkflowStatus,
 };
-use crate::ports::{StartAttempt, StoreError, WorkflowJob};
+use crate::ports::{RunStart, StartAttempt, StoreError, WorkflowJob};
 
 impl Engine {
     /// Runs (or resumes) the workflow of `job`, then records the outcome:
@@ -43,11 +43,11 @@ impl Engine {
         );
         let owner = owner.as_str();
         let now = self.ports.clock.now();
-        let workflow = match store
-            .start_attempt(job.workflow_id, owner, now, self.config.lease)
+        let RunStart { workflow, inputs } = match store
+            .start_run(job.workflow_id, owner, now, self.config.lease)
             .await
         {
-            Ok(StartAttempt::Started(w)) => w,
+            Ok(StartAttempt::Started(start)) => start,
             Ok(StartAttempt::NotRunnable(status)) => return Ok(ProcessOutcome::Skipped(status)),
             Ok(StartAttempt::Busy { until }) => {
                 let wait = (until - now).to_std().unwrap_or_default() + Duration::from_millis(100);
@@ -73,7 +73,7 @@ impl Engine {
         info!(attempt, "workflow attempt started");
 
         let lease = Lease::new(owner.to_owned(), now + self.lease_length());
-        let failure = match self.run_steps(&workflow, &lease).await {
+        let failure = match self.run_steps(&workflow, inputs, &lease).await {
             Ok((status, writes)) => {
                 let now = self.ports.clock.now();
                 match store

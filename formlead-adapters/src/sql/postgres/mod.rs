@@ -21,7 +21,7 @@ use super::backend::{
     Arg, Backend, NewLead, UnitCall, UnitRows, WORKFLOW_QUEUE, job_task, unit_json,
 };
 use super::store::SqlStore;
-use super::store::submission_cols;
+use super::store::{start_update, step_cols, submission_cols, workflow_cols};
 use multi_row::{chunks, multi_row};
 
 /// The PostgreSQL flavour of [`SqlStore`].
@@ -198,6 +198,20 @@ impl Backend for PgBackend {
                 )
         })
     }
+
+    const START_RUN: Option<&'static str> = Some(concat!(
+        "WITH w AS (",
+        start_update!(),
+        workflow_cols!(),
+        ") SELECT w.*, ",
+        "s.id AS s_id, s.form_submission_id AS s_form_submission_id, s.portal_id AS s_portal_id, ",
+        "s.form_id AS s_form_id, s.submitted_at AS s_submitted_at, s.page_url AS s_page_url, ",
+        "s.fields AS s_fields, s.raw_body AS s_raw_body, s.source AS s_source, s.received_at AS s_received_at, ",
+        "(SELECT json_agg(t) FROM (SELECT ",
+        step_cols!(),
+        " FROM workflow_steps WHERE workflow_id = w.id) t) AS steps ",
+        "FROM w LEFT JOIN form_submissions s ON s.id = w.submission_id"
+    ));
 
     const UNIT_CALL: UnitCall = UnitCall::OneStatement;
 

@@ -31,7 +31,8 @@ use formlead_core::ports::{Accepted, StoreError};
 use sqlx::{Database, Pool};
 
 #[cfg(feature = "postgres")]
-pub(crate) use columns::submission_cols;
+pub(crate) use columns::{step_cols, submission_cols, workflow_cols};
+pub(crate) use workflows::start_update;
 
 use super::backend::Backend;
 use super::durability::Durability;
@@ -258,7 +259,8 @@ where
 #[cfg(test)]
 mod tests {
     /// Listing one status walks that status's rows in list order (the
-    /// (status, created_at, id) index), with no scan and no sort.
+    /// (status, created_at, id) index), with no scan and no sort; orphan
+    /// recovery reads only the `processing` rows, through the same index.
     #[cfg(feature = "sqlite")]
     #[tokio::test]
     async fn a_status_list_reads_only_that_status_in_order() {
@@ -304,5 +306,23 @@ mod tests {
             );
             assert!(!plan.contains("TEMP B-TREE"), "{sql}\n{plan}");
         }
+
+        let sql = format!(
+            "EXPLAIN QUERY PLAN {}",
+            super::workflows::RECOVER_ORPHANS.replace('$', "?")
+        );
+        let plan = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind("2026-12-05T00:00:00Z")
+            .fetch_all(store.pool())
+            .await
+            .expect("plan")
+            .iter()
+            .map(|r| r.get::<String, _>("detail"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        assert!(
+            plan.contains("USING INDEX idx_workflows_status_created_at (status=?)"),
+            "{plan}"
+        );
     }
 }

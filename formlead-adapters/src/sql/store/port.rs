@@ -11,8 +11,8 @@ use formlead_core::domain::{
     SubmissionId, Workflow, WorkflowError, WorkflowId, WorkflowStatus, WorkflowSummary,
 };
 use formlead_core::ports::{
-    Accepted, Page, ProspectHistory, StartAttempt, Store, StoreError, StoreWrite, WorkflowFilter,
-    WorkflowStats,
+    Accepted, Page, ProspectHistory, RunStart, StartAttempt, Store, StoreError, StoreWrite,
+    WorkflowFilter, WorkflowStats,
 };
 
 use super::super::exec::Sql;
@@ -54,6 +54,16 @@ impl<B: Sql> Store for SqlStore<B> {
         lease: Duration,
     ) -> Result<StartAttempt, StoreError> {
         SqlStore::start_attempt(self, id, owner, now, lease).await
+    }
+
+    async fn start_run(
+        &self,
+        id: WorkflowId,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<StartAttempt<RunStart>, StoreError> {
+        SqlStore::start_run(self, id, owner, now, lease).await
     }
 
     async fn renew_lease(

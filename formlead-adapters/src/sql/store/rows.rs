@@ -1,5 +1,6 @@
 //! Decoding rows into domain types, for any [`Backend`].
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -17,6 +18,9 @@ use super::super::exec::{DbRow, Sql};
 /// Typed access to one row's columns.
 pub(crate) struct Reader<'r, B: Sql> {
     pub row: &'r DbRow<B>,
+    /// Put before every column name: a row carrying two records names
+    /// one's columns `<prefix><column>`.
+    prefix: &'static str,
 }
 
 fn corrupt(col: &str, e: impl std::fmt::Display) -> StoreError {
@@ -30,7 +34,20 @@ fn required<T>(col: &str, v: Option<T>) -> Result<T, StoreError> {
 
 impl<'r, B: Sql> Reader<'r, B> {
     pub fn new(row: &'r DbRow<B>) -> Self {
-        Self { row }
+        Self { row, prefix: "" }
+    }
+
+    /// Reads the columns named `<prefix><column>`.
+    pub fn prefixed(row: &'r DbRow<B>, prefix: &'static str) -> Self {
+        Self { row, prefix }
+    }
+
+    fn name<'c>(&self, col: &'c str) -> Cow<'c, str> {
+        if self.prefix.is_empty() {
+            Cow::Borrowed(col)
+        } else {
+            Cow::Owned(format!("{}{col}", self.prefix))
+        }
     }
 
     pub fn s(&self, col: &str) -> Result<String, StoreError> {
@@ -38,7 +55,7 @@ impl<'r, B: Sql> Reader<'r, B> {
     }
 
     pub fn opt_s(&self, col: &str) -> Result<Option<String>, StoreError> {
-        B::read_text(self.row, col).map_err(|e| corrupt(col, e))
+        B::read_text(self.row, &self.name(col)).map_err(|e| corrupt(col, e))
     }
 
     pub fn i(&self, col: &str) -> Result<i64, StoreError> {
@@ -46,7 +63,7 @@ impl<'r, B: Sql> Reader<'r, B> {
     }
 
     pub fn opt_i(&self, col: &str) -> Result<Option<i64>, StoreError> {
-        B::read_int(self.row, col).map_err(|e| corrupt(col, e))
+        B::read_int(self.row, &self.name(col)).map_err(|e| corrupt(col, e))
     }
 
     pub fn u32(&self, col: &str) -> Result<u32, StoreError> {
@@ -58,7 +75,7 @@ impl<'r, B: Sql> Reader<'r, B> {
     }
 
     pub fn opt_uuid(&self, col: &str) -> Result<Option<Uuid>, StoreError> {
-        B::read_id(self.row, col)
+        B::read_id(self.row, &self.name(col))
             .map_err(|e| corrupt(col, e))?
             .map(B::uuid)
             .transpose()
@@ -70,7 +87,7 @@ impl<'r, B: Sql> Reader<'r, B> {
     }
 
     pub fn opt_time(&self, col: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        B::read_time(self.row, col)
+        B::read_time(self.row, &self.name(col))
             .map_err(|e| corrupt(col, e))?
             .map(B::datetime)
             .transpose()
@@ -82,7 +99,7 @@ impl<'r, B: Sql> Reader<'r, B> {
     }
 
     pub fn opt_json(&self, col: &str) -> Result<Option<Value>, StoreError> {
-        B::read_json(self.row, col)
+        B::read_json(self.row, &self.name(col))
             .map_err(|e| corrupt(col, e))?
             .map(B::value)
             .transpose()

@@ -5,15 +5,49 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use formlead_core::domain::{Workflow, WorkflowError, WorkflowId, WorkflowStatus};
-use formlead_core::ports::{Conflict, StartAttempt, StoreError, WorkflowJob};
+use formlead_core::domain::{StepRecord, Workflow, WorkflowError, WorkflowId, WorkflowStatus};
+use formlead_core::ports::{Conflict, RunInputs, RunStart, StartAttempt, StoreError, WorkflowJob};
 
 use super::super::errors::db_err;
 use super::super::exec::{Sql, stmt};
-use super::super::write_path::Turn;
+use super::super::write_path::{Turn, WriteQuery};
 use super::SqlStore;
 use super::columns::workflow_cols;
 use super::rows::Reader;
+
+/// Takes the lease on a runnable workflow (`$1` id, `$2` owner, `$3` now,
+/// `$4` lease end), counting the attempt; `RETURNING ` ends it, for the
+/// columns to follow.
+macro_rules! start_update {
+    () => {
+        concat!(
+            "UPDATE workflows SET status = 'processing', attempts = attempts + 1, started_at = COALESCE(started_at, $3), ",
+            "next_retry_at = NULL, updated_at = $3, lease_owner = $2, lease_until = $4 ",
+            "WHERE id = $1 AND status NOT IN ('completed', 'awaiting_approval', 'failed') ",
+            "AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until < $3) ",
+            "AND (next_retry_at IS NULL OR next_retry_at <= $3) RETURNING "
+        )
+    };
+}
+pub(crate) use start_update;
+
+/// [`start_update`]'s parameters.
+fn start_args<B: Sql>(
+    q: WriteQuery<B>,
+    id: WorkflowId,
+    owner: &str,
+    now: DateTime<Utc>,
+    lease: Duration,
+) -> WriteQuery<B> {
+    let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+    q.arg(id.0).arg(owner.to_owned()).arg(now).arg(until)
+}
+
+/// Orphans: `processing` rows whose lease has expired. There are few
+/// `processing` rows (one per running attempt), found through the
+/// (status, created_at, id) index.
+pub(super) const RECOVER_ORPHANS: &str = "UPDATE workflows SET status = 'retrying', next_retry_at = $1, updated_at = $1, \
+     lease_owner = NULL, lease_until = NULL WHERE status = 'processing' AND lease_until < $1 RETURNING id";
 
 impl<B: Sql> SqlStore<B> {
     pub(super) async fn get_workflow(
@@ -34,23 +68,69 @@ impl<B: Sql> SqlStore<B> {
         now: DateTime<Utc>,
         lease: Duration,
     ) -> Result<StartAttempt, StoreError> {
-        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
-        let q = stmt::<B>(concat!(
-            "UPDATE workflows SET status = 'processing', attempts = attempts + 1, started_at = COALESCE(started_at, $3), ",
-            "next_retry_at = NULL, updated_at = $3, lease_owner = $2, lease_until = $4 ",
-            "WHERE id = $1 AND status NOT IN ('completed', 'awaiting_approval', 'failed') ",
-            "AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until < $3) ",
-            "AND (next_retry_at IS NULL OR next_retry_at <= $3) ",
-            "RETURNING ", workflow_cols!()
-
-        ))
-        .arg(id.0)
-        .arg(owner.to_owned())
-        .arg(now)
-        .arg(until);
-        if let Some(w) = self.write_optional(q, |r| r.workflow()).await? {
-            return Ok(StartAttempt::Started(w));
+        let q = start_args::<B>(
+            stmt::<B>(concat!(start_update!(), workflow_cols!())),
+            id,
+            owner,
+            now,
+            lease,
+        );
+        match self.write_optional(q, |r| r.workflow()).await? {
+            Some(w) => Ok(StartAttempt::Started(w)),
+            None => self.not_started(id, now).await,
         }
+    }
+    /// [`Self::start_attempt`] and the run's inputs in one statement where
+    /// the backend has one (`Backend::START_RUN`).
+    pub(super) async fn start_run(
+        &self,
+        id: WorkflowId,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<StartAttempt<RunStart>, StoreError> {
+        let Some(sql) = B::START_RUN else {
+            let started = self.start_attempt(id, owner, now, lease).await?;
+            return Ok(started.map(|workflow| RunStart {
+                workflow,
+                inputs: None,
+            }));
+        };
+        let q = start_args::<B>(stmt::<B>(sql), id, owner, now, lease);
+        let start = self
+            .write_optional(q, |r| {
+                let workflow = r.workflow()?;
+                let submission = Reader::<B>::prefixed(r.row, "s_");
+                let submission = match submission.opt_uuid("id")? {
+                    Some(_) => Some(submission.submission()?),
+                    None => None,
+                };
+                let mut steps: Vec<StepRecord> = match r.opt_json("steps")? {
+                    Some(json) => serde_json::from_value(json)
+                        .map_err(|e| StoreError::permanent(format!("column steps: {e}")))?,
+                    None => Vec::new(),
+                };
+                steps.sort_by_key(|s| s.step.number());
+                Ok(RunStart {
+                    workflow,
+                    inputs: Some(RunInputs { submission, steps }),
+                })
+            })
+            .await?;
+        match start {
+            Some(start) => Ok(StartAttempt::Started(start)),
+            None => Ok(self.not_started(id, now).await?.map(|w| RunStart {
+                workflow: w,
+                inputs: None,
+            })),
+        }
+    }
+    /// Why the start update took no lease.
+    async fn not_started(
+        &self,
+        id: WorkflowId,
+        now: DateTime<Utc>,
+    ) -> Result<StartAttempt, StoreError> {
         let q = stmt::<B>("SELECT status, lease_until, next_retry_at FROM workflows WHERE id = $1")
             .arg(id.0);
         let state = self
@@ -210,14 +290,11 @@ impl<B: Sql> SqlStore<B> {
         now: DateTime<Utc>,
     ) -> Result<Vec<WorkflowId>, StoreError> {
         let (turn, mut tx) = self.begin_write_turn(Turn::Other).await?;
-        let rows = stmt::<B>(
-            "UPDATE workflows SET status = 'retrying', next_retry_at = $1, updated_at = $1, lease_owner = NULL, lease_until = NULL \
-             WHERE status = 'processing' AND lease_until < $1 RETURNING id",
-        )
-        .arg(now)
-        .fetch_all_in(&mut *tx)
-        .await
-        .map_err(db_err::<B>)?;
+        let rows = stmt::<B>(RECOVER_ORPHANS)
+            .arg(now)
+            .fetch_all_in(&mut *tx)
+            .await
+            .map_err(db_err::<B>)?;
         let ids = rows
             .iter()
             .map(|r| Reader::<B>::new(r).uuid("id").map(WorkflowId))

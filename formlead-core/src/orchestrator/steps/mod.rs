@@ -13,8 +13,8 @@ use super::checkpoint::Checkpoints;
 use super::engine::Engine;
 use super::failure::{StepFailure, permanent, store_failure};
 use super::lease::Lease;
-use crate::domain::{FormSubmission, StepName, Workflow, WorkflowStatus};
-use crate::ports::StoreWrite;
+use crate::domain::{FormSubmission, StepName, StepRecord, Workflow, WorkflowStatus};
+use crate::ports::{RunInputs, StoreWrite};
 
 impl Engine {
     /// Runs (or resumes) every step of `wf`: the status it ends in, and
@@ -22,10 +22,20 @@ impl Engine {
     pub(crate) async fn run_steps(
         &self,
         wf: &Workflow,
+        inputs: Option<RunInputs>,
         lease: &Lease,
     ) -> Result<(WorkflowStatus, Vec<StoreWrite>), StepFailure> {
-        let submission = self.submission_of(wf).await?;
-        let done = self.checkpoints_of(wf).await?;
+        let (submission, steps) = match inputs {
+            Some(RunInputs { submission, steps }) => (submission, steps),
+            None => self.read_inputs(wf).await?,
+        };
+        let submission = submission.ok_or_else(|| {
+            permanent(
+                StepName::ValidateSubmission,
+                "the workflow's submission is missing",
+            )
+        })?;
+        let done = Checkpoints::new(steps);
 
         self.renew_lease(wf, lease).await?;
         let prospect = self.validate_submission(wf, &done, &submission).await?;
@@ -70,27 +80,17 @@ impl Engine {
         Ok((status, done.into_deferred()))
     }
 
-    async fn submission_of(&self, wf: &Workflow) -> Result<FormSubmission, StepFailure> {
-        self.ports
-            .store
+    /// The run's inputs, when the store did not read them with the lease.
+    async fn read_inputs(
+        &self,
+        wf: &Workflow,
+    ) -> Result<(Option<FormSubmission>, Vec<StepRecord>), StepFailure> {
+        let store = &self.ports.store;
+        let submission = store
             .get_submission(wf.submission_id)
             .await
-            .map_err(store_failure(None))?
-            .ok_or_else(|| {
-                permanent(
-                    StepName::ValidateSubmission,
-                    "the workflow's submission is missing",
-                )
-            })
-    }
-
-    async fn checkpoints_of(&self, wf: &Workflow) -> Result<Checkpoints, StepFailure> {
-        Ok(Checkpoints::new(
-            self.ports
-                .store
-                .list_steps(wf.id)
-                .await
-                .map_err(store_failure(None))?,
-        ))
+            .map_err(store_failure(None))?;
+        let steps = store.list_steps(wf.id).await.map_err(store_failure(None))?;
+        Ok((submission, steps))
     }
 }

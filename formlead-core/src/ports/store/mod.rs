@@ -11,8 +11,8 @@ mod records;
 
 pub use error::{Conflict, StoreError};
 pub use records::{
-    Accepted, Page, PastSubmission, ProspectHistory, StartAttempt, StoreWrite, WorkflowFilter,
-    WorkflowStats,
+    Accepted, Page, PastSubmission, ProspectHistory, RunInputs, RunStart, StartAttempt, StoreWrite,
+    WorkflowFilter, WorkflowStats,
 };
 
 use crate::domain::{
@@ -76,6 +76,29 @@ pub trait Store: Send + Sync {
         now: DateTime<Utc>,
         lease: Duration,
     ) -> Result<StartAttempt, StoreError>;
+
+    /// [`Self::start_attempt`], and with the lease what the run reads
+    /// first (its submission and checkpoints) when the store can read them
+    /// in the same unit. By default it does not ([`RunStart::inputs`] is
+    /// `None`).
+    ///
+    /// # Errors
+    /// As [`Self::start_attempt`]; nothing is leased when it fails.
+    async fn start_run(
+        &self,
+        id: WorkflowId,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<StartAttempt<RunStart>, StoreError> {
+        Ok(self
+            .start_attempt(id, owner, now, lease)
+            .await?
+            .map(|workflow| RunStart {
+                workflow,
+                inputs: None,
+            }))
+    }
 
     /// Extends `owner`'s lease to `until`.
     ///

@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    AuditEvent, CrmTask, DraftEmail, StepRecord, SubmissionId, Workflow, WorkflowId, WorkflowStatus,
+    AuditEvent, CrmTask, DraftEmail, FormSubmission, StepRecord, SubmissionId, Workflow,
+    WorkflowId, WorkflowStatus,
 };
 
 /// The ids of an accepted submission and its workflow.
@@ -72,20 +73,19 @@ pub struct Page<T> {
     pub total: u64,
 }
 
-/// Result of trying to start an attempt of a workflow.
+/// Result of trying to start an attempt of a workflow: what the caller got
+/// with the lease (`T`), or why there is no lease to take.
 #[derive(Debug, Clone, PartialEq)]
-pub enum StartAttempt {
+pub enum StartAttempt<T = Workflow> {
     /// The caller holds the lease; `attempts` already counts this attempt.
-    Started(Workflow),
-    /// Another worker holds an unexpired lease.
+    Started(T),
     /// Another worker holds the lease until `until`.
     Busy {
         /// When its lease ends.
         until: DateTime<Utc>,
     },
-    /// The workflow's next attempt is scheduled for later (`next_retry_at`);
-    /// the job came early.
-    /// The workflow waits for a retry due at `at`.
+    /// The workflow waits for a retry due at `at` (`next_retry_at`); the
+    /// job came early.
     NotDue {
         /// When it is due.
         at: DateTime<Utc>,
@@ -93,6 +93,38 @@ pub enum StartAttempt {
 
     /// Nothing to do: the workflow is completed, awaiting approval or failed.
     NotRunnable(WorkflowStatus),
+}
+
+impl<T> StartAttempt<T> {
+    /// The same outcome with what came with the lease turned into `U`.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> StartAttempt<U> {
+        match self {
+            Self::Started(t) => StartAttempt::Started(f(t)),
+            Self::Busy { until } => StartAttempt::Busy { until },
+            Self::NotDue { at } => StartAttempt::NotDue { at },
+            Self::NotRunnable(status) => StartAttempt::NotRunnable(status),
+        }
+    }
+}
+
+/// What an attempt starts from: the leased workflow and, when the store
+/// read them with the lease, its submission and checkpoints.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunStart {
+    /// The workflow, leased to the caller.
+    pub workflow: Workflow,
+    /// Read in the same unit as the lease; `None` leaves the reads to the
+    /// run (and a failed read to the run's retry).
+    pub inputs: Option<RunInputs>,
+}
+
+/// A run's inputs from the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunInputs {
+    /// The workflow's submission (`None`: missing, a permanent failure).
+    pub submission: Option<FormSubmission>,
+    /// Checkpoints of earlier attempts, in step order.
+    pub steps: Vec<StepRecord>,
 }
 
 /// Earlier activity for an email (LongMemory's input).
