@@ -215,8 +215,9 @@ pub trait Backend: Send + Sync + Sized + 'static {
     /// One statement that takes an attempt's lease (`start_update!`, same
     /// parameters) and returns with the workflow's columns its
     /// submission's (named `s_<column>`) and its checkpoints (`steps`, a
-    /// JSON array of `workflow_steps` rows): what every run reads first,
-    /// in one round trip. `None`: the run reads them itself.
+    /// JSON array of `workflow_steps` rows) and whether another workflow
+    /// has its prospect's email (`earlier`, 0 or 1): what every run reads
+    /// first, in one round trip. `None`: the run reads them itself.
     const START_RUN: Option<&'static str> = None;
 
     /// How [`Backend::unit_call`] writes a unit.

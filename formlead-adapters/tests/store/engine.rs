@@ -14,48 +14,73 @@ use formlead_core::ports::WorkflowJob;
 
 use crate::helpers::Subject;
 
+/// An engine on `store` with sandbox vendors.
+struct Rig {
+    engine: Engine,
+    clock: Arc<ManualClock>,
+    crm: Arc<SandboxCrm>,
+    mail: Arc<SandboxMail>,
+}
+
+fn rig(store: Arc<impl Subject + 'static>, worker_id: String) -> Rig {
+    let clock = Arc::new(ManualClock::new(default_now()));
+    let policy = Arc::new(GatedPolicy::default());
+    let crm = Arc::new(SandboxCrm::new());
+    let mail = Arc::new(SandboxMail::new(policy.clone()));
+    let engine = Engine::new(
+        Ports {
+            store,
+            queue: Arc::new(RecordingQueue::new(clock.clone())),
+            crm: crm.clone(),
+            mail: mail.clone(),
+            calendar: Arc::new(SandboxCalendar::new()),
+            assets: Arc::new(StaticAssets::sample()),
+            policy,
+            writer: Arc::new(TemplateWriter::default()),
+            clock: clock.clone(),
+        },
+        EngineConfig {
+            worker_id,
+            ..EngineConfig::default()
+        },
+    );
+    Rig {
+        engine,
+        clock,
+        crm,
+        mail,
+    }
+}
+
+async fn accept(store: &impl Subject, id: &str, email: &str) -> WorkflowJob {
+    let body = TestKit::body(id, email, "Ann", "Acme", "Demo please");
+    let sub =
+        formlead_core::domain::FormSubmission::from_webhook_body(body.as_bytes(), default_now())
+            .unwrap();
+    let ids = store.accept_submission(&sub).await.unwrap();
+    WorkflowJob {
+        workflow_id: ids.workflow_id,
+    }
+}
+
 async fn resumes_after_a_failure_at_every_step(store: Arc<impl Subject + 'static>) {
     for (i, step) in StepName::ALL.iter().enumerate() {
-        let clock = Arc::new(ManualClock::new(default_now()));
-        let policy = Arc::new(GatedPolicy::default());
-        let crm = Arc::new(SandboxCrm::new());
-        let mail = Arc::new(SandboxMail::new(policy.clone()));
-        let engine = Engine::new(
-            Ports {
-                store: store.clone(),
-                queue: Arc::new(RecordingQueue::new(clock.clone())),
-                crm: crm.clone(),
-                mail: mail.clone(),
-                calendar: Arc::new(SandboxCalendar::new()),
-                assets: Arc::new(StaticAssets::sample()),
-                policy,
-                writer: Arc::new(TemplateWriter::default()),
-                clock: clock.clone(),
-            },
-            EngineConfig {
-                worker_id: format!("w-{i}"),
-                ..EngineConfig::default()
-            },
-        );
-        let body = TestKit::body(
+        let Rig {
+            engine,
+            clock,
+            crm,
+            mail,
+        } = rig(store.clone(), format!("w-{i}"));
+        let job = accept(
+            &*store,
             &format!("resume-{i}"),
             &format!("lead{i}@acme.example"),
-            "Ann",
-            "Acme",
-            "Demo please",
-        );
-        let sub = formlead_core::domain::FormSubmission::from_webhook_body(
-            body.as_bytes(),
-            default_now(),
         )
-        .unwrap();
-        let ids = store.accept_submission(&sub).await.unwrap();
+        .await;
+        let ids = job;
         store
             .faults()
             .inject(&format!("save_step:{step}:completed"), Fault::Transient);
-        let job = WorkflowJob {
-            workflow_id: ids.workflow_id,
-        };
         let first = engine.process(job).await.unwrap();
         assert!(
             matches!(first, ProcessOutcome::RetryScheduled { .. }),
@@ -107,4 +132,50 @@ async fn postgres_engine_resumes_after_a_failure_at_every_step() {
         return;
     };
     resumes_after_a_failure_at_every_step(store).await;
+}
+
+/// A new prospect's history is not read (the start said there is none);
+/// a returning prospect's is.
+async fn a_returning_prospect_is_recalled(store: Arc<impl Subject + 'static>) {
+    let Rig { engine, .. } = rig(store.clone(), "w-history".into());
+    let recall = |job: WorkflowJob| {
+        let store = store.clone();
+        async move {
+            store
+                .list_steps(job.workflow_id)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|s| s.step == StepName::RecallHistory)
+                .and_then(|s| s.summary)
+                .unwrap_or_default()
+        }
+    };
+    let first = accept(&*store, "history-1", "back@acme.example").await;
+    let other = accept(&*store, "history-2", "other@acme.example").await;
+    for job in [first, other] {
+        engine.process(job).await.unwrap();
+        assert_eq!(recall(job).await, "first contact");
+    }
+    let again = accept(&*store, "history-3", "back@acme.example").await;
+    engine.process(again).await.unwrap();
+    let summary = recall(again).await;
+    assert!(
+        summary.contains("1 earlier submission") && summary.contains("1 earlier draft(s)"),
+        "{summary}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_returning_prospect_is_recalled() {
+    let f = crate::helpers::sqlite().await;
+    a_returning_prospect_is_recalled(f.store.clone()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_returning_prospect_is_recalled() {
+    let Some(store) = crate::helpers::postgres().await else {
+        return;
+    };
+    a_returning_prospect_is_recalled(store).await;
 }

@@ -530,6 +530,7 @@ pub async fn a_run_starts_with_its_inputs(s: &impl Subject) {
         assert!(inputs.submission.is_some());
         assert_eq!(inputs.steps, vec![first, later]);
         assert_eq!(inputs.steps, s.list_steps(id).await.unwrap());
+        assert!(!inputs.earlier_workflows, "the prospect's first workflow");
     }
     // The other outcomes are start_attempt's.
     assert_eq!(
@@ -567,6 +568,19 @@ pub async fn a_run_starts_with_its_inputs(s: &impl Subject) {
             inputs.submission.map(|s| s.form_submission_id),
             Some("start-run-2".to_owned())
         );
+        assert!(!inputs.earlier_workflows);
+    }
+    // A returning prospect's run has history to read.
+    let again = accept(s, "start-run-3", "a@b.co").await;
+    let StartAttempt::Started(start) = s
+        .start_run(again.workflow_id, "w1", t0(), lease)
+        .await
+        .unwrap()
+    else {
+        panic!("not started")
+    };
+    if let Some(inputs) = start.inputs {
+        assert!(inputs.earlier_workflows);
     }
 }
 

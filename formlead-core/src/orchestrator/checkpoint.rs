@@ -27,11 +27,14 @@ use crate::domain::{StepName, StepRecord, StepStatus, Workflow};
 use crate::ports::StoreWrite;
 
 /// A run's checkpoints: those earlier attempts stored, by step, and the
-/// records of this attempt not written yet.
+/// records of this attempt not written yet; and what the store said of
+/// the prospect as the run started.
 #[derive(Debug, Default)]
 pub(crate) struct Checkpoints {
     stored: HashMap<StepName, StepRecord>,
     deferred: Mutex<Vec<StoreWrite>>,
+    /// The email of a prospect no other workflow has (no history to read).
+    new_prospect: Option<String>,
 }
 
 impl Checkpoints {
@@ -40,7 +43,19 @@ impl Checkpoints {
         Self {
             stored: stored.into_iter().map(|r| (r.step, r)).collect(),
             deferred: Mutex::default(),
+            new_prospect: None,
         }
+    }
+
+    /// The store found no other workflow for `email` as the run started.
+    pub(crate) fn set_new_prospect(&mut self, email: &str) {
+        self.new_prospect = Some(email.to_owned());
+    }
+
+    /// Whether the store found no other workflow for `email` as the run
+    /// started.
+    pub(crate) fn is_new_prospect(&self, email: &str) -> bool {
+        self.new_prospect.as_deref() == Some(email)
     }
 
     /// The stored checkpoint of `step`, if any.

@@ -209,7 +209,9 @@ impl Backend for PgBackend {
         "s.fields AS s_fields, s.raw_body AS s_raw_body, s.source AS s_source, s.received_at AS s_received_at, ",
         "(SELECT json_agg(t) FROM (SELECT ",
         step_cols!(),
-        " FROM workflow_steps WHERE workflow_id = w.id) t) AS steps ",
+        " FROM workflow_steps WHERE workflow_id = w.id) t) AS steps, ",
+        "(SELECT COUNT(*) FROM (SELECT 1 FROM workflows o ",
+        "WHERE o.prospect_email = w.prospect_email AND o.id <> w.id LIMIT 1) e) AS earlier ",
         "FROM w LEFT JOIN form_submissions s ON s.id = w.submission_id"
     ));
 

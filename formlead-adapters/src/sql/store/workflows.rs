@@ -111,9 +111,14 @@ impl<B: Sql> SqlStore<B> {
                     None => Vec::new(),
                 };
                 steps.sort_by_key(|s| s.step.number());
+                let earlier_workflows = r.i("earlier")? != 0;
                 Ok(RunStart {
                     workflow,
-                    inputs: Some(RunInputs { submission, steps }),
+                    inputs: Some(RunInputs {
+                        submission,
+                        steps,
+                        earlier_workflows,
+                    }),
                 })
             })
             .await?;

@@ -11,7 +11,7 @@ use crate::agents::{
     ThreadInsight, ThreadReader,
 };
 use crate::domain::{Prospect, StepName, Workflow};
-use crate::ports::Contact;
+use crate::ports::{Contact, ProspectHistory};
 
 /// The context of a reply (steps 3–6).
 #[derive(Debug, Clone)]
@@ -89,12 +89,16 @@ impl Engine {
     ) -> Result<MemoryRecall, StepFailure> {
         let step = StepName::RecallHistory;
         self.enrichment(wf, step, done, |_| async {
-            let history = self
-                .ports
-                .store
-                .prospect_history(prospect.email.as_str(), wf.id)
-                .await
-                .map_err(store_failure(Some(step)))?;
+            let email = prospect.email.as_str();
+            let history = if done.is_new_prospect(email) {
+                ProspectHistory::default()
+            } else {
+                self.ports
+                    .store
+                    .prospect_history(email, wf.id)
+                    .await
+                    .map_err(store_failure(Some(step)))?
+            };
             // A contact created in step 2 has no notes yet: no call.
             let notes = if contact.created {
                 Vec::new()

@@ -25,9 +25,16 @@ impl Engine {
         inputs: Option<RunInputs>,
         lease: &Lease,
     ) -> Result<(WorkflowStatus, Vec<StoreWrite>), StepFailure> {
-        let (submission, steps) = match inputs {
-            Some(RunInputs { submission, steps }) => (submission, steps),
-            None => self.read_inputs(wf).await?,
+        let (submission, steps, earlier) = match inputs {
+            Some(RunInputs {
+                submission,
+                steps,
+                earlier_workflows,
+            }) => (submission, steps, Some(earlier_workflows)),
+            None => {
+                let (submission, steps) = self.read_inputs(wf).await?;
+                (submission, steps, None)
+            }
         };
         let submission = submission.ok_or_else(|| {
             permanent(
@@ -35,7 +42,10 @@ impl Engine {
                 "the workflow's submission is missing",
             )
         })?;
-        let done = Checkpoints::new(steps);
+        let mut done = Checkpoints::new(steps);
+        if earlier == Some(false) {
+            done.set_new_prospect(&wf.prospect_email);
+        }
 
         self.renew_lease(wf, lease).await?;
         let prospect = self.validate_submission(wf, &done, &submission).await?;

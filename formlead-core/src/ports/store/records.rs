@@ -125,6 +125,9 @@ pub struct RunInputs {
     pub submission: Option<FormSubmission>,
     /// Checkpoints of earlier attempts, in step order.
     pub steps: Vec<StepRecord>,
+    /// Whether another workflow has the same `prospect_email` (`false`: a
+    /// new prospect, whose history needs no read).
+    pub earlier_workflows: bool,
 }
 
 /// Earlier activity for an email (LongMemory's input).
