@@ -70,6 +70,14 @@ impl CrmPort for InHouseCrm {
         Ok(format!("task-{n}"))
     }
 
+    async fn update_task(&self, task_id: &str, body: &str) -> Result<(), CrmError> {
+        self.record(format!(
+            "task {task_id} updated: {}",
+            body.lines().next().unwrap_or_default()
+        ));
+        Ok(())
+    }
+
     async fn find_task(&self, _contact_id: &str, _key: &str) -> Result<Option<String>, CrmError> {
         Ok(None)
     }

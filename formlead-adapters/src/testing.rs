@@ -146,7 +146,7 @@ impl TestKit {
             "We need to automate onboarding. Can we book a demo?",
         );
         match self.submit(engine, &body).await? {
-            AcceptOutcome::Accepted(a) => Ok(a),
+            AcceptOutcome::Accepted(a) | AcceptOutcome::Linked(a) => Ok(a),
             AcceptOutcome::Duplicate(a) => Err(KitError::Duplicate(a)),
         }
     }

@@ -263,6 +263,40 @@ impl MailPort for GmailMailer {
         })
     }
 
+    async fn update_draft(
+        &self,
+        draft_id: &str,
+        mail: &OutgoingMail,
+    ) -> Result<DraftRef, MailError> {
+        let bytes = mime::build(mail, &self.from_email, &self.from_name, Utc::now())
+            .map_err(MailError::permanent)?;
+        let mut message = json!({ "raw": mime::raw(&bytes) });
+        if let Some(reply) = &mail.reply_to {
+            message["threadId"] = json!(reply.thread_id);
+        }
+        let body = json!({ "id": draft_id, "message": message });
+        let path = format!(
+            "/gmail/v1/users/me/drafts/{}",
+            crate::google::path_segment(draft_id)
+        );
+        // Replacing a draft's content is idempotent: retried inline.
+        let draft: Draft = self
+            .api
+            .read(DRAFTS_UPDATE, |t| {
+                self.api
+                    .client
+                    .request(Method::PUT, &path)
+                    .bearer_auth(t)
+                    .json(&body)
+            })
+            .await
+            .map_err(mail_err)?;
+        Ok(DraftRef {
+            thread_id: draft.message.and_then(|m| m.thread_id),
+            draft_id: draft.id,
+        })
+    }
+
     async fn find_draft(&self, message_id: &str) -> Result<Option<DraftRef>, MailError> {
         let q = format!("rfc822msgid:{}", mime::bare_id(message_id));
         let list: DraftList = self
@@ -346,6 +380,7 @@ pub const GMAIL_UNITS_PER_SECOND: u32 = 250;
 const MESSAGES_LIST: Op = Op::new("messages.list", 5.0);
 const THREADS_GET: Op = Op::new("threads.get", 10.0);
 const DRAFTS_CREATE: Op = Op::new("drafts.create", 10.0);
+const DRAFTS_UPDATE: Op = Op::new("drafts.update", 15.0);
 const DRAFTS_LIST: Op = Op::new("drafts.list", 5.0);
 const DRAFTS_GET: Op = Op::new("drafts.get", 5.0);
 const DRAFTS_SEND: Op = Op::new("drafts.send", 100.0);

@@ -32,6 +32,9 @@ pub const NOTE_TO_CONTACT: u32 = 202;
 /// Notes read to recall a contact's history at most.
 const RECENT_NOTES_READ: usize = 50;
 
+/// `PATCH /crm/v3/objects/tasks/{id}`: one call of the app's budget.
+const TASK_UPDATE: crate::http::Op = crate::http::Op::new("tasks.update", 1.0);
+
 /// Connection settings.
 #[derive(Debug, Clone)]
 pub struct HubSpotConfig {
@@ -279,6 +282,26 @@ impl CrmPort for HubSpotCrm {
             associations: vec![Association::to(&task.contact_id, TASK_TO_CONTACT)],
         };
         self.create_tasks.submit(body).await.map_err(crm_err)
+    }
+
+    async fn update_task(&self, task_id: &str, body: &str) -> Result<(), CrmError> {
+        let mut properties = BTreeMap::new();
+        properties.insert("hs_task_body", body);
+        let req = self.req(
+            Method::PATCH,
+            &format!("/crm/v3/objects/tasks/{}", urlencode(task_id)),
+        );
+        // Setting a property to a value is idempotent: retried inline.
+        let _: CrmObject = self
+            .vendor()
+            .call_idempotent(
+                req,
+                Some(&serde_json::json!({ "properties": properties })),
+                TASK_UPDATE,
+            )
+            .await
+            .map_err(crm_err)?;
+        Ok(())
     }
 
     async fn find_task(

@@ -110,6 +110,7 @@ impl LlmWriter {
             "meeting_slots": input.plan.slots.iter().map(|s| s.display(input.time_zone)).collect::<Vec<_>>(),
             "thread_subject": input.thread.as_ref().map(|t| &t.subject),
             "history": input.memory.summary,
+            "also_asked": input.more_asks,
             "signature": v.signature,
             "reference_draft": template.body_text,
         });

@@ -2,6 +2,7 @@
 //! worker pool drains, and the [`RecordingQueue`] that only records jobs
 //! (for driving an engine by hand).
 
+mod links;
 mod queue;
 mod recording_queue;
 mod store;

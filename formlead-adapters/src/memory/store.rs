@@ -12,32 +12,35 @@ use chrono::{DateTime, Utc};
 use crate::sandbox::faults::{Faults, lock};
 use formlead_core::domain::{
     AuditEvent, CrmTask, DraftEmail, DraftId, DraftStatus, FormSubmission, StepName, StepRecord,
-    SubmissionId, Workflow, WorkflowError, WorkflowId, WorkflowStatus, WorkflowSummary,
+    SubmissionId, TaskId, Workflow, WorkflowError, WorkflowId, WorkflowStatus, WorkflowSummary,
 };
 use formlead_core::ports::{
-    Accepted, Conflict, Page, PastSubmission, ProspectHistory, Queue, StartAttempt, Store,
-    StoreError, StoreWrite, WorkflowFilter, WorkflowJob, WorkflowStats,
+    Accepted, Conflict, DEFAULT_MERGE_WINDOW, LinkedSubmission, Page, PastSubmission,
+    ProspectHistory, Queue, StartAttempt, Store, StoreError, StoreWrite, WorkflowFilter,
+    WorkflowJob, WorkflowStats,
 };
 
 #[derive(Debug, Clone)]
-struct WorkflowRow {
-    workflow: Workflow,
-    lease_owner: Option<String>,
-    lease_until: Option<DateTime<Utc>>,
+pub(super) struct WorkflowRow {
+    pub(super) workflow: Workflow,
+    pub(super) lease_owner: Option<String>,
+    pub(super) lease_until: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Default)]
-struct State {
+pub(super) struct State {
     submissions: HashMap<SubmissionId, FormSubmission>,
-    by_form_id: HashMap<String, Accepted>,
-    workflows: HashMap<WorkflowId, WorkflowRow>,
+    pub(super) by_form_id: HashMap<String, Accepted>,
+    pub(super) workflows: HashMap<WorkflowId, WorkflowRow>,
     /// Workflow ids in creation order.
-    order: Vec<WorkflowId>,
+    pub(super) order: Vec<WorkflowId>,
     steps: HashMap<(WorkflowId, StepName), StepRecord>,
-    drafts: Vec<DraftEmail>,
-    tasks: Vec<CrmTask>,
+    pub(super) drafts: Vec<DraftEmail>,
+    pub(super) tasks: Vec<CrmTask>,
     errors: Vec<WorkflowError>,
     audit: Vec<AuditEvent>,
+    /// Repeat submissions linked to an earlier workflow, in link order.
+    pub(super) links: Vec<LinkedSubmission>,
 }
 
 /// In-memory [`Store`]. Jobs go to the given [`Queue`]. Fault injection:
@@ -45,9 +48,10 @@ struct State {
 /// targets one checkpoint, and `accept_submission:after_insert` fails an
 /// accept after its rows were written (they are rolled back).
 pub struct MemoryStore {
-    state: Mutex<State>,
+    pub(super) state: Mutex<State>,
     queue: Arc<dyn Queue>,
     faults: Faults,
+    merge_window: Duration,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -67,7 +71,16 @@ impl MemoryStore {
             state: Mutex::new(State::default()),
             queue,
             faults: Faults::default(),
+            merge_window: DEFAULT_MERGE_WINDOW,
         }
+    }
+
+    /// How long a prospect's repeat submissions join their unsent reply
+    /// (zero: never).
+    #[must_use]
+    pub fn with_merge_window(mut self, window: Duration) -> Self {
+        self.merge_window = window;
+        self
     }
 
     /// Fault injection and call counts.
@@ -90,14 +103,14 @@ impl MemoryStore {
         lock(&self.state).tasks.clone()
     }
 
-    async fn enqueue(&self, id: WorkflowId, delay: Duration) -> Result<(), StoreError> {
+    pub(super) async fn enqueue(&self, id: WorkflowId, delay: Duration) -> Result<(), StoreError> {
         self.queue
             .enqueue(WorkflowJob { workflow_id: id }, delay)
             .await
             .map_err(|e| StoreError::transient(format!("enqueue failed: {e}")))
     }
 
-    fn with_row<T>(
+    pub(super) fn with_row<T>(
         &self,
         id: WorkflowId,
         f: impl FnOnce(&mut WorkflowRow) -> Result<T, StoreError>,
@@ -202,44 +215,48 @@ impl Store for MemoryStore {
                     existing: *existing,
                 });
             }
-            let workflow_id = WorkflowId::new();
-            let accepted = Accepted {
-                submission_id: submission.id,
-                workflow_id,
-            };
-            s.submissions.insert(submission.id, submission.clone());
-            s.by_form_id
-                .insert(submission.form_submission_id.clone(), accepted);
-            let now = submission.received_at;
-            s.workflows.insert(
-                workflow_id,
-                WorkflowRow {
-                    workflow: Workflow {
-                        id: workflow_id,
-                        submission_id: submission.id,
-                        status: WorkflowStatus::Triggered,
-                        prospect_email: submission.email().to_owned(),
-                        attempts: 0,
-                        created_at: now,
-                        updated_at: now,
-                        started_at: None,
-                        completed_at: None,
-                        next_retry_at: None,
-                        last_error: None,
-                    },
-                    lease_owner: None,
-                    lease_until: None,
-                },
-            );
-            s.order.push(workflow_id);
-            accepted
+            if let Some(earlier) = s.open_reply(submission, self.merge_window) {
+                let accepted = Accepted {
+                    submission_id: submission.id,
+                    workflow_id: earlier,
+                    linked: true,
+                };
+                s.submissions.insert(submission.id, submission.clone());
+                s.by_form_id
+                    .insert(submission.form_submission_id.clone(), accepted);
+                s.links.push(LinkedSubmission {
+                    submission: submission.clone(),
+                    workflow_id: earlier,
+                    linked_at: submission.received_at,
+                    applied_at: None,
+                    note_id: None,
+                });
+                accepted
+            } else {
+                let workflow_id = WorkflowId::new();
+                let accepted = Accepted {
+                    submission_id: submission.id,
+                    workflow_id,
+                    linked: false,
+                };
+                s.submissions.insert(submission.id, submission.clone());
+                s.by_form_id
+                    .insert(submission.form_submission_id.clone(), accepted);
+                s.insert_workflow(workflow_id, submission);
+                accepted
+            }
         };
         let rollback = |this: &Self| {
             let mut s = lock(&this.state);
             s.submissions.remove(&accepted.submission_id);
             s.by_form_id.remove(&submission.form_submission_id);
-            s.workflows.remove(&accepted.workflow_id);
-            s.order.retain(|id| *id != accepted.workflow_id);
+            if accepted.linked {
+                s.links
+                    .retain(|l| l.submission.id != accepted.submission_id);
+            } else {
+                s.workflows.remove(&accepted.workflow_id);
+                s.order.retain(|id| *id != accepted.workflow_id);
+            }
         };
         if let Err(e) = self
             .faults
@@ -339,6 +356,72 @@ impl Store for MemoryStore {
                 Some(now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX));
             Ok(StartAttempt::Started(w.clone()))
         })
+    }
+
+    async fn lease_reply(
+        &self,
+        id: WorkflowId,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<StartAttempt, StoreError> {
+        self.faults.before::<StoreError>("lease_reply").await?;
+        self.lease_reply_now(id, owner, now, lease)
+    }
+
+    async fn release_lease(
+        &self,
+        id: WorkflowId,
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.release_lease_now(id, owner, now)
+    }
+
+    async fn linked_submissions(
+        &self,
+        id: WorkflowId,
+    ) -> Result<Vec<LinkedSubmission>, StoreError> {
+        self.faults
+            .before::<StoreError>("linked_submissions")
+            .await?;
+        Ok(self.links_of(id))
+    }
+
+    async fn apply_link(
+        &self,
+        submission: SubmissionId,
+        note_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.faults.before::<StoreError>("apply_link").await?;
+        self.apply_link_now(submission, note_id, now)
+    }
+
+    async fn unlink_submission(
+        &self,
+        submission: SubmissionId,
+        _now: DateTime<Utc>,
+    ) -> Result<WorkflowId, StoreError> {
+        let id = self.unlink_now(submission)?;
+        self.enqueue(id, Duration::ZERO).await?;
+        Ok(id)
+    }
+
+    async fn revise_draft(
+        &self,
+        id: DraftId,
+        subject: &str,
+        body_text: &str,
+        body_html: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.faults.before::<StoreError>("revise_draft").await?;
+        self.revise_draft_now(id, subject, body_text, body_html, now)
+    }
+
+    async fn revise_task(&self, id: TaskId, body: &str) -> Result<(), StoreError> {
+        self.revise_task_now(id, body)
     }
 
     async fn renew_lease(

@@ -123,6 +123,23 @@ impl CrmPort for SandboxCrm {
         Ok(id)
     }
 
+    async fn update_task(&self, task_id: &str, body: &str) -> Result<(), CrmError> {
+        let after = self.faults.before::<CrmError>("update_task").await?;
+        {
+            let mut s = lock(&self.state);
+            let Some((_, task)) = s.tasks.iter_mut().find(|(id, _)| id == task_id) else {
+                return Err(CrmError::Permanent {
+                    source: format!("no task {task_id}").into(),
+                });
+            };
+            body.clone_into(&mut task.body);
+        }
+        if after {
+            return Err(Faults::after_effect("update_task"));
+        }
+        Ok(())
+    }
+
     async fn find_task(
         &self,
         contact_id: &str,

@@ -119,6 +119,29 @@ impl MailPort for SandboxMail {
         Ok(draft)
     }
 
+    async fn update_draft(
+        &self,
+        draft_id: &str,
+        mail: &OutgoingMail,
+    ) -> Result<DraftRef, MailError> {
+        let after = self.faults.before::<MailError>("update_draft").await?;
+        let draft = {
+            let mut s = lock(&self.state);
+            let Some((draft, stored)) = s.drafts.iter_mut().find(|(d, _)| d.draft_id == draft_id)
+            else {
+                return Err(MailError::Permanent {
+                    source: format!("no draft {draft_id}").into(),
+                });
+            };
+            *stored = mail.clone();
+            draft.clone()
+        };
+        if after {
+            return Err(Faults::after_effect("update_draft"));
+        }
+        Ok(draft)
+    }
+
     async fn find_draft(&self, message_id: &str) -> Result<Option<DraftRef>, MailError> {
         self.faults.before::<MailError>("find_draft").await?;
         Ok(lock(&self.state)

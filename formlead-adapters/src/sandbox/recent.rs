@@ -45,6 +45,11 @@ impl<T> Recent<T> {
         self.items.iter()
     }
 
+    /// Oldest first, to change in place.
+    pub(crate) fn iter_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut T> {
+        self.items.iter_mut()
+    }
+
     pub(crate) fn to_vec(&self) -> Vec<T>
     where
         T: Clone,

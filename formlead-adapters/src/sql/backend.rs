@@ -212,6 +212,17 @@ pub trait Backend: Send + Sync + Sized + 'static {
     /// Whether a database error is worth retrying (busy, serialization).
     fn is_transient_db_error(code: Option<&str>) -> bool;
 
+    /// The workflows a repeat submission may join, oldest first:
+    /// `prospect_email` and `id` of the workflows of the emails in `$1` (a
+    /// JSON array of text) created at or after `$2` whose reply is neither
+    /// sent nor approved yet.
+    const OPEN_REPLIES: &'static str;
+
+    /// Locks the prospects in `$1` (a JSON array of emails) until the
+    /// transaction ends, so that concurrent accepts of one prospect decide
+    /// one after the other; `None` where a single writer does that already.
+    const LOCK_PROSPECTS: Option<&'static str> = None;
+
     /// One statement that takes an attempt's lease (`start_update!`, same
     /// parameters) and returns with the workflow's columns its
     /// submission's (named `s_<column>`) and its checkpoints (`steps`, a

@@ -113,6 +113,11 @@ impl CrmPort for Journal {
         Ok(self.append("task", &task.idempotency_key))
     }
 
+    async fn update_task(&self, task_id: &str, _body: &str) -> Result<(), CrmError> {
+        self.append("task-update", task_id);
+        Ok(())
+    }
+
     async fn find_task(&self, _contact_id: &str, key: &str) -> Result<Option<String>, CrmError> {
         Ok(self.find("task", key))
     }
@@ -147,6 +152,18 @@ impl MailPort for Journal {
     async fn create_draft(&self, mail: &OutgoingMail) -> Result<DraftRef, MailError> {
         Ok(DraftRef {
             draft_id: self.append("draft", &mail.message_id),
+            thread_id: None,
+        })
+    }
+
+    async fn update_draft(
+        &self,
+        draft_id: &str,
+        _mail: &OutgoingMail,
+    ) -> Result<DraftRef, MailError> {
+        self.append("draft-update", draft_id);
+        Ok(DraftRef {
+            draft_id: draft_id.to_owned(),
             thread_id: None,
         })
     }

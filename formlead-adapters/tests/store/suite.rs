@@ -161,7 +161,7 @@ pub async fn duplicates_are_detected(s: &impl Subject) {
 
     // The very same submission again (its id too), as a caller retrying
     // after a lost answer would send it.
-    let same = submission("dup-same", "a@b.co", t0());
+    let same = submission("dup-same", "c@d.co", t0());
     let first = s.accept_submission(&same).await.unwrap();
     match s.accept_submission(&same).await {
         Err(StoreError::Duplicate { existing }) => assert_eq!(existing, first),
@@ -779,7 +779,7 @@ pub async fn history_and_stats(s: &impl Subject) {
         .await
         .unwrap();
     let new = s
-        .accept_submission(&submission("h-2", "ann@acme.com", t0() + Span::days(1)))
+        .accept_submission(&submission("h-2", "ann@acme.com", t0() + Span::days(2)))
         .await
         .unwrap();
     s.accept_submission(&submission("h-3", "zed@acme.com", t0()))
@@ -830,7 +830,7 @@ pub async fn concurrent_accepts_are_batched_correctly(s: Arc<impl Subject + 'sta
         handles.push(tokio::spawn(async move {
             (
                 id.clone(),
-                s.accept_submission(&submission(&id, "b@acme.example", t0()))
+                s.accept_submission(&submission(&id, &format!("{id}@acme.example"), t0()))
                     .await,
             )
         }));

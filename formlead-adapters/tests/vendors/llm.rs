@@ -31,6 +31,7 @@ fn input() -> DraftInput {
         thread: None,
         memory: MemoryRecall::default(),
         time_zone: chrono_tz::UTC,
+        more_asks: Vec::new(),
     }
 }
 

@@ -144,6 +144,7 @@ impl TemplateWriter {
             company.as_deref(),
             &input.memory,
         )));
+        blocks.extend(self.more_asks(input, topic.as_deref()));
         blocks.extend(self.action_blocks(input));
         blocks.push(Block {
             lines: std::iter::once(v.sign_off.as_str())
@@ -231,6 +232,37 @@ impl TemplateWriter {
             Tone::Concise => format!("Thanks for your message{about}."),
         };
         vec![text(line)]
+    }
+
+    /// What the prospect asked in repeat submissions (each by its topic,
+    /// at most [`TOPIC_WORDS`] words of it), so one reply answers them all.
+    fn more_asks(&self, input: &DraftInput, first: Option<&str>) -> Option<Block> {
+        let mut topics: Vec<String> = Vec::new();
+        for ask in &input.more_asks {
+            if let Some(t) = topic_of(Some(ask))
+                && !self.voice.has_avoided_phrase(&t)
+                && Some(t.as_str()) != first
+                && !topics.contains(&t)
+            {
+                topics.push(t);
+            }
+        }
+        if topics.is_empty() {
+            return None;
+        }
+        let quoted: Vec<String> = topics.iter().map(|t| format!("“{t}”")).collect();
+        let list = match quoted.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+            _ => quoted.join(""),
+        };
+        let line = match self.voice.tone {
+            Tone::Friendly => format!("You also asked about {list}: happy to cover that too."),
+            Tone::Formal => {
+                format!("You also enquired about {list}; we will address this as well.")
+            }
+            Tone::Concise => format!("Also noted: {list}."),
+        };
+        Some(Block::para(vec![text(line)]))
     }
 
     fn action_blocks(&self, input: &DraftInput) -> Vec<Block> {
@@ -452,6 +484,7 @@ mod tests {
             thread: None,
             memory: MemoryRecall::default(),
             time_zone: chrono_tz::Europe::Berlin,
+            more_asks: Vec::new(),
         }
     }
 

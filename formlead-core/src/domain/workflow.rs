@@ -32,6 +32,15 @@ impl WorkflowStatus {
             Self::Completed | Self::AwaitingApproval | Self::Failed
         )
     }
+
+    /// Its reply is neither sent nor approved yet: a repeat submission from
+    /// the same prospect joins it rather than starting a second reply.
+    pub fn takes_repeat_submissions(self) -> bool {
+        matches!(
+            self,
+            Self::Triggered | Self::Processing | Self::Retrying | Self::AwaitingApproval
+        )
+    }
 }
 
 str_enum! {

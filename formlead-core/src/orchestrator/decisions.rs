@@ -34,6 +34,7 @@ impl Engine {
             DraftStatus::Sent => return Ok(draft),
             DraftStatus::Approved => draft,
             DraftStatus::PendingApproval => {
+                self.refuse_while_updating(&draft).await?;
                 self.decide(draft, &actor, DraftStatus::Approved, None)
                     .await?
             }
@@ -115,6 +116,20 @@ impl Engine {
                     .await
             }
         }
+    }
+
+    /// A draft whose prospect submitted again is not approved until it
+    /// answers that submission too.
+    async fn refuse_while_updating(&self, draft: &DraftEmail) -> Result<(), ActionError> {
+        let links = self
+            .ports
+            .store
+            .linked_submissions(draft.workflow_id)
+            .await?;
+        if links.iter().any(|l| l.applied_at.is_none()) {
+            return Err(ActionError::Conflict(Conflict::DraftUpdating(draft.id)));
+        }
+        Ok(())
     }
 
     async fn draft(&self, id: DraftId) -> Result<DraftEmail, ActionError> {

@@ -133,6 +133,10 @@ impl Engine {
     #[instrument(skip_all, fields(form_submission_id = %submission.form_submission_id))]
     pub async fn accept(&self, submission: &FormSubmission) -> Result<AcceptOutcome, StoreError> {
         match self.ports.store.accept_submission(submission).await {
+            Ok(accepted) if accepted.linked => {
+                info!(workflow_id = %accepted.workflow_id, "repeat submission linked to the prospect's reply awaiting approval");
+                Ok(AcceptOutcome::Linked(accepted))
+            }
             Ok(accepted) => {
                 info!(workflow_id = %accepted.workflow_id, "submission accepted");
                 Ok(AcceptOutcome::Accepted(accepted))

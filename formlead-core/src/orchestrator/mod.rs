@@ -1,7 +1,8 @@
 //! The orchestrator: the engine and what it does with a workflow.
 //!
 //! - `engine`: the engine, its ports and settings, accepting submissions;
-//! - `process`: running one job (lease, steps, how it ended); `lease`,
+//! - `process`: running one job (lease, steps, how it ended); `amend`:
+//!   folding a prospect's repeat submissions into the reply; `lease`,
 //!   `checkpoint` and `failure` are what a run is made of;
 //! - `steps/`: the 13 steps, one function each, read top-down in
 //!   `steps/mod.rs`; `once`: how a side effect happens exactly once;
@@ -10,6 +11,7 @@
 //! - `outcome`, `action_error`, `observer`, `retry`: the types they share.
 
 mod action_error;
+mod amend;
 mod checkpoint;
 mod decisions;
 mod detail;

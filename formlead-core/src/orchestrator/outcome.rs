@@ -10,6 +10,9 @@ use crate::ports::Accepted;
 pub enum AcceptOutcome {
     /// Stored with its workflow and job.
     Accepted(Accepted),
+    /// Stored and linked to the earlier workflow of the same prospect,
+    /// whose reply will answer it too (no second reply).
+    Linked(Accepted),
     /// Seen before: the existing ids, nothing new stored.
     Duplicate(Accepted),
 }
@@ -28,8 +31,7 @@ pub enum ProcessOutcome {
         /// What went wrong.
         error: String,
     },
-    /// A permanent failure or retries exhausted: `failed`.
-    /// The workflow failed for good (dead-lettered) at this attempt, with this error.
+    /// A permanent failure or retries exhausted: `failed` (dead-lettered).
     DeadLettered {
         /// The attempt that failed.
         attempt: u32,
@@ -38,19 +40,24 @@ pub enum ProcessOutcome {
     },
     /// Nothing to do: the workflow is already in this terminal status.
     Skipped(WorkflowStatus),
-    /// Another worker holds the workflow; the job was re-queued for `until`.
-    /// Another worker holds the workflow's lease until `until`.
+    /// Another worker holds the workflow's lease until `until`; the job
+    /// was re-queued to look again.
     Busy {
         /// When its lease ends.
         until: DateTime<Utc>,
     },
     /// The job came before the workflow's scheduled retry; re-queued for `at`.
-    /// A retry that is due only at `at`.
     NotDue {
         /// When it is due.
         at: DateTime<Utc>,
     },
 
+    /// The reply awaiting approval was updated to answer `linked` more
+    /// submissions of the prospect.
+    Amended {
+        /// Submissions newly answered.
+        linked: usize,
+    },
     /// This worker lost its lease mid-run (it was too slow and another
     /// worker took over); it stopped without touching the workflow.
     LeaseLost,
@@ -69,6 +76,7 @@ impl ProcessOutcome {
             Self::Skipped(_) => "skipped",
             Self::Busy { .. } => "busy",
             Self::NotDue { .. } => "not_due",
+            Self::Amended { .. } => "amended",
 
             Self::LeaseLost => "lease_lost",
             Self::Missing => "missing",

@@ -2,8 +2,6 @@
 //! it ended (finished, retry scheduled, dead letter); and recovering the
 //! workflows of workers that died.
 
-use std::time::Duration;
-
 use tracing::{info, instrument, warn};
 
 use super::engine::Engine;
@@ -48,12 +46,16 @@ impl Engine {
             .await
         {
             Ok(StartAttempt::Started(start)) => start,
+            // A reply awaiting approval may have repeat submissions to
+            // answer (their jobs come here).
+            Ok(StartAttempt::NotRunnable(WorkflowStatus::AwaitingApproval)) => {
+                return self.amend(job).await;
+            }
             Ok(StartAttempt::NotRunnable(status)) => return Ok(ProcessOutcome::Skipped(status)),
             Ok(StartAttempt::Busy { until }) => {
-                let wait = (until - now).to_std().unwrap_or_default() + Duration::from_millis(100);
-                if let Err(e) = self.ports.queue.enqueue(job, wait).await {
-                    warn!(error = %e, "could not re-queue a busy workflow; its lease expiry will recover it");
-                }
+                // Looks again soon rather than at the lease's end: the job
+                // of a repeat submission waits for the run to finish.
+                self.look_again(job).await;
                 return Ok(ProcessOutcome::Busy { until });
             }
             Ok(StartAttempt::NotDue { at }) => {

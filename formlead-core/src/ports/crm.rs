@@ -124,6 +124,12 @@ pub trait CrmPort: Send + Sync {
     /// [`CrmError`].
     async fn create_task(&self, task: &NewTask) -> Result<String, CrmError>;
 
+    /// Replaces the body of task `task_id` (idempotent).
+    ///
+    /// # Errors
+    /// [`CrmError`].
+    async fn update_task(&self, task_id: &str, body: &str) -> Result<(), CrmError>;
+
     /// The id of a task created earlier with this idempotency key.
     ///
     /// # Errors

@@ -141,6 +141,17 @@ pub trait MailPort: Send + Sync {
     /// [`MailError`].
     async fn create_draft(&self, mail: &OutgoingMail) -> Result<DraftRef, MailError>;
 
+    /// Replaces the content of draft `draft_id` with `mail` (same
+    /// `Message-ID`, same thread): idempotent.
+    ///
+    /// # Errors
+    /// [`MailError`].
+    async fn update_draft(
+        &self,
+        draft_id: &str,
+        mail: &OutgoingMail,
+    ) -> Result<DraftRef, MailError>;
+
     /// The draft carrying this `Message-ID`, if an earlier attempt made it.
     ///
     /// # Errors

@@ -21,6 +21,9 @@ pub struct DraftInput {
     pub memory: MemoryRecall,
     /// Zone the meeting slots are shown in.
     pub time_zone: Tz,
+    /// The messages of the prospect's repeat submissions this reply also
+    /// answers, oldest first (empty for most replies).
+    pub more_asks: Vec<String>,
 }
 
 /// The written reply.

@@ -84,6 +84,13 @@ pub async fn run(settings: Settings, args: ReconcileArgs) -> anyhow::Result<Exit
                         record.conversion_id, ids.workflow_id
                     );
                 }
+                AcceptOutcome::Linked(ids) => {
+                    accepted += 1;
+                    println!(
+                        "accepted {} → joins the reply of workflow {}",
+                        record.conversion_id, ids.workflow_id
+                    );
+                }
                 AcceptOutcome::Duplicate(_) => duplicates += 1,
             },
             Err(e) => {

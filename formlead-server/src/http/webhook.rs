@@ -222,6 +222,15 @@ async fn handle(
             )
                 .into_response())
         }
+        Ok(AcceptOutcome::Linked(ids)) => {
+            metrics::webhook("linked");
+            info!(workflow_id = %ids.workflow_id, form_submission_id = %submission.form_submission_id, "webhook accepted; joins the prospect's open reply");
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(json!({"status": "linked", "submission_id": ids.submission_id, "workflow_id": ids.workflow_id})),
+            )
+                .into_response())
+        }
         Ok(AcceptOutcome::Duplicate(ids)) => {
             metrics::webhook("duplicate");
             Ok((

@@ -199,6 +199,17 @@ impl Backend for PgBackend {
         })
     }
 
+    const OPEN_REPLIES: &'static str = "SELECT prospect_email, id FROM workflows \
+        WHERE prospect_email IN (SELECT jsonb_array_elements_text($1::jsonb)) AND created_at >= $2 \
+        AND status IN ('triggered', 'processing', 'retrying', 'awaiting_approval') ORDER BY created_at";
+
+    /// Transaction-scoped advisory locks, taken in one order (no deadlock
+    /// between two batches).
+    const LOCK_PROSPECTS: Option<&'static str> = Some(
+        "SELECT pg_advisory_xact_lock(hashtextextended(e, 0)) FROM \
+         (SELECT DISTINCT jsonb_array_elements_text($1::jsonb) AS e ORDER BY 1) AS p",
+    );
+
     const START_RUN: Option<&'static str> = Some(concat!(
         "WITH w AS (",
         start_update!(),

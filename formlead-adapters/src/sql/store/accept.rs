@@ -15,6 +15,7 @@ use super::super::exec::Sql;
 use super::super::exec::stmt;
 use super::super::write_path::Turn;
 use super::columns::submission_cols;
+use super::links::Route;
 use super::{Inbox, Reply, SqlStore};
 
 /// Most submissions committed together.
@@ -113,7 +114,18 @@ impl<B: Sql> SqlStore<B> {
             .collect();
 
         let (turn, mut tx) = self.begin_write_turn(Turn::Accept).await?;
-        let inserted = B::insert_leads(&mut tx, &leads)
+        // A repeat submission of a prospect whose reply is still open joins
+        // it (decided here, under the transaction, so concurrent accepts of
+        // one prospect cannot both start a reply).
+        let mut starting = Vec::with_capacity(leads.len());
+        let mut joining = Vec::new();
+        for route in self.route_leads(&mut tx, leads).await? {
+            match route {
+                Route::Start(lead) => starting.push(lead),
+                Route::Join(s, w) => joining.push((s, w)),
+            }
+        }
+        let mut inserted = B::insert_leads(&mut tx, &starting)
             .await
             .map_err(db_err::<B>)?;
         // Test hooks: a crash after the inserts must leave nothing; one
@@ -121,10 +133,28 @@ impl<B: Sql> SqlStore<B> {
         self.faults
             .check::<StoreError>("accept_submission:after_insert")
             .await?;
-        let fresh: Vec<(&FormSubmission, WorkflowId)> = leads
+        let linked = self.insert_links(&mut tx, &joining).await?;
+        inserted.extend(linked.iter().copied());
+        let fresh: Vec<(&FormSubmission, Accepted)> = starting
             .iter()
             .filter(|l| inserted.contains(&l.submission.id.0))
-            .map(|l| (l.submission, l.workflow_id))
+            .map(|l| (l.submission, l.workflow_id, false))
+            .chain(
+                joining
+                    .iter()
+                    .filter(|(s, _)| linked.contains(&s.id.0))
+                    .map(|(s, w)| (*s, *w, true)),
+            )
+            .map(|(s, workflow_id, linked)| {
+                (
+                    s,
+                    Accepted {
+                        submission_id: s.id,
+                        workflow_id,
+                        linked,
+                    },
+                )
+            })
             .collect();
         for (s, _) in &fresh {
             self.faults
@@ -144,15 +174,7 @@ impl<B: Sql> SqlStore<B> {
 
         let accepted: std::collections::HashMap<&str, Accepted> = fresh
             .iter()
-            .map(|(s, w)| {
-                (
-                    s.form_submission_id.as_str(),
-                    Accepted {
-                        submission_id: s.id,
-                        workflow_id: *w,
-                    },
-                )
-            })
+            .map(|(s, a)| (s.form_submission_id.as_str(), *a))
             .collect();
         let mut results = Vec::with_capacity(batch.len());
         for s in batch {
@@ -204,14 +226,16 @@ impl<B: Sql> SqlStore<B> {
         form_submission_id: &str,
     ) -> Result<Option<Accepted>, StoreError> {
         let q = stmt::<B>(
-            "SELECT s.id AS sid, w.id AS wid FROM form_submissions s JOIN workflows w ON w.submission_id = s.id \
-             WHERE s.form_submission_id = $1",
+            "SELECT s.id AS sid, COALESCE(w.id, l.workflow_id) AS wid, l.workflow_id AS linked_to \
+             FROM form_submissions s LEFT JOIN workflows w ON w.submission_id = s.id \
+             LEFT JOIN linked_submissions l ON l.submission_id = s.id WHERE s.form_submission_id = $1",
         )
         .arg(form_submission_id.to_owned());
         self.fetch_optional(q, |r| {
             Ok(Accepted {
                 submission_id: SubmissionId(r.uuid("sid")?),
                 workflow_id: WorkflowId(r.uuid("wid")?),
+                linked: r.opt_uuid("linked_to")?.is_some(),
             })
         })
         .await

@@ -17,6 +17,7 @@ mod accept;
 mod columns;
 mod hooks;
 mod io;
+mod links;
 mod port;
 mod reads;
 mod records;
@@ -57,6 +58,8 @@ pub struct SqlStore<B: Backend> {
     batcher: Arc<std::sync::OnceLock<Option<Inbox>>>,
     /// Wakes this process's workers when a job was committed here.
     wakers: Arc<std::sync::Mutex<Vec<futures_channel::mpsc::Sender<()>>>>,
+    /// How long a prospect's repeat submissions join their unsent reply.
+    merge_window: std::time::Duration,
 }
 
 impl<B: Backend> std::fmt::Debug for SqlStore<B> {
@@ -75,6 +78,7 @@ impl<B: Backend> Clone for SqlStore<B> {
             faults: self.faults.clone(),
             batcher: self.batcher.clone(),
             wakers: self.wakers.clone(),
+            merge_window: self.merge_window,
         }
     }
 }
@@ -96,7 +100,17 @@ impl<B: Backend> SqlStore<B> {
             faults: hooks::FaultHooks::default(),
             batcher: Arc::default(),
             wakers: Arc::default(),
+            merge_window: formlead_core::ports::DEFAULT_MERGE_WINDOW,
         }
+    }
+
+    /// How long after a prospect's submission a repeat one joins its reply
+    /// while that reply is neither sent nor approved (zero: never). Set it
+    /// before the first accept.
+    #[must_use]
+    pub fn with_merge_window(mut self, window: std::time::Duration) -> Self {
+        self.merge_window = window;
+        self
     }
 
     /// A stream that yields when this store committed a job that is due
@@ -124,6 +138,7 @@ impl<B: Backend> SqlStore<B> {
             faults: self.faults.clone(),
             batcher: Arc::default(),
             wakers: self.wakers.clone(),
+            merge_window: self.merge_window,
         }
     }
 

@@ -8,11 +8,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use formlead_core::domain::{
     AuditEvent, CrmTask, DraftEmail, DraftId, DraftStatus, FormSubmission, StepRecord,
-    SubmissionId, Workflow, WorkflowError, WorkflowId, WorkflowStatus, WorkflowSummary,
+    SubmissionId, TaskId, Workflow, WorkflowError, WorkflowId, WorkflowStatus, WorkflowSummary,
 };
 use formlead_core::ports::{
-    Accepted, Page, ProspectHistory, RunStart, StartAttempt, Store, StoreError, StoreWrite,
-    WorkflowFilter, WorkflowStats,
+    Accepted, LinkedSubmission, Page, ProspectHistory, RunStart, StartAttempt, Store, StoreError,
+    StoreWrite, WorkflowFilter, WorkflowStats,
 };
 
 use super::super::exec::Sql;
@@ -64,6 +64,64 @@ impl<B: Sql> Store for SqlStore<B> {
         lease: Duration,
     ) -> Result<StartAttempt<RunStart>, StoreError> {
         SqlStore::start_run(self, id, owner, now, lease).await
+    }
+
+    async fn lease_reply(
+        &self,
+        id: WorkflowId,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<StartAttempt, StoreError> {
+        SqlStore::lease_reply(self, id, owner, now, lease).await
+    }
+
+    async fn release_lease(
+        &self,
+        id: WorkflowId,
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        SqlStore::release_lease(self, id, owner, now).await
+    }
+
+    async fn linked_submissions(
+        &self,
+        id: WorkflowId,
+    ) -> Result<Vec<LinkedSubmission>, StoreError> {
+        SqlStore::linked_submissions(self, id).await
+    }
+
+    async fn apply_link(
+        &self,
+        submission: SubmissionId,
+        note_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        SqlStore::apply_link(self, submission, note_id, now).await
+    }
+
+    async fn unlink_submission(
+        &self,
+        submission: SubmissionId,
+        now: DateTime<Utc>,
+    ) -> Result<WorkflowId, StoreError> {
+        SqlStore::unlink_submission(self, submission, now).await
+    }
+
+    async fn revise_draft(
+        &self,
+        id: DraftId,
+        subject: &str,
+        body_text: &str,
+        body_html: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        SqlStore::revise_draft(self, id, subject, body_text, body_html, now).await
+    }
+
+    async fn revise_task(&self, id: TaskId, body: &str) -> Result<(), StoreError> {
+        SqlStore::revise_task(self, id, body).await
     }
 
     async fn renew_lease(

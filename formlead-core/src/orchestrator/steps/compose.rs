@@ -50,6 +50,8 @@ impl Engine {
                 thread: context.threads.chosen.clone(),
                 memory: context.memory.clone(),
                 time_zone: self.config.business_hours.time_zone,
+                // Repeat submissions join the reply after the run (`amend`).
+                more_asks: Vec::new(),
             };
             let content = self
                 .ports

@@ -22,6 +22,12 @@ pub enum Conflict {
     /// A draft with this id is stored already.
     #[error("draft {0} exists")]
     DraftExists(DraftId),
+    /// A repeat submission from the prospect is being merged into the
+    /// draft; approving now would send it without that answer.
+    #[error(
+        "draft {0} is being updated to answer a newer submission from the prospect; approve again in a moment"
+    )]
+    DraftUpdating(DraftId),
     /// An operator rejected the draft; it cannot be approved.
     #[error("draft {0} was rejected and cannot be approved")]
     DraftRejected(DraftId),

@@ -11,13 +11,13 @@ mod records;
 
 pub use error::{Conflict, StoreError};
 pub use records::{
-    Accepted, Page, PastSubmission, ProspectHistory, RunInputs, RunStart, StartAttempt, StoreWrite,
-    WorkflowFilter, WorkflowStats,
+    Accepted, DEFAULT_MERGE_WINDOW, LinkedSubmission, Page, PastSubmission, ProspectHistory,
+    RunInputs, RunStart, StartAttempt, StoreWrite, WorkflowFilter, WorkflowStats,
 };
 
 use crate::domain::{
     AuditEvent, CrmTask, DraftEmail, DraftId, DraftStatus, FormSubmission, StepRecord,
-    SubmissionId, Workflow, WorkflowError, WorkflowId, WorkflowStatus, WorkflowSummary,
+    SubmissionId, TaskId, Workflow, WorkflowError, WorkflowId, WorkflowStatus, WorkflowSummary,
 };
 
 /// Durable state of the engine.
@@ -99,6 +99,81 @@ pub trait Store: Send + Sync {
                 inputs: None,
             }))
     }
+
+    /// Takes the lease on a workflow `awaiting_approval` (its status stays)
+    /// to update its reply: `Started` with the workflow, `Busy` while
+    /// another holder's lease runs, `NotRunnable` in any other status.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`], or [`StoreError`].
+    async fn lease_reply(
+        &self,
+        id: WorkflowId,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<StartAttempt, StoreError>;
+
+    /// Gives up `owner`'s lease without changing the workflow's status.
+    ///
+    /// # Errors
+    /// [`StoreError::LeaseLost`] when `owner` no longer holds it.
+    async fn release_lease(
+        &self,
+        id: WorkflowId,
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Submissions linked to workflow `id`, oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn linked_submissions(&self, id: WorkflowId)
+    -> Result<Vec<LinkedSubmission>, StoreError>;
+
+    /// Records that the reply now answers linked submission `submission`,
+    /// with the CRM note logged for it.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn apply_link(
+        &self,
+        submission: SubmissionId,
+        note_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// A linked submission whose reply was decided before it could be
+    /// answered gets a workflow (and job) of its own, atomically: its id.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn unlink_submission(
+        &self,
+        submission: SubmissionId,
+        now: DateTime<Utc>,
+    ) -> Result<WorkflowId, StoreError>;
+
+    /// Replaces a pending draft's subject and bodies (compare-and-set on
+    /// `pending_approval`): `false` when it was decided meanwhile.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn revise_draft(
+        &self,
+        id: DraftId,
+        subject: &str,
+        body_text: &str,
+        body_html: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Replaces a task's body.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn revise_task(&self, id: TaskId, body: &str) -> Result<(), StoreError>;
 
     /// Extends `owner`'s lease to `until`.
     ///

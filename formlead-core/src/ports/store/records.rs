@@ -14,8 +14,32 @@ use crate::domain::{
 pub struct Accepted {
     /// The stored submission's id.
     pub submission_id: SubmissionId,
-    /// Its workflow's id.
+    /// Its workflow's id: its own, or the earlier reply it joined.
     pub workflow_id: WorkflowId,
+    /// The submission joined an earlier workflow of the same prospect
+    /// whose reply was not sent or approved yet (within the merge window)
+    /// instead of starting one.
+    #[serde(default)]
+    pub linked: bool,
+}
+
+/// How long after a prospect's first submission a repeat one joins its
+/// reply (while that reply is not sent or approved) by default.
+pub const DEFAULT_MERGE_WINDOW: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// A repeat submission that joined an earlier workflow's reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinkedSubmission {
+    /// The submission.
+    pub submission: FormSubmission,
+    /// The workflow whose reply answers it.
+    pub workflow_id: WorkflowId,
+    /// When it was linked.
+    pub linked_at: DateTime<Utc>,
+    /// When the reply was updated to answer it (`None`: not yet).
+    pub applied_at: Option<DateTime<Utc>>,
+    /// The CRM note logged for it, once applied.
+    pub note_id: Option<String>,
 }
 
 /// Filter and page of the workflow list. `limit` is clamped by stores to
