@@ -62,6 +62,8 @@ for_each_backend!(
         tasks_errors_and_audit_round_trip,
         leases_guard_workflows,
         a_run_starts_with_its_inputs,
+        repeat_submissions_join_the_open_reply,
+        a_reply_is_leased_and_revised_in_place,
         retries_dead_letters_and_requeue,
         orphans_are_recovered,
         lists_filter_and_page,
@@ -71,6 +73,7 @@ for_each_backend!(
     ],
     shared: [
         concurrent_duplicates_make_one_workflow,
+        concurrent_repeat_submissions_start_one_reply,
         concurrent_accepts_are_batched_correctly,
         an_unavailable_database_fails_the_batch_at_once,
         queued_writes_fail_alone,
@@ -125,5 +128,49 @@ async fn the_sqlite_files_are_private() {
         let path = f.path.with_file_name(format!("formlead.db{suffix}"));
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{}", path.display());
+    }
+}
+
+/// Two processes (two stores, each with its own accept batcher and pool)
+/// on one PostgreSQL database: concurrent submissions of one prospect
+/// still start exactly one reply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_processes_start_one_reply_per_prospect() {
+    use formlead_adapters::sql::PgStore;
+    use formlead_core::ports::Store;
+    use std::sync::Arc;
+
+    let Some(url) = helpers::postgres_url().await else {
+        return;
+    };
+    let a = Arc::new(PgStore::connect_postgres(&url, 8).await.unwrap());
+    let b = Arc::new(PgStore::connect_postgres(&url, 8).await.unwrap());
+    let now = chrono::Utc::now();
+    for round in 0..8 {
+        let email = format!("p{round}@acme.example");
+        let mut handles = Vec::new();
+        for i in 0..16 {
+            let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let body = formlead_adapters::testing::TestKit::body(
+                &format!("two-{round}-{i}"),
+                &email,
+                "Ann",
+                "Acme",
+                "Demo please",
+            );
+            let sub =
+                formlead_core::domain::FormSubmission::from_webhook_body(body.as_bytes(), now)
+                    .unwrap();
+            handles.push(tokio::spawn(
+                async move { store.accept_submission(&sub).await },
+            ));
+        }
+        let mut started = 0;
+        for h in handles {
+            if !h.await.unwrap().unwrap().linked {
+                started += 1;
+            }
+        }
+        assert_eq!(started, 1, "{email}: one reply");
     }
 }

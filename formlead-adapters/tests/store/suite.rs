@@ -172,6 +172,240 @@ pub async fn duplicates_are_detected(s: &impl Subject) {
     assert_eq!(s.jobs().await.unwrap(), 2, "one job for it");
 }
 
+/// A repeat submission of a prospect whose reply is open (not sent or
+/// approved, within the merge window) is stored and linked to that
+/// workflow, with a job for it; everything else starts a workflow.
+pub async fn repeat_submissions_join_the_open_reply(s: &impl Subject) {
+    let first = accept(s, "r-1", "ann@acme.example").await;
+    assert!(!first.linked);
+    let mut second = submission("r-2", "ann@acme.example", t0() + Span::seconds(20));
+    second
+        .fields
+        .insert("message".into(), "And pricing for 40 seats?".into());
+    let second = s.accept_submission(&second).await.unwrap();
+    assert_eq!(
+        (second.workflow_id, second.linked),
+        (first.workflow_id, true)
+    );
+    let third = s
+        .accept_submission(&submission(
+            "r-3",
+            "ann@acme.example",
+            t0() + Span::seconds(40),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(third.workflow_id, first.workflow_id);
+    let other = accept(s, "r-4", "bob@acme.example").await;
+    assert!(!other.linked);
+    let page = s.list_workflows(&WorkflowFilter::default()).await.unwrap();
+    assert_eq!(page.total, 2, "one workflow per prospect");
+    assert_eq!(s.jobs().await.unwrap(), 4, "a job per submission");
+    // A duplicate of a linked submission names the workflow it joined.
+    match s
+        .accept_submission(&submission("r-2", "ann@acme.example", t0()))
+        .await
+    {
+        Err(StoreError::Duplicate { existing }) => assert_eq!(existing, second),
+        other => panic!("expected a duplicate, got {other:?}"),
+    }
+    assert_eq!(s.find_submission("r-3").await.unwrap(), Some(third));
+
+    let links = s.linked_submissions(first.workflow_id).await.unwrap();
+    assert_eq!(links.len(), 2);
+    assert_eq!(links[0].submission.form_submission_id, "r-2");
+    assert_eq!(
+        links[0].submission.field("message"),
+        Some("And pricing for 40 seats?")
+    );
+    assert_eq!(links[0].linked_at, t0() + Span::seconds(20));
+    assert!(
+        links
+            .iter()
+            .all(|l| l.applied_at.is_none() && l.note_id.is_none())
+    );
+    s.apply_link(second.submission_id, "note-7", t0() + Span::minutes(1))
+        .await
+        .unwrap();
+    let links = s.linked_submissions(first.workflow_id).await.unwrap();
+    assert_eq!(links[0].applied_at, Some(t0() + Span::minutes(1)));
+    assert_eq!(links[0].note_id.as_deref(), Some("note-7"));
+
+    // A link whose reply was decided first gets a workflow of its own.
+    let own = s
+        .unlink_submission(third.submission_id, t0() + Span::minutes(2))
+        .await
+        .unwrap();
+    let wf = s.get_workflow(own).await.unwrap().unwrap();
+    assert_eq!(
+        (wf.submission_id, wf.status),
+        (third.submission_id, WorkflowStatus::Triggered)
+    );
+    assert_eq!(
+        s.linked_submissions(first.workflow_id).await.unwrap().len(),
+        1
+    );
+    assert_eq!(s.jobs().await.unwrap(), 5);
+
+    // A reply that is no longer open is not joined: a new workflow.
+    let lease = Duration::from_secs(60);
+    let StartAttempt::Started(_) = s
+        .start_attempt(other.workflow_id, "w", t0(), lease)
+        .await
+        .unwrap()
+    else {
+        panic!("not started")
+    };
+    s.finish_workflow(other.workflow_id, "w", WorkflowStatus::Completed, t0())
+        .await
+        .unwrap();
+    let again = accept(s, "r-5", "bob@acme.example").await;
+    assert!(!again.linked);
+    assert_ne!(again.workflow_id, other.workflow_id);
+    // Nor is one older than the merge window (24 h by default).
+    let late = s
+        .accept_submission(&submission(
+            "r-6",
+            "ann@acme.example",
+            t0() + Span::hours(25),
+        ))
+        .await
+        .unwrap();
+    assert!(!late.linked);
+    // An address that is not valid never joins anything.
+    let bad1 = accept(s, "r-7", "not-an-email").await;
+    let bad2 = accept(s, "r-8", "not-an-email").await;
+    assert!(!bad1.linked && !bad2.linked);
+}
+
+/// A reply awaiting approval is leased for an update without leaving
+/// `awaiting_approval`; its draft and task are revised in place.
+pub async fn a_reply_is_leased_and_revised_in_place(s: &impl Subject) {
+    let ids = accept(s, "rev", "ann@acme.example").await;
+    let id = ids.workflow_id;
+    let lease = Duration::from_secs(60);
+    assert_eq!(
+        s.lease_reply(id, "w1", t0(), lease).await.unwrap(),
+        StartAttempt::NotRunnable(WorkflowStatus::Triggered)
+    );
+    let StartAttempt::Started(_) = s.start_attempt(id, "w1", t0(), lease).await.unwrap() else {
+        panic!("not started")
+    };
+    let d = draft(id, 1);
+    s.insert_draft(&d).await.unwrap();
+    let task = CrmTask {
+        id: TaskId::new(),
+        workflow_id: id,
+        contact_id: "c-1".into(),
+        external_id: "t-1".into(),
+        subject: "Follow up".into(),
+        body: "old body".into(),
+        due_at: t0(),
+        priority: TaskPriority::High,
+        task_type: TaskType::Email,
+        owner_id: None,
+        created_at: t0(),
+    };
+    s.insert_task(&task).await.unwrap();
+    s.finish_workflow(id, "w1", WorkflowStatus::AwaitingApproval, t0())
+        .await
+        .unwrap();
+
+    let StartAttempt::Started(w) = s.lease_reply(id, "w2", t0(), lease).await.unwrap() else {
+        panic!("not leased")
+    };
+    assert_eq!(w.status, WorkflowStatus::AwaitingApproval);
+    assert_eq!(
+        s.lease_reply(id, "w3", t0() + Span::seconds(1), lease)
+            .await
+            .unwrap(),
+        StartAttempt::Busy {
+            until: t0() + Span::seconds(60)
+        }
+    );
+    assert!(
+        s.revise_draft(
+            d.id,
+            "New subject",
+            "new text",
+            "<p>new</p>",
+            t0() + Span::seconds(2)
+        )
+        .await
+        .unwrap()
+    );
+    s.revise_task(task.id, "new body").await.unwrap();
+    assert!(matches!(
+        s.release_lease(id, "w3", t0()).await,
+        Err(StoreError::LeaseLost(_))
+    ));
+    s.release_lease(id, "w2", t0() + Span::seconds(3))
+        .await
+        .unwrap();
+    let w = s.get_workflow(id).await.unwrap().unwrap();
+    assert_eq!(w.status, WorkflowStatus::AwaitingApproval);
+    let stored = s.get_draft(d.id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            stored.subject.as_str(),
+            stored.body_text.as_str(),
+            stored.body_html.as_str()
+        ),
+        ("New subject", "new text", "<p>new</p>")
+    );
+    assert_eq!(stored.updated_at, t0() + Span::seconds(2));
+    assert_eq!(s.tasks_for_workflow(id).await.unwrap()[0].body, "new body");
+
+    // A decided draft is not revised.
+    let mut approved = stored.clone();
+    approved.status = DraftStatus::Approved;
+    assert!(
+        s.update_draft(&approved, DraftStatus::PendingApproval)
+            .await
+            .unwrap()
+    );
+    assert!(!s.revise_draft(d.id, "x", "y", "z", t0()).await.unwrap());
+}
+
+/// Concurrent submissions of one prospect start exactly one reply; the
+/// others join it.
+pub async fn concurrent_repeat_submissions_start_one_reply(s: Arc<impl Subject + 'static>) {
+    let mut handles = Vec::new();
+    for i in 0..24 {
+        let s = s.clone();
+        handles.push(tokio::spawn(async move {
+            s.accept_submission(&submission(&format!("c-{i}"), "same@acme.example", t0()))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut accepted = Vec::new();
+    for h in handles {
+        accepted.push(h.await.unwrap());
+    }
+    let started: Vec<&Accepted> = accepted.iter().filter(|a| !a.linked).collect();
+    assert_eq!(started.len(), 1, "one reply");
+    assert!(
+        accepted
+            .iter()
+            .all(|a| a.workflow_id == started[0].workflow_id)
+    );
+    assert_eq!(
+        s.list_workflows(&WorkflowFilter::default())
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+    assert_eq!(
+        s.linked_submissions(started[0].workflow_id)
+            .await
+            .unwrap()
+            .len(),
+        23
+    );
+}
+
 pub async fn concurrent_duplicates_make_one_workflow(s: Arc<impl Subject + 'static>) {
     let mut handles = Vec::new();
     for _ in 0..8 {
