@@ -32,8 +32,12 @@ impl State {
             .map(|r| &r.workflow)
             .filter(|w| {
                 w.prospect_email == submission.email()
-                    && w.status.takes_repeat_submissions()
                     && w.created_at >= since
+                    && (w.status.is_replying()
+                        || (w.status.has_reply()
+                            && self.drafts.iter().any(|d| {
+                                d.workflow_id == w.id && d.status == DraftStatus::PendingApproval
+                            })))
             })
             .min_by_key(|w| w.created_at)
             .map(|w| w.id)
@@ -75,7 +79,7 @@ impl MemoryStore {
         lease: Duration,
     ) -> Result<StartAttempt, StoreError> {
         self.with_row(id, |row| {
-            if row.workflow.status != WorkflowStatus::AwaitingApproval {
+            if !row.workflow.status.has_reply() {
                 return Ok(StartAttempt::NotRunnable(row.workflow.status));
             }
             if let (Some(holder), Some(until)) = (&row.lease_owner, row.lease_until)

@@ -214,8 +214,8 @@ pub trait Backend: Send + Sync + Sized + 'static {
 
     /// The workflows a repeat submission may join, oldest first:
     /// `prospect_email` and `id` of the workflows of the emails in `$1` (a
-    /// JSON array of text) created at or after `$2` whose reply is neither
-    /// sent nor approved yet.
+    /// JSON array of text) created at or after `$2` whose reply is still
+    /// being written, or written with its draft `pending_approval`.
     const OPEN_REPLIES: &'static str;
 
     /// Locks the prospects in `$1` (a JSON array of emails) until the

@@ -5,4 +5,5 @@
 
 mod decisions;
 mod degraded;
+mod linking;
 mod steps;

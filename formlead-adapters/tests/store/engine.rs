@@ -179,3 +179,105 @@ async fn postgres_a_returning_prospect_is_recalled() {
     };
     a_returning_prospect_is_recalled(store).await;
 }
+
+/// Three submissions from one prospect within a minute: one draft that
+/// answers all three asks (rewritten in place in the mailbox), one task,
+/// three notes. The first is drafted before the others arrive; the other
+/// two join its reply.
+async fn three_asks_make_one_reply(store: Arc<impl Subject + 'static>) {
+    let Rig {
+        engine,
+        clock,
+        crm,
+        mail,
+    } = rig(store.clone(), "w-three".into());
+    let asks = [
+        "We need a demo of the onboarding automation.",
+        "Do you integrate with Salesforce and HubSpot?",
+        "What would pricing look like for 40 seats?",
+    ];
+    let mut jobs = Vec::new();
+    for (i, ask) in asks.iter().enumerate() {
+        let body = TestKit::body(
+            &format!("three-{i}"),
+            "carol@acme.example",
+            "Carol",
+            "Acme",
+            ask,
+        );
+        let sub = formlead_core::domain::FormSubmission::from_webhook_body(
+            body.as_bytes(),
+            formlead_core::ports::Clock::now(&*clock),
+        )
+        .unwrap();
+        let a = store.accept_submission(&sub).await.unwrap();
+        assert_eq!(a.linked, i > 0, "{ask}");
+        jobs.push(WorkflowJob {
+            workflow_id: a.workflow_id,
+        });
+        if i == 0 {
+            assert_eq!(
+                engine.process(jobs[0]).await.unwrap(),
+                ProcessOutcome::Finished(WorkflowStatus::Completed)
+            );
+        }
+        clock.advance(chrono::Duration::seconds(20));
+    }
+    let id = jobs[0].workflow_id;
+    assert!(jobs.iter().all(|j| j.workflow_id == id));
+    assert_eq!(
+        engine.process(jobs[1]).await.unwrap(),
+        ProcessOutcome::Amended { linked: 2 }
+    );
+    assert_eq!(
+        engine.process(jobs[2]).await.unwrap(),
+        ProcessOutcome::Skipped(WorkflowStatus::Completed),
+        "nothing left to fold in"
+    );
+
+    let drafts = mail.drafts();
+    assert_eq!(drafts.len(), 1, "one draft");
+    let text = &drafts[0].1.body_text;
+    for topic in [
+        "demo of the onboarding automation",
+        "Salesforce and HubSpot",
+        "40 seats",
+    ] {
+        assert!(text.contains(topic), "{topic} not answered in:\n{text}");
+    }
+    let stored = store.drafts_for_workflow(id).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        &stored[0].body_text, text,
+        "the stored draft is the mailbox's"
+    );
+    assert_eq!(crm.tasks().len(), 1, "one task");
+    assert!(crm.tasks()[0].1.body.contains("Salesforce"));
+    assert_eq!(
+        store.tasks_for_workflow(id).await.unwrap()[0].body,
+        crm.tasks()[0].1.body
+    );
+    assert_eq!(crm.notes().len(), 3, "a note per submission");
+    let links = store.linked_submissions(id).await.unwrap();
+    assert!(
+        links
+            .iter()
+            .all(|l| l.applied_at.is_some() && l.note_id.is_some())
+    );
+    let audit = store.audit_for_workflow(id).await.unwrap();
+    assert!(audit.iter().any(|e| e.action == "draft.updated"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_three_asks_make_one_reply() {
+    let f = crate::helpers::sqlite().await;
+    three_asks_make_one_reply(f.store.clone()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_three_asks_make_one_reply() {
+    let Some(store) = crate::helpers::postgres().await else {
+        return;
+    };
+    three_asks_make_one_reply(store).await;
+}

@@ -570,3 +570,54 @@ async fn draft_recipients_are_read_back_from_gmail() {
         .collect();
     assert_eq!(headers, ["To", "Cc", "Bcc"]);
 }
+
+/// `drafts.update` replaces the draft's message in place (`PUT
+/// /drafts/{id}` with the id and the new raw message in its thread); a
+/// draft no longer in the mailbox (sent from Gmail meanwhile) is a
+/// permanent failure.
+#[tokio::test]
+async fn a_draft_is_updated_in_place() {
+    let server = MockServer::start().await;
+    token_endpoint(&server, 1).await;
+    Mock::given(method("PUT"))
+        .and(path("/gmail/v1/users/me/drafts/r-8163574916153748571"))
+        .and(header("authorization", format!("Bearer {ACCESS}").as_str()))
+        .and(body_partial_json(json!({
+            "id": "r-8163574916153748571",
+            "message": {"threadId": "18c1f2a3b4c5d6e7"}
+        })))
+        .respond_with(json(200, fixture!("gmail_draft_created.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path("/gmail/v1/users/me/drafts/r-gone"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(
+            json!({"error": {"code": 404, "message": "Requested entity was not found.", "status": "NOT_FOUND"}}),
+        ))
+        .mount(&server)
+        .await;
+    let gmail = gmail(&server, send_policy());
+    let draft = gmail
+        .update_draft("r-8163574916153748571", &outgoing(true))
+        .await
+        .unwrap();
+    assert_eq!(draft.thread_id.as_deref(), Some("18c1f2a3b4c5d6e7"));
+    let requests = server.received_requests().await.unwrap();
+    let put = requests
+        .iter()
+        .find(|r| r.method.as_str() == "PUT")
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&put.body).unwrap();
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(body["message"]["raw"].as_str().unwrap())
+        .unwrap();
+    let msg = mail_parser::MessageParser::default().parse(&raw).unwrap();
+    assert_eq!(msg.message_id(), Some("formlead-6f1c@northwind.example"));
+
+    let gone = gmail
+        .update_draft("r-gone", &outgoing(true))
+        .await
+        .unwrap_err();
+    assert_eq!(gone.retry(), Retry::Never, "{gone}");
+}

@@ -542,3 +542,46 @@ async fn a_burst_fits_the_budget_by_batching() {
         started.elapsed()
     );
 }
+
+/// A task's body is replaced with `PATCH /crm/v3/objects/tasks/{id}`
+/// (`hs_task_body` only); a task deleted in HubSpot is a permanent failure.
+#[tokio::test]
+async fn a_task_body_is_updated() {
+    let server = MockServer::start().await;
+    Mock::given(method("PATCH"))
+        .and(path("/crm/v3/objects/tasks/9001"))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .and(body_partial_json(
+            json!({"properties": {"hs_task_body": "Next step: demo\nAlso asked: pricing"}}),
+        ))
+        .respond_with(json(
+            200,
+            json!({"id": "9001", "properties": {"hs_task_body": "Next step: demo\nAlso asked: pricing"},
+                   "createdAt": "2026-11-25T10:00:00Z", "updatedAt": "2026-11-25T10:01:00Z", "archived": false})
+            .to_string()
+            .as_str(),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path("/crm/v3/objects/tasks/404"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(
+            json!({"status": "error", "message": "resource not found", "category": "OBJECT_NOT_FOUND"}),
+        ))
+        .mount(&server)
+        .await;
+    let crm = crm(&server);
+    crm.update_task("9001", "Next step: demo\nAlso asked: pricing")
+        .await
+        .unwrap();
+    let body: Value =
+        serde_json::from_slice(&server.received_requests().await.unwrap()[0].body).unwrap();
+    assert_eq!(
+        body["properties"].as_object().map(|p| p.len()),
+        Some(1),
+        "only the body changes"
+    );
+    let gone = crm.update_task("404", "x").await.unwrap_err();
+    assert_eq!(gone.retry(), Retry::Never, "{gone}");
+}

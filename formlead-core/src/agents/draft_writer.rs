@@ -239,7 +239,7 @@ impl TemplateWriter {
     fn more_asks(&self, input: &DraftInput, first: Option<&str>) -> Option<Block> {
         let mut topics: Vec<String> = Vec::new();
         for ask in &input.more_asks {
-            if let Some(t) = topic_of(Some(ask))
+            if let Some(t) = topic_of(Some(without_also(ask)))
                 && !self.voice.has_avoided_phrase(&t)
                 && Some(t.as_str()) != first
                 && !topics.contains(&t)
@@ -404,6 +404,22 @@ fn topic_of(message: Option<&str>) -> Option<String> {
     (!topic.is_empty()).then_some(topic)
 }
 
+/// A repeat ask without its leading "also" or "and".
+fn without_also(ask: &str) -> &str {
+    let ask = ask.trim_start();
+    for lead in ["also", "and"] {
+        if let Some(head) = ask.get(..lead.len())
+            && head.eq_ignore_ascii_case(lead)
+        {
+            let rest = &ask[lead.len()..];
+            if rest.starts_with([':', ',', ' ']) {
+                return rest.trim_start_matches([':', ',', ' ']);
+            }
+        }
+    }
+    ask
+}
+
 /// Collapses control characters and whitespace runs into single spaces.
 fn single_line(s: &str) -> String {
     s.chars()
@@ -528,6 +544,34 @@ mod tests {
             d.body_html
                 .contains("<li>Thu 26 Nov, 10:00–10:30 (Europe/Berlin)</li>")
         );
+    }
+
+    /// Repeat submissions are answered in the same reply, each by its
+    /// topic (at most 12 words of it, without a leading "also"), once.
+    #[test]
+    fn answers_every_ask_of_repeat_submissions() {
+        let mut i = input(
+            prospect("John", "Acme", "We need help automating onboarding."),
+            NextAction::ProposeMeeting,
+        );
+        i.more_asks = vec![
+            "Also: do you integrate with Salesforce?".into(),
+            "We need help automating onboarding.".into(),
+            "and what does pricing look like for forty seats across three regions and two brands?"
+                .into(),
+            "Also: do you integrate with Salesforce?".into(),
+        ];
+        let t = writer().compose(&i).body_text;
+        assert!(t.contains("“do you integrate with Salesforce”"), "{t}");
+        assert!(
+            t.contains("“what does pricing look like for forty seats across three regions and…”"),
+            "{t}"
+        );
+        assert_eq!(t.matches("Salesforce").count(), 1, "once: {t}");
+        assert_eq!(t.matches("automating onboarding").count(), 1, "{t}");
+        i.more_asks.clear();
+        let alone = writer().compose(&i).body_text;
+        assert!(!alone.contains("also asked"), "{alone}");
     }
 
     #[test]

@@ -33,13 +33,16 @@ impl WorkflowStatus {
         )
     }
 
-    /// Its reply is neither sent nor approved yet: a repeat submission from
-    /// the same prospect joins it rather than starting a second reply.
-    pub fn takes_repeat_submissions(self) -> bool {
-        matches!(
-            self,
-            Self::Triggered | Self::Processing | Self::Retrying | Self::AwaitingApproval
-        )
+    /// Its reply is still being written: a repeat submission from the same
+    /// prospect joins it rather than starting a second reply. (A finished
+    /// workflow's reply is joined while its draft is `pending_approval`.)
+    pub fn is_replying(self) -> bool {
+        matches!(self, Self::Triggered | Self::Processing | Self::Retrying)
+    }
+
+    /// A finished run whose reply may still be updated (its draft waits).
+    pub fn has_reply(self) -> bool {
+        matches!(self, Self::AwaitingApproval | Self::Completed)
     }
 }
 

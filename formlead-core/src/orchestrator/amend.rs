@@ -1,5 +1,6 @@
 //! One reply per prospect: a repeat submission linked to a workflow whose
-//! reply awaits approval is folded into that reply. The Gmail draft is
+//! draft waits (`pending_approval`: for an operator, or in the mailbox in
+//! draft-only mode) is folded into that reply. The Gmail draft is
 //! rewritten in place to answer every ask, the CRM task's body updated,
 //! and one CRM note logged per linked submission; each is idempotent (the
 //! draft and task updates replace content, a note is looked up by its key
@@ -31,13 +32,18 @@ pub(crate) const BUSY_RECHECK: Duration = Duration::from_secs(2);
 
 impl Engine {
     /// Folds the workflow's linked submissions not answered yet into its
-    /// reply awaiting approval (the job of a linked submission lands here).
-    pub(crate) async fn amend(&self, job: WorkflowJob) -> Result<ProcessOutcome, StoreError> {
+    /// waiting reply (the job of a linked submission lands here once the
+    /// run has finished).
+    pub(crate) async fn amend(
+        &self,
+        job: WorkflowJob,
+        status: WorkflowStatus,
+    ) -> Result<ProcessOutcome, StoreError> {
         let store = &self.ports.store;
         let id = job.workflow_id;
         let waiting = unapplied(store.linked_submissions(id).await?);
         if waiting.is_empty() {
-            return Ok(ProcessOutcome::Skipped(WorkflowStatus::AwaitingApproval));
+            return Ok(ProcessOutcome::Skipped(status));
         }
         let owner = format!(
             "{}/{}",
@@ -258,7 +264,7 @@ impl Engine {
                         idempotency_key: key.clone(),
                         contact_id: contact_id.clone(),
                         body: format!(
-                            "{} submitted again ({}): \"{}\". formlead folded it into the reply awaiting approval: \"{}\" (mail draft {external}).\nref: {key}",
+                            "{} submitted again ({}): \"{}\". formlead folded it into the waiting reply: \"{}\" (mail draft {external}).\nref: {key}",
                             prospect.email,
                             link.submission.form_id.as_deref().unwrap_or("form"),
                             excerpt(link.submission.field("message").unwrap_or("")),

@@ -46,10 +46,10 @@ impl Engine {
             .await
         {
             Ok(StartAttempt::Started(start)) => start,
-            // A reply awaiting approval may have repeat submissions to
-            // answer (their jobs come here).
-            Ok(StartAttempt::NotRunnable(WorkflowStatus::AwaitingApproval)) => {
-                return self.amend(job).await;
+            // A finished reply may have repeat submissions to answer
+            // (their jobs come here).
+            Ok(StartAttempt::NotRunnable(status)) if status.has_reply() => {
+                return self.amend(job, status).await;
             }
             Ok(StartAttempt::NotRunnable(status)) => return Ok(ProcessOutcome::Skipped(status)),
             Ok(StartAttempt::Busy { until }) => {
@@ -85,6 +85,11 @@ impl Engine {
                     Ok(()) => {
                         let status = self.settle_decided(workflow.id, status).await?;
                         info!(status = %status, "workflow finished");
+                        if attempt > 1 {
+                            // A re-run: submissions linked while it had
+                            // failed had their jobs come and go.
+                            self.amend(job, status).await?;
+                        }
                         return Ok(ProcessOutcome::Finished(status));
                     }
                     // The run's last records did not land: as a failure of

@@ -201,7 +201,9 @@ impl Backend for PgBackend {
 
     const OPEN_REPLIES: &'static str = "SELECT prospect_email, id FROM workflows \
         WHERE prospect_email IN (SELECT jsonb_array_elements_text($1::jsonb)) AND created_at >= $2 \
-        AND status IN ('triggered', 'processing', 'retrying', 'awaiting_approval') ORDER BY created_at";
+        AND (status IN ('triggered', 'processing', 'retrying') OR (status IN ('awaiting_approval', 'completed') \
+        AND EXISTS (SELECT 1 FROM draft_emails d WHERE d.workflow_id = workflows.id AND d.status = 'pending_approval'))) \
+        ORDER BY created_at";
 
     /// Transaction-scoped advisory locks, taken in one order (no deadlock
     /// between two batches).

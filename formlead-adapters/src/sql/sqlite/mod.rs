@@ -119,7 +119,9 @@ pub enum SqliteDurability {
 impl Backend for SqliteBackend {
     const OPEN_REPLIES: &'static str = "SELECT prospect_email, id FROM workflows \
         WHERE prospect_email IN (SELECT value FROM json_each($1)) AND created_at >= $2 \
-        AND status IN ('triggered', 'processing', 'retrying', 'awaiting_approval') ORDER BY created_at";
+        AND (status IN ('triggered', 'processing', 'retrying') OR (status IN ('awaiting_approval', 'completed') \
+        AND EXISTS (SELECT 1 FROM draft_emails d WHERE d.workflow_id = workflows.id AND d.status = 'pending_approval'))) \
+        ORDER BY created_at";
 
     type Db = Sqlite;
     type Id = String;

@@ -159,7 +159,7 @@ impl<B: Sql> SqlStore<B> {
         let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
         let q = stmt::<B>(concat!(
             "UPDATE workflows SET lease_owner = $2, lease_until = $4 ",
-            "WHERE id = $1 AND status = 'awaiting_approval' ",
+            "WHERE id = $1 AND status IN ('awaiting_approval', 'completed') ",
             "AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until < $3) RETURNING ",
             workflow_cols!()
         ))
@@ -180,7 +180,7 @@ impl<B: Sql> SqlStore<B> {
             .await?;
         match state {
             None => Err(StoreError::not_found("workflow", id)),
-            Some((WorkflowStatus::AwaitingApproval, until)) => Ok(StartAttempt::Busy {
+            Some((status, until)) if status.has_reply() => Ok(StartAttempt::Busy {
                 until: until.unwrap_or(now),
             }),
             Some((status, _)) => Ok(StartAttempt::NotRunnable(status)),

@@ -100,9 +100,10 @@ pub trait Store: Send + Sync {
             }))
     }
 
-    /// Takes the lease on a workflow `awaiting_approval` (its status stays)
-    /// to update its reply: `Started` with the workflow, `Busy` while
-    /// another holder's lease runs, `NotRunnable` in any other status.
+    /// Takes the lease on a finished workflow (`awaiting_approval` or
+    /// `completed`; its status stays) to update its reply: `Started` with
+    /// the workflow, `Busy` while another holder's lease runs,
+    /// `NotRunnable` in any other status.
     ///
     /// # Errors
     /// [`StoreError::NotFound`], or [`StoreError`].
