@@ -34,7 +34,8 @@ impl Database {
         if settings.is_postgres() {
             let store = PgStore::connect_postgres(settings.database_url.expose(), pool_size)
                 .await
-                .context("cannot open the PostgreSQL database (DATABASE_URL)")?;
+                .context("cannot open the PostgreSQL database (DATABASE_URL)")?
+                .with_merge_window(settings.merge_window);
             Ok(Self::Postgres(Arc::new(store)))
         } else {
             let store = SqliteStore::connect_sqlite(
@@ -59,7 +60,8 @@ impl Database {
                     ),
                     None => format!("cannot open the SQLite database {url}"),
                 }
-            })?;
+            })?
+            .with_merge_window(settings.merge_window);
             Ok(Self::Sqlite(Arc::new(store)))
         }
     }

@@ -7,7 +7,7 @@ use crate::domain::{
     AuditEvent, CrmTask, DraftEmail, FormSubmission, StepRecord, Workflow, WorkflowError,
     WorkflowId,
 };
-use crate::ports::StoreError;
+use crate::ports::{LinkedSubmission, StoreError};
 
 /// Everything about one workflow, for the dashboard.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,6 +26,10 @@ pub struct WorkflowDetail {
     pub errors: Vec<WorkflowError>,
     /// Its audit trail.
     pub audit: Vec<AuditEvent>,
+    /// The prospect's repeat submissions its reply answers (or is about to
+    /// answer: `applied_at` is `None` until the draft is updated).
+    #[serde(default)]
+    pub linked_submissions: Vec<LinkedSubmission>,
 }
 
 impl Engine {
@@ -41,13 +45,14 @@ impl Engine {
         let Some(workflow) = store.get_workflow(id).await? else {
             return Ok(None);
         };
-        let (submission, steps, drafts, tasks, errors, audit) = futures_util::try_join!(
+        let (submission, steps, drafts, tasks, errors, audit, linked_submissions) = futures_util::try_join!(
             store.get_submission(workflow.submission_id),
             store.list_steps(id),
             store.drafts_for_workflow(id),
             store.tasks_for_workflow(id),
             store.errors_for_workflow(id),
             store.audit_for_workflow(id),
+            store.linked_submissions(id),
         )?;
         Ok(Some(WorkflowDetail {
             workflow,
@@ -57,6 +62,7 @@ impl Engine {
             tasks,
             errors,
             audit,
+            linked_submissions,
         }))
     }
 }

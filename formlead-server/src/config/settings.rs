@@ -90,6 +90,8 @@ pub struct Settings {
     pub workers: usize,
     pub max_attempts: u32,
     pub retry_base: Duration,
+    /// How long a prospect's repeat submissions join their first reply.
+    pub merge_window: Duration,
     pub orphan_timeout: Duration,
     pub shutdown_timeout: Duration,
     pub request_timeout: Duration,
@@ -360,6 +362,7 @@ impl Settings {
             },
             max_attempts: r.number("FORMLEAD_MAX_ATTEMPTS", 1, 100)?,
             retry_base: r.millis("FORMLEAD_RETRY_BASE_MS", 0, 86_400_000)?,
+            merge_window: r.millis("FORMLEAD_MERGE_WINDOW_MS", 0, 30 * 86_400_000)?,
             orphan_timeout: r.millis("FORMLEAD_ORPHAN_TIMEOUT_MS", 1_000, 86_400_000)?,
             shutdown_timeout: r.millis("FORMLEAD_SHUTDOWN_TIMEOUT_MS", 0, 3_600_000)?,
             request_timeout: r.millis("FORMLEAD_REQUEST_TIMEOUT_MS", 100, 3_600_000)?,
@@ -436,6 +439,7 @@ mod tests {
         assert_eq!(s.bind.to_string(), "127.0.0.1:8000");
         assert_eq!(s.max_attempts, 3);
         assert_eq!(s.retry_base, Duration::from_secs(60));
+        assert_eq!(s.merge_window, Duration::from_secs(24 * 3600));
         assert_eq!(s.max_body_bytes, 256 * 1024);
         assert!(s.google.is_none() && s.hubspot.access_token.is_none() && s.llm.is_none());
         assert!(s.send_policy.mode_draft_only);

@@ -64,6 +64,11 @@ pub const SPECS: &[Spec] = &[
         "delay before retry n is base × 2^(n-1) ms (or the vendor's retry-after, if larger)",
     ),
     s(
+        "FORMLEAD_MERGE_WINDOW_MS",
+        "86400000",
+        "a repeat submission from a prospect within this long of their first one joins that reply (one draft, one task, a note per submission) while its draft is neither sent nor approved; 0: every submission gets its own reply",
+    ),
+    s(
         "FORMLEAD_ORPHAN_TIMEOUT_MS",
         "300000",
         "a workflow whose worker stopped renewing its lease this long ago is resumed by another worker",

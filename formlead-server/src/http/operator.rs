@@ -153,6 +153,16 @@ pub async fn workflow_detail(
         "tasks": detail.tasks,
         "errors": detail.errors,
         "audit_events": detail.audit,
+        "linked_submissions": detail.linked_submissions.iter().map(|l| json!({
+            "submission_id": l.submission.id,
+            "form_submission_id": l.submission.form_submission_id,
+            "form_id": l.submission.form_id,
+            "message": l.submission.field("message"),
+            "received_at": l.submission.received_at,
+            "linked_at": l.linked_at,
+            "applied_at": l.applied_at,
+            "note_id": l.note_id,
+        })).collect::<Vec<_>>(),
     }))
     .into_response())
 }

@@ -410,3 +410,63 @@ async fn sends_outside_the_allowlist_are_refused_and_audited() {
     );
     app.stop().await;
 }
+
+/// A repeat submission of a prospect whose reply is open: 202 `linked`
+/// with the earlier workflow's id, no second workflow, and the workflow's
+/// detail (JSON and page) lists it once the reply answers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeat_submission_joins_the_open_reply() {
+    let app = spawn_app(&[("FORMLEAD_OPERATOR_TOKEN", TOKEN)]).await;
+    let r = app.post_signed(&body("rep-1", "ann@acme.example")).await;
+    assert_eq!(r.status().as_u16(), 202);
+    let first: Value = r.json().await.unwrap();
+    assert_eq!(first["status"], "accepted");
+    app.wait_for_status(WorkflowStatus::Completed, 1, Duration::from_secs(20))
+        .await;
+    let r = app.post_signed(&body("rep-2", "ann@acme.example")).await;
+    assert_eq!(r.status().as_u16(), 202);
+    let second: Value = r.json().await.unwrap();
+    assert_eq!(second["status"], "linked", "{second}");
+    assert_eq!(second["workflow_id"], first["workflow_id"]);
+    assert_ne!(second["submission_id"], first["submission_id"]);
+    // Its duplicate names the workflow it joined.
+    let r = app.post_signed(&body("rep-2", "ann@acme.example")).await;
+    assert_eq!(r.status().as_u16(), 409);
+    assert_eq!(app.workflow_count().await, 1);
+
+    let id = first["workflow_id"].as_str().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let detail = loop {
+        let (s, d) = get(&app, &format!("/api/dashboard/workflows/{id}")).await;
+        assert_eq!(s, 200);
+        if d["linked_submissions"][0]["applied_at"].is_string() {
+            break d;
+        }
+        assert!(std::time::Instant::now() < deadline, "never applied: {d}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let linked = detail["linked_submissions"].as_array().unwrap();
+    assert_eq!(linked.len(), 1);
+    assert_eq!(linked[0]["form_submission_id"], "rep-2");
+    assert!(linked[0]["note_id"].is_string());
+    assert_eq!(detail["drafts"].as_array().unwrap().len(), 1);
+    assert!(
+        detail["audit_events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "draft.updated")
+    );
+    let page = app
+        .client
+        .get(app.url(&format!("/dashboard/workflows/{id}")))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Linked submissions (1)"), "{page}");
+    app.stop().await;
+}

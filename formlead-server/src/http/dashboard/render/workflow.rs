@@ -50,6 +50,35 @@ pub fn page(d: &WorkflowDetail) -> String {
         );
     }
 
+    // Repeat submissions this reply answers.
+    if !d.linked_submissions.is_empty() {
+        let mut rows = String::new();
+        for l in &d.linked_submissions {
+            let _ = write!(
+                rows,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                time(Some(l.linked_at)),
+                esc(l.submission.form_id.as_deref().unwrap_or("—")),
+                esc(l.submission.field("message").unwrap_or("—")),
+                match (&l.applied_at, &l.note_id) {
+                    (Some(at), note) => format!(
+                        "answered in the draft {} (CRM note {})",
+                        time(Some(*at)),
+                        esc(note.as_deref().unwrap_or("—"))
+                    ),
+                    (None, _) => "<span class=\"badge wait\">updating the draft</span>".to_owned(),
+                }
+            );
+        }
+        let _ = write!(
+            out,
+            "<section aria-labelledby=\"ls\"><h2 id=\"ls\">Linked submissions ({})</h2>\
+             <p class=\"muted\">The prospect submitted again while this reply was open: one reply answers every ask.</p>\
+             <table><thead><tr><th scope=\"col\">Received</th><th scope=\"col\">Form</th><th scope=\"col\">Message</th><th scope=\"col\">In the reply</th></tr></thead><tbody>{rows}</tbody></table></section>",
+            d.linked_submissions.len()
+        );
+    }
+
     // Timeline of the 13 steps.
     let mut steps = String::new();
     for name in StepName::ALL {
