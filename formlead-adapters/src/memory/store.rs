@@ -12,7 +12,8 @@ use chrono::{DateTime, Utc};
 use crate::sandbox::faults::{Faults, lock};
 use formlead_core::domain::{
     AuditEvent, CrmTask, DraftEmail, DraftId, DraftStatus, FormSubmission, StepName, StepRecord,
-    SubmissionId, TaskId, Workflow, WorkflowError, WorkflowId, WorkflowStatus, WorkflowSummary,
+    SubmissionId, TaskId, UNIDENTIFIED_PREFIX, Workflow, WorkflowError, WorkflowId, WorkflowStatus,
+    WorkflowSummary,
 };
 use formlead_core::ports::{
     Accepted, Conflict, DEFAULT_MERGE_WINDOW, LinkedSubmission, Page, PastSubmission,
@@ -271,6 +272,24 @@ impl Store for MemoryStore {
             return Err(e);
         }
         Ok(accepted)
+    }
+
+    async fn find_unidentified(
+        &self,
+        form_id: &str,
+        email: &str,
+        submitted_at: DateTime<Utc>,
+    ) -> Result<Option<Accepted>, StoreError> {
+        let s = lock(&self.state);
+        Ok(s.submissions
+            .values()
+            .find(|sub| {
+                sub.form_submission_id.starts_with(UNIDENTIFIED_PREFIX)
+                    && sub.email() == email
+                    && sub.submitted_at == Some(submitted_at)
+                    && sub.form_id.as_deref().is_none_or(|f| f == form_id)
+            })
+            .and_then(|sub| s.by_form_id.get(&sub.form_submission_id).copied()))
     }
 
     async fn find_submission(

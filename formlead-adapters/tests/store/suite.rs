@@ -278,6 +278,49 @@ pub async fn repeat_submissions_join_the_open_reply(s: &impl Subject) {
     assert!(!bad1.linked && !bad2.linked);
 }
 
+/// A submission without a `formSubmissionId` is found again by form,
+/// email and time (as `reconcile` sees it in the forms API), also when it
+/// joined an earlier reply.
+pub async fn unidentified_submissions_are_found_by_form_email_and_time(s: &impl Subject) {
+    let at = Utc.with_ymd_and_hms(2026, 11, 25, 9, 59, 0).unwrap();
+    let body = |msg: &str| {
+        json_body(
+            &serde_json::json!({"formId": "f-1", "submittedAt": at.timestamp_millis(),
+            "email": "nia@acme.example", "message": msg}),
+        )
+    };
+    let first = s.accept_submission(&body("first")).await.unwrap();
+    let again = s.accept_submission(&body("second")).await.unwrap();
+    assert!(again.linked);
+    let found = s
+        .find_unidentified("f-1", "nia@acme.example", at)
+        .await
+        .unwrap();
+    assert!(found == Some(first) || found == Some(again), "{found:?}");
+    for (form, email, t) in [
+        ("f-2", "nia@acme.example", at),
+        ("f-1", "other@acme.example", at),
+        ("f-1", "nia@acme.example", at + Span::seconds(1)),
+    ] {
+        assert_eq!(s.find_unidentified(form, email, t).await.unwrap(), None);
+    }
+    // A submission with its own id is never taken for one.
+    let mut named = submission("named", "zed@acme.example", t0());
+    named.submitted_at = Some(at);
+    named.form_id = Some("f-1".into());
+    s.accept_submission(&named).await.unwrap();
+    assert_eq!(
+        s.find_unidentified("f-1", "zed@acme.example", at)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+fn json_body(v: &serde_json::Value) -> FormSubmission {
+    FormSubmission::from_webhook_body(v.to_string().as_bytes(), t0()).unwrap()
+}
+
 /// A reply awaiting approval is leased for an update without leaving
 /// `awaiting_approval`; its draft and task are revised in place.
 pub async fn a_reply_is_leased_and_revised_in_place(s: &impl Subject) {

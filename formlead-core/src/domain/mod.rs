@@ -20,7 +20,7 @@ pub use storable::MAX_EMAIL_CHARS;
 pub use str_enum::UnknownVariant;
 pub use submission::{
     FormSubmission, FormsApiSubmission, FormsApiValue, MAX_FIELD_CHARS, MAX_FIELDS,
-    SubmissionError, SubmissionSource,
+    SubmissionError, SubmissionSource, UNIDENTIFIED_PREFIX,
 };
 pub use task::{CrmTask, TaskPriority, TaskType};
 pub use workflow::{StepName, StepRecord, StepStatus, Workflow, WorkflowStatus, WorkflowSummary};

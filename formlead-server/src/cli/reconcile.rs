@@ -76,23 +76,42 @@ pub async fn run(settings: Settings, args: ReconcileArgs) -> anyhow::Result<Exit
     let (mut accepted, mut duplicates, mut invalid) = (0, 0, 0);
     for record in &records {
         match FormSubmission::from_forms_api(record, &args.form, Utc::now()) {
-            Ok(s) => match app.engine.accept(&s).await? {
-                AcceptOutcome::Accepted(ids) => {
-                    accepted += 1;
+            Ok(s) => {
+                // A webhook without a formSubmissionId stored it under
+                // another key: the same form, email and time.
+                if let Some(at) = s.submitted_at
+                    && let Some(known) = app
+                        .engine
+                        .ports()
+                        .store
+                        .find_unidentified(&args.form, s.email(), at)
+                        .await?
+                {
+                    duplicates += 1;
                     println!(
-                        "accepted {} → workflow {}",
-                        record.conversion_id, ids.workflow_id
+                        "known {} (arrived by webhook without an id) → workflow {}",
+                        record.conversion_id, known.workflow_id
                     );
+                    continue;
                 }
-                AcceptOutcome::Linked(ids) => {
-                    accepted += 1;
-                    println!(
-                        "accepted {} → joins the reply of workflow {}",
-                        record.conversion_id, ids.workflow_id
-                    );
+                match app.engine.accept(&s).await? {
+                    AcceptOutcome::Accepted(ids) => {
+                        accepted += 1;
+                        println!(
+                            "accepted {} → workflow {}",
+                            record.conversion_id, ids.workflow_id
+                        );
+                    }
+                    AcceptOutcome::Linked(ids) => {
+                        accepted += 1;
+                        println!(
+                            "accepted {} → joins the reply of workflow {}",
+                            record.conversion_id, ids.workflow_id
+                        );
+                    }
+                    AcceptOutcome::Duplicate(_) => duplicates += 1,
                 }
-                AcceptOutcome::Duplicate(_) => duplicates += 1,
-            },
+            }
             Err(e) => {
                 invalid += 1;
                 println!("skipped {}: {e}", record.conversion_id);

@@ -579,3 +579,65 @@ async fn reconcile_accepts_missed_submissions_once() {
         text(&o)
     );
 }
+
+/// A submission that arrived by webhook without a `formSubmissionId` (a
+/// HubSpot workflow's "send a webhook" body) is recognised in the forms
+/// API's list by form, email and time: `reconcile` does not start it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_knows_a_webhook_without_an_id() {
+    use formlead_adapters::sql::{SqliteDurability, SqliteStore};
+    use formlead_core::ports::Store;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let dir = tempfile::tempdir().unwrap();
+    let at = chrono::Utc::now().timestamp_millis() / 1000 * 1000 - 60_000;
+    {
+        let url = format!("sqlite://{}", dir.path().join("formlead.db").display());
+        let store = SqliteStore::connect_sqlite(&url, SqliteDurability::Full, 4)
+            .await
+            .unwrap();
+        // No formSubmissionId: stored under the body's hash.
+        let body = serde_json::json!({"formId": "form-guid-1", "submittedAt": at,
+            "email": "nia@acme.example", "firstname": "Nia", "message": "A demo, please"})
+        .to_string();
+        let sub = formlead_core::domain::FormSubmission::from_webhook_body(
+            body.as_bytes(),
+            chrono::Utc::now(),
+        )
+        .unwrap();
+        assert!(sub.form_submission_id.starts_with("body-sha256:"));
+        store.accept_submission(&sub).await.unwrap();
+    }
+
+    let hubspot = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/form-integrations/v1/submissions/forms/form-guid-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "results": [
+                {"conversionId": "conv-nia", "submittedAt": at, "pageUrl": "https://example.com/contact",
+                 "values": [{"name": "email", "value": "Nia@Acme.example"}, {"name": "firstname", "value": "Nia"}]},
+                {"conversionId": "conv-new", "submittedAt": at + 5_000, "pageUrl": "https://example.com/contact",
+                 "values": [{"name": "email", "value": "new@acme.example"}]}
+            ]
+        })))
+        .mount(&hubspot)
+        .await;
+    let base = hubspot.uri();
+    let env = [
+        ("HUBSPOT_ACCESS_TOKEN", "pat-test-token"),
+        ("HUBSPOT_API_BASE", base.as_str()),
+    ];
+    let o = run(
+        dir.path(),
+        &env,
+        &["reconcile", "--form", "form-guid-1", "--since", "1d"],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("known conv-nia (arrived by webhook without an id)")
+            && out.contains("1 new, 1 already known"),
+        "{out}"
+    );
+}

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use formlead_core::domain::{
     DraftId, EmailAddress, FormSubmission, SubmissionId, TaskId, WorkflowId, WorkflowStatus,
 };
-use formlead_core::ports::{LinkedSubmission, StartAttempt, StoreError, WorkflowJob};
+use formlead_core::ports::{Accepted, LinkedSubmission, StartAttempt, StoreError, WorkflowJob};
 use uuid::Uuid;
 
 use super::super::backend::NewLead;
@@ -147,6 +147,38 @@ impl<B: Sql> SqlStore<B> {
             inserted.insert(s.id.0);
         }
         Ok(inserted)
+    }
+
+    /// Through the prospect's workflows (indexed by email): their own
+    /// submissions and those linked to them. (`body-sha256:` is
+    /// `UNIDENTIFIED_PREFIX`.)
+    pub(super) async fn find_unidentified(
+        &self,
+        form_id: &str,
+        email: &str,
+        submitted_at: DateTime<Utc>,
+    ) -> Result<Option<Accepted>, StoreError> {
+        let q = stmt::<B>(
+            "SELECT s.id AS sid, w.id AS wid, CAST(0 AS BIGINT) AS linked FROM workflows w \
+             JOIN form_submissions s ON s.id = w.submission_id \
+             WHERE w.prospect_email = $1 AND s.form_submission_id LIKE 'body-sha256:%' \
+             AND s.submitted_at = $2 AND (s.form_id = $3 OR s.form_id IS NULL) \
+             UNION ALL SELECT s.id AS sid, w.id AS wid, CAST(1 AS BIGINT) AS linked FROM workflows w \
+             JOIN linked_submissions l ON l.workflow_id = w.id JOIN form_submissions s ON s.id = l.submission_id \
+             WHERE w.prospect_email = $1 AND s.form_submission_id LIKE 'body-sha256:%' \
+             AND s.submitted_at = $2 AND (s.form_id = $3 OR s.form_id IS NULL) LIMIT 1",
+        )
+        .arg(email.to_owned())
+        .arg(submitted_at)
+        .arg(form_id.to_owned());
+        self.fetch_optional(q, |r| {
+            Ok(Accepted {
+                submission_id: SubmissionId(r.uuid("sid")?),
+                workflow_id: WorkflowId(r.uuid("wid")?),
+                linked: r.i("linked")? != 0,
+            })
+        })
+        .await
     }
 
     pub(super) async fn lease_reply(

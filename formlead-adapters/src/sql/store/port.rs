@@ -24,6 +24,15 @@ impl<B: Sql> Store for SqlStore<B> {
         SqlStore::accept_submission(self, s).await
     }
 
+    async fn find_unidentified(
+        &self,
+        form_id: &str,
+        email: &str,
+        submitted_at: DateTime<Utc>,
+    ) -> Result<Option<Accepted>, StoreError> {
+        SqlStore::find_unidentified(self, form_id, email, submitted_at).await
+    }
+
     async fn find_submission(
         &self,
         form_submission_id: &str,

@@ -20,6 +20,11 @@ use json::{
     scalar_text,
 };
 
+/// How the key of a body without `formSubmissionId` starts: the SHA-256
+/// of the body follows. The forms API's copy of such a submission has its
+/// real id, so `reconcile` matches these by form, email and time instead.
+pub const UNIDENTIFIED_PREFIX: &str = "body-sha256:";
+
 /// Where a submission came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -195,7 +200,7 @@ impl FormSubmission {
                         "formSubmissionId",
                         "must be a non-empty string or number",
                     ))?,
-                None => format!("body-sha256:{}", hex::encode(Sha256::digest(raw))),
+                None => format!("{UNIDENTIFIED_PREFIX}{}", hex::encode(Sha256::digest(raw))),
             };
         if form_submission_id.chars().count() > 200 {
             return Err(SubmissionError::invalid(

@@ -37,6 +37,21 @@ pub trait Store: Send + Sync {
     /// `formSubmissionId` was seen before; nothing new is stored then.
     async fn accept_submission(&self, submission: &FormSubmission) -> Result<Accepted, StoreError>;
 
+    /// A submission that arrived without a `formSubmissionId` (its key
+    /// starts with [`UNIDENTIFIED_PREFIX`](crate::domain::UNIDENTIFIED_PREFIX))
+    /// from `email`, submitted at `submitted_at` on form `form_id` (or on no
+    /// named form): how `reconcile` recognises a webhook's submission in
+    /// the forms API's list.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn find_unidentified(
+        &self,
+        form_id: &str,
+        email: &str,
+        submitted_at: DateTime<Utc>,
+    ) -> Result<Option<Accepted>, StoreError>;
+
     /// The ids stored for a HubSpot `formSubmissionId`, if any.
     ///
     /// # Errors
