@@ -157,6 +157,15 @@ async fn a_returning_prospect_is_recalled(store: Arc<impl Subject + 'static>) {
         engine.process(job).await.unwrap();
         assert_eq!(recall(job).await, "first contact");
     }
+    // The first reply was sent: a new submission starts a reply of its own.
+    let mut sent = store.drafts_for_workflow(first.workflow_id).await.unwrap()[0].clone();
+    sent.status = formlead_core::domain::DraftStatus::Sent;
+    assert!(
+        store
+            .update_draft(&sent, formlead_core::domain::DraftStatus::PendingApproval)
+            .await
+            .unwrap()
+    );
     let again = accept(&*store, "history-3", "back@acme.example").await;
     engine.process(again).await.unwrap();
     let summary = recall(again).await;
