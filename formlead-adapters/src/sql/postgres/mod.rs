@@ -199,11 +199,13 @@ impl Backend for PgBackend {
         })
     }
 
-    const OPEN_REPLIES: &'static str = "SELECT prospect_email, id FROM workflows \
-        WHERE prospect_email IN (SELECT jsonb_array_elements_text($1::jsonb)) AND created_at >= $2 \
-        AND (status IN ('triggered', 'processing', 'retrying') OR (status IN ('awaiting_approval', 'completed') \
-        AND EXISTS (SELECT 1 FROM draft_emails d WHERE d.workflow_id = workflows.id AND d.status = 'pending_approval'))) \
-        ORDER BY created_at";
+    /// Driven by the batch's few emails through their index.
+    const OPEN_REPLIES: &'static str = "SELECT w.prospect_email, w.id \
+        FROM (SELECT DISTINCT jsonb_array_elements_text($1::jsonb) AS email) AS e \
+        JOIN workflows AS w ON w.prospect_email = e.email \
+        WHERE w.created_at >= $2 AND (w.status IN ('triggered', 'processing', 'retrying') \
+        OR (w.status IN ('awaiting_approval', 'completed') AND EXISTS (SELECT 1 FROM draft_emails d \
+        WHERE d.workflow_id = w.id AND d.status = 'pending_approval'))) ORDER BY w.created_at";
 
     /// Transaction-scoped advisory locks, taken in one order (no deadlock
     /// between two batches).

@@ -117,11 +117,13 @@ pub enum SqliteDurability {
 }
 
 impl Backend for SqliteBackend {
-    const OPEN_REPLIES: &'static str = "SELECT prospect_email, id FROM workflows \
-        WHERE prospect_email IN (SELECT value FROM json_each($1)) AND created_at >= $2 \
-        AND (status IN ('triggered', 'processing', 'retrying') OR (status IN ('awaiting_approval', 'completed') \
-        AND EXISTS (SELECT 1 FROM draft_emails d WHERE d.workflow_id = workflows.id AND d.status = 'pending_approval'))) \
-        ORDER BY created_at";
+    /// Driven by the batch's few emails through their index (by status
+    /// and time, SQLite would walk every workflow of the window).
+    const OPEN_REPLIES: &'static str = "SELECT w.prospect_email, w.id FROM json_each($1) AS e \
+        JOIN workflows AS w INDEXED BY idx_workflows_prospect_email ON w.prospect_email = e.value \
+        WHERE w.created_at >= $2 AND (w.status IN ('triggered', 'processing', 'retrying') \
+        OR (w.status IN ('awaiting_approval', 'completed') AND EXISTS (SELECT 1 FROM draft_emails d \
+        WHERE d.workflow_id = w.id AND d.status = 'pending_approval'))) ORDER BY w.created_at";
 
     type Db = Sqlite;
     type Id = String;

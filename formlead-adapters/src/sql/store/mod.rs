@@ -275,7 +275,8 @@ where
 mod tests {
     /// Listing one status walks that status's rows in list order (the
     /// (status, created_at, id) index), with no scan and no sort; orphan
-    /// recovery reads only the `processing` rows, through the same index.
+    /// recovery reads only the `processing` rows, through the same index;
+    /// an accept batch reads only its prospects' workflows.
     #[cfg(feature = "sqlite")]
     #[tokio::test]
     async fn a_status_list_reads_only_that_status_in_order() {
@@ -337,6 +338,28 @@ mod tests {
             .join("; ");
         assert!(
             plan.contains("USING INDEX idx_workflows_status_created_at (status=?)"),
+            "{plan}"
+        );
+
+        // An accept batch looks up only its own prospects' workflows.
+        use crate::sql::Backend as _;
+        let sql = format!(
+            "EXPLAIN QUERY PLAN {}",
+            crate::sql::SqliteBackend::OPEN_REPLIES.replace('$', "?")
+        );
+        let plan = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(r#"["a@b.example"]"#)
+            .bind(0_i64)
+            .fetch_all(store.pool())
+            .await
+            .expect("plan")
+            .iter()
+            .map(|r| r.get::<String, _>("detail"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        assert!(
+            plan.contains("SEARCH w USING INDEX idx_workflows_prospect_email (prospect_email=?)")
+                && !plan.contains("SCAN w"),
             "{plan}"
         );
     }
