@@ -175,3 +175,46 @@ async fn postgres_two_processes_start_one_reply_per_prospect() {
         assert_eq!(started, 1, "{email}: one reply");
     }
 }
+
+/// An accept batch's open-reply lookup reads only its prospects' rows on
+/// PostgreSQL, in the prepared statement's generic plan too (which is what
+/// runs after a few executions), however many workflows the window holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_open_reply_lookup_uses_the_email_index() {
+    use formlead_adapters::sql::{Backend, PgBackend, PgStore};
+    use sqlx::{Connection, Executor, Row};
+
+    let Some(url) = helpers::postgres_url().await else {
+        return;
+    };
+    drop(PgStore::connect_postgres(&url, 2).await.unwrap()); // migrates
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    conn.execute(
+        "INSERT INTO form_submissions (id, form_submission_id, fields, raw_body, source, prospect_email, received_at) \
+         SELECT gen_random_uuid(), 'fs-' || g, '{}', '{}', 'webhook', 'p' || g || '@x.example', now() FROM generate_series(1, 20000) g; \
+         INSERT INTO workflows (id, submission_id, status, prospect_email, created_at, updated_at) \
+         SELECT gen_random_uuid(), id, 'completed', prospect_email, now(), now() FROM form_submissions; ANALYZE",
+    )
+    .await
+    .unwrap();
+    conn.execute(sqlx::AssertSqlSafe(format!(
+        "SET plan_cache_mode = force_generic_plan; PREPARE open_replies(text, timestamptz) AS {}",
+        PgBackend::OPEN_REPLIES
+    )))
+    .await
+    .unwrap();
+    let plan: Vec<String> = sqlx::query(
+        "EXPLAIN EXECUTE open_replies('[\"p1@x.example\", \"p2@x.example\"]', now() - interval '1 day')",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.get::<String, _>(0))
+    .collect();
+    let plan = plan.join("\n");
+    assert!(
+        plan.contains("idx_workflows_prospect_email") && !plan.contains("idx_workflows_created_at"),
+        "{plan}"
+    );
+}

@@ -199,11 +199,12 @@ impl Backend for PgBackend {
         })
     }
 
-    /// Driven by the batch's few emails through their index.
-    const OPEN_REPLIES: &'static str = "SELECT w.prospect_email, w.id \
-        FROM (SELECT DISTINCT jsonb_array_elements_text($1::jsonb) AS email) AS e \
-        JOIN workflows AS w ON w.prospect_email = e.email \
-        WHERE w.created_at >= $2 AND (w.status IN ('triggered', 'processing', 'retrying') \
+    /// Through the email index for the batch's few emails, also in the
+    /// generic plan of the prepared statement (joined to the emails as a
+    /// set, that plan walked every workflow of the window by time).
+    const OPEN_REPLIES: &'static str = "SELECT w.prospect_email, w.id FROM workflows AS w \
+        WHERE w.prospect_email = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb))) \
+        AND w.created_at >= $2 AND (w.status IN ('triggered', 'processing', 'retrying') \
         OR (w.status IN ('awaiting_approval', 'completed') AND EXISTS (SELECT 1 FROM draft_emails d \
         WHERE d.workflow_id = w.id AND d.status = 'pending_approval'))) ORDER BY w.created_at";
 
