@@ -268,6 +268,7 @@ pub fn engine_config(settings: &Settings, worker_id: String) -> EngineConfig {
             .as_ref()
             .map_or_else(|| "formlead.local".to_owned(), |e| e.domain().to_owned()),
         worker_id,
+        support_owner_id: settings.support_owner_id.clone(),
         ..EngineConfig::default()
     }
 }

@@ -92,6 +92,7 @@ impl LlmWriter {
             "You write the first reply to an inbound sales lead for {company}. Tone: {tone:?}. \
              Start with \"{greeting}\" (with the prospect's first name) and end with \"{sign_off}\" followed by the signature. \
              At most {max} words. Never use these phrases: {avoid}. Use only facts from the context; do not invent prices or dates. \
+             Promise that support will be in touch only if support_handoff is true; answer every ask in also_asked. \
              Answer with a JSON object {{\"subject\": \"…\", \"body\": \"…\"}}, plain text body, no HTML.",
             company = v.company_name,
             tone = v.tone,
@@ -111,6 +112,7 @@ impl LlmWriter {
             "thread_subject": input.thread.as_ref().map(|t| &t.subject),
             "history": input.memory.summary,
             "also_asked": input.more_asks,
+            "support_handoff": input.support_handoff,
             "signature": v.signature,
             "reference_draft": template.body_text,
         });

@@ -6,4 +6,5 @@
 mod decisions;
 mod degraded;
 mod linking;
+mod promises;
 mod steps;

@@ -32,6 +32,7 @@ fn input() -> DraftInput {
         memory: MemoryRecall::default(),
         time_zone: chrono_tz::UTC,
         more_asks: Vec::new(),
+        support_handoff: false,
     }
 }
 

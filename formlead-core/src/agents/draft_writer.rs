@@ -299,9 +299,16 @@ impl TemplateWriter {
 
         let mut blocks = Vec::new();
         match plan.action {
-            NextAction::RouteToSupport => {
+            // Support follows up only when the lead was handed to them.
+            NextAction::RouteToSupport if input.support_handoff => {
                 blocks.push(Block::para(vec![text(
                     "I have passed your message to our support team so the right person picks it up quickly; they will be in touch shortly.",
+                )]));
+                return blocks;
+            }
+            NextAction::RouteToSupport => {
+                blocks.push(Block::para(vec![text(
+                    "This sounds like a question about using the product rather than a new enquiry. I have noted your message on your account so that it is followed up.",
                 )]));
                 return blocks;
             }
@@ -501,6 +508,7 @@ mod tests {
             memory: MemoryRecall::default(),
             time_zone: chrono_tz::Europe::Berlin,
             more_asks: Vec::new(),
+            support_handoff: false,
         }
     }
 
@@ -574,6 +582,51 @@ mod tests {
         assert!(!alone.contains("also asked"), "{alone}");
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+        /// Whatever the prospect wrote (and wrote again), the reply
+        /// quotes at most 12 consecutive words of it, stays within the
+        /// profile's max words when that leaves room for the fixed
+        /// blocks, and never says an avoided phrase the message contains.
+        #[test]
+        fn quotes_little_keeps_length_and_avoids_phrases(
+            words in proptest::collection::vec("[a-z]{1,9}", 1..80),
+            asks in proptest::collection::vec(proptest::collection::vec("[a-z]{1,9}", 1..40), 0..3),
+            avoid in "[a-z]{10,14}",
+            max_words in 120usize..300,
+            action in proptest::sample::select(vec![
+                NextAction::ProposeMeeting,
+                NextAction::ShareAsset,
+                NextAction::RouteToSupport,
+                NextAction::FollowUpThread,
+            ]),
+        ) {
+            let mut message = words.clone();
+            message.insert(message.len() / 2, avoid.clone());
+            let mut w = writer();
+            w.voice.max_words = max_words;
+            w.voice.avoid_phrases = vec![avoid.clone()];
+            let mut i = input(prospect("Ann", "Initech", &message.join(" ")), action);
+            i.more_asks = asks.iter().map(|a| a.join(" ")).collect();
+            let body = w.compose(&i).body_text;
+            let body_words: Vec<&str> = body
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .collect();
+            for source in std::iter::once(&message).chain(asks.iter()) {
+                for run in source.windows(13) {
+                    proptest::prop_assert!(
+                        !body_words.windows(13).any(|b| b == run),
+                        "13 words of the message quoted: {}", body
+                    );
+                }
+            }
+            proptest::prop_assert!(body.split_whitespace().count() <= max_words, "{} words: {}", body.split_whitespace().count(), body);
+            proptest::prop_assert!(!body.to_lowercase().contains(&avoid), "{}", body);
+        }
+    }
+
     #[test]
     fn is_deterministic() {
         let i = input(
@@ -625,13 +678,24 @@ mod tests {
         assert_eq!(writer().compose(&i).subject, "RE: Pricing");
     }
 
+    /// "Support will be in touch" only when the lead was handed to them.
     #[test]
-    fn routes_support_without_slots() {
-        let d = writer().compose(&input(
+    fn routes_support_without_slots_and_promises_only_a_hand_off() {
+        let mut i = input(
             prospect("Ann", "Initech", "login broken"),
             NextAction::RouteToSupport,
-        ));
-        assert!(d.body_text.contains("support team"));
+        );
+        let d = writer().compose(&i);
+        assert!(!d.body_text.contains("support team"), "{}", d.body_text);
+        assert!(!d.body_text.contains("in touch"), "{}", d.body_text);
+        assert!(!d.body_text.contains("Europe/Berlin"));
+        i.support_handoff = true;
+        let d = writer().compose(&i);
+        assert!(
+            d.body_text.contains("support team") && d.body_text.contains("will be in touch"),
+            "{}",
+            d.body_text
+        );
         assert!(!d.body_text.contains("Europe/Berlin"));
     }
 

@@ -164,6 +164,7 @@ impl Engine {
             memory,
             time_zone: self.config.business_hours.time_zone,
             more_asks,
+            support_handoff: self.config.support_owner_id.is_some(),
         };
         let content = self
             .ports

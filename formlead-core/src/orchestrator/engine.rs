@@ -66,6 +66,10 @@ pub struct EngineConfig {
     pub note_lookup_limit: usize,
     /// This worker's name; leases are owned by `<worker_id>/<attempt>`.
     pub worker_id: String,
+    /// The CRM owner (a person or a queue) support requests are handed to:
+    /// their follow-up task is assigned there. Without one, a reply to a
+    /// support request does not promise that support will be in touch.
+    pub support_owner_id: Option<String>,
 }
 
 impl Default for EngineConfig {
@@ -79,6 +83,7 @@ impl Default for EngineConfig {
             thread_lookup_limit: 10,
             note_lookup_limit: 5,
             worker_id: format!("worker-{}", uuid::Uuid::new_v4().simple()),
+            support_owner_id: None,
         }
     }
 }

@@ -24,6 +24,10 @@ pub struct DraftInput {
     /// The messages of the prospect's repeat submissions this reply also
     /// answers, oldest first (empty for most replies).
     pub more_asks: Vec<String>,
+    /// A support request is handed to support (a task assigned to the
+    /// support owner): only then may the reply say support will be in
+    /// touch.
+    pub support_handoff: bool,
 }
 
 /// The written reply.

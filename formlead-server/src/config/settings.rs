@@ -114,6 +114,8 @@ pub struct Settings {
     pub google: Option<GoogleSettings>,
     pub sender_email: Option<EmailAddress>,
     pub sender_name: String,
+    /// Who support requests are handed to (a HubSpot owner id).
+    pub support_owner_id: Option<String>,
     pub voice_profile: Option<PathBuf>,
     pub asset_catalogue: Option<PathBuf>,
     pub business_hours: BusinessHours,
@@ -381,6 +383,10 @@ impl Settings {
             google,
             sender_email,
             sender_name: r.string("SENDER_NAME"),
+            support_owner_id: r
+                .opt("FORMLEAD_SUPPORT_OWNER_ID")
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty()),
             voice_profile,
             asset_catalogue,
             business_hours,

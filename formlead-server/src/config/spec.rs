@@ -226,6 +226,11 @@ pub const SPECS: &[Spec] = &[
     ),
     s("SENDER_NAME", "formlead", "the sender's display name"),
     s(
+        "FORMLEAD_SUPPORT_OWNER_ID",
+        "",
+        "HubSpot owner id (a person or a team's queue) that support requests are handed to: their follow-up task is assigned there and the reply says support will be in touch; unset, the reply promises no support follow-up",
+    ),
+    s(
         "VOICE_PROFILE",
         "",
         "path to a TOML voice profile (tone, greeting, sign-off, signature, max words, phrases to avoid)",

@@ -52,6 +52,7 @@ impl Engine {
                 time_zone: self.config.business_hours.time_zone,
                 // Repeat submissions join the reply after the run (`amend`).
                 more_asks: Vec::new(),
+                support_handoff: self.config.support_owner_id.is_some(),
             };
             let content = self
                 .ports

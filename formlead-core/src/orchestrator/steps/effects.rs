@@ -147,15 +147,31 @@ impl Engine {
         let who = prospect
             .full_name()
             .unwrap_or_else(|| prospect.email.to_string());
+        // A support request is handed to support: its task goes to the
+        // support owner (what the reply's promise rests on).
+        let support = match (plan.action, &self.config.support_owner_id) {
+            (NextAction::RouteToSupport, Some(owner)) => Some(owner.clone()),
+            _ => None,
+        };
+        let company = prospect
+            .company
+            .as_ref()
+            .map(|c| format!(" ({c})"))
+            .unwrap_or_default();
         let new_task = NewTask {
             idempotency_key: key.clone(),
             contact_id: contact.id.clone(),
-            subject: match &prospect.company {
-                Some(c) => format!("Follow up with {who} ({c})"),
-                None => format!("Follow up with {who}"),
+            subject: match &support {
+                Some(_) => format!("Support request from {who}{company}"),
+                None => format!("Follow up with {who}{company}"),
             },
             body: format!(
-                "Next step: {} — {}.\nDraft reply: \"{}\" ({}).\nref: {key}",
+                "{}Next step: {} — {}.\nDraft reply: \"{}\" ({}).\nref: {key}",
+                if support.is_some() {
+                    "Handed to support: the reply tells the prospect support will be in touch.\n"
+                } else {
+                    ""
+                },
                 plan.action.as_str(),
                 plan.reason,
                 content.subject,
@@ -164,10 +180,11 @@ impl Engine {
             due_at: self.ports.clock.now() + self.config.task_due_after,
             priority: match plan.action {
                 NextAction::ProposeMeeting | NextAction::FollowUpThread => TaskPriority::High,
+                NextAction::RouteToSupport if support.is_some() => TaskPriority::High,
                 NextAction::ShareAsset | NextAction::RouteToSupport => TaskPriority::Medium,
             },
             task_type: TaskType::Email,
-            owner_id: contact.owner_id.clone(),
+            owner_id: support.clone().or_else(|| contact.owner_id.clone()),
         };
         let fail = &port_failure(step);
         let (key, new_task) = (&key, &new_task);
