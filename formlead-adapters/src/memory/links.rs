@@ -159,9 +159,8 @@ impl MemoryStore {
     pub(super) fn revise_draft_now(
         &self,
         id: DraftId,
-        subject: &str,
-        body_text: &str,
-        body_html: &str,
+        [subject, body_text, body_html]: [&str; 3],
+        expected: DraftStatus,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let mut s = lock(&self.state);
@@ -170,7 +169,7 @@ impl MemoryStore {
             .iter_mut()
             .find(|d| d.id == id)
             .ok_or_else(|| StoreError::not_found("draft", id))?;
-        if draft.status != DraftStatus::PendingApproval {
+        if draft.status != expected {
             return Ok(false);
         }
         subject.clone_into(&mut draft.subject);

@@ -433,10 +433,11 @@ impl Store for MemoryStore {
         subject: &str,
         body_text: &str,
         body_html: &str,
+        expected: DraftStatus,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         self.faults.before::<StoreError>("revise_draft").await?;
-        self.revise_draft_now(id, subject, body_text, body_html, now)
+        self.revise_draft_now(id, [subject, body_text, body_html], expected, now)
     }
 
     async fn revise_task(&self, id: TaskId, body: &str) -> Result<(), StoreError> {

@@ -7,4 +7,5 @@ mod decisions;
 mod degraded;
 mod linking;
 mod promises;
+mod slots;
 mod steps;

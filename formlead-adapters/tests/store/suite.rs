@@ -372,6 +372,7 @@ pub async fn a_reply_is_leased_and_revised_in_place(s: &impl Subject) {
             "New subject",
             "new text",
             "<p>new</p>",
+            DraftStatus::PendingApproval,
             t0() + Span::seconds(2)
         )
         .await
@@ -407,7 +408,17 @@ pub async fn a_reply_is_leased_and_revised_in_place(s: &impl Subject) {
             .await
             .unwrap()
     );
-    assert!(!s.revise_draft(d.id, "x", "y", "z", t0()).await.unwrap());
+    assert!(
+        !s.revise_draft(d.id, "x", "y", "z", DraftStatus::PendingApproval, t0())
+            .await
+            .unwrap()
+    );
+    // An approved draft not sent yet is revised as approved.
+    assert!(
+        s.revise_draft(d.id, "x", "y", "z", DraftStatus::Approved, t0())
+            .await
+            .unwrap()
+    );
 }
 
 /// Concurrent submissions of one prospect start exactly one reply; the

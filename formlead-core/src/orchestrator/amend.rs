@@ -11,21 +11,13 @@
 
 use std::time::Duration;
 
-use serde::de::DeserializeOwned;
 use tracing::{info, warn};
 
 use super::engine::Engine;
 use super::failure::{FailureKind, StepFailure, permanent, port_failure, store_failure};
 use super::outcome::ProcessOutcome;
-use crate::agents::{MemoryRecall, NextStep, ThreadInsight};
-use crate::domain::{
-    DraftEmail, DraftStatus, EmailAddress, Prospect, StepName, StepRecord, Workflow, WorkflowId,
-    WorkflowStatus,
-};
-use crate::ports::{
-    DraftInput, LinkedSubmission, NewNote, OutgoingMail, ReplyTo, StartAttempt, StoreError,
-    WorkflowJob,
-};
+use crate::domain::{DraftStatus, StepName, Workflow, WorkflowId, WorkflowStatus};
+use crate::ports::{LinkedSubmission, NewNote, StartAttempt, StoreError, WorkflowJob};
 
 /// How soon a job for a reply being updated by another worker looks again.
 pub(crate) const BUSY_RECHECK: Duration = Duration::from_secs(2);
@@ -138,79 +130,15 @@ impl Engine {
             }
             return Ok(0);
         };
-        let submission = store
-            .get_submission(wf.submission_id)
-            .await
-            .map_err(&stored)?
-            .ok_or_else(|| permanent(step, "the workflow's submission is missing"))?;
-        let prospect = Prospect::from_submission(&submission)
-            .map_err(|e| permanent(step, format!("the workflow's prospect: {e}")))?;
-        let steps = store.list_steps(wf.id).await.map_err(&stored)?;
-        let plan: NextStep = output_of(&steps, StepName::PlanNextStep)
-            .ok_or_else(|| permanent(step, "the reply's plan is not stored"))?;
-        let memory: MemoryRecall = output_of(&steps, StepName::RecallHistory).unwrap_or_default();
-        let threads: ThreadInsight = output_of(&steps, StepName::ReadThreads).unwrap_or_default();
-        let more_asks = store
-            .linked_submissions(wf.id)
-            .await
-            .map_err(&stored)?
-            .into_iter()
-            .filter_map(|l| l.submission.field("message").map(str::to_owned))
-            .collect();
-        let input = DraftInput {
-            prospect: prospect.clone(),
-            plan,
-            thread: threads.chosen,
-            memory,
-            time_zone: self.config.business_hours.time_zone,
-            more_asks,
-            support_handoff: self.config.support_owner_id.is_some(),
-        };
-        let content = self
-            .ports
-            .writer
-            .write(&input)
-            .await
-            .map_err(port_failure(step))?;
-
-        let step = StepName::CreateMailDraft;
-        let external = draft
-            .external_id
-            .clone()
-            .ok_or_else(|| permanent(step, "the draft has no mailbox id"))?;
-        let mail = OutgoingMail {
-            to: EmailAddress::parse(&draft.to_email)
-                .map_err(|e| permanent(step, format!("the draft's recipient: {e}")))?,
-            to_name: draft.to_name.clone(),
-            subject: content.subject.clone(),
-            body_text: content.body_text.clone(),
-            body_html: content.body_html.clone(),
-            message_id: draft.message_id.clone(),
-            reply_to: reply_to(&draft),
-        };
-        self.ports
-            .mail
-            .update_draft(&external, &mail)
-            .await
-            .map_err(port_failure(step))?;
-        let now = self.ports.clock.now();
-        let revised = store
-            .revise_draft(
-                draft.id,
-                &content.subject,
-                &content.body_text,
-                &content.body_html,
-                now,
-            )
-            .await
-            .map_err(&stored)?;
-        if !revised {
+        let (input, _) = self.reply_input(wf).await?;
+        let Some(content) = self.rewrite_draft(&draft, &input).await? else {
             // Decided while it was being rewritten.
             for link in waiting {
                 self.unlink(link).await.map_err(&stored)?;
             }
             return Ok(0);
-        }
+        };
+        let external = draft.external_id.clone().unwrap_or_default();
 
         let step = StepName::CreateCrmTask;
         let task = store
@@ -266,7 +194,7 @@ impl Engine {
                         contact_id: contact_id.clone(),
                         body: format!(
                             "{} submitted again ({}): \"{}\". formlead folded it into the waiting reply: \"{}\" (mail draft {external}).\nref: {key}",
-                            prospect.email,
+                            input.prospect.email,
                             link.submission.form_id.as_deref().unwrap_or("form"),
                             excerpt(link.submission.field("message").unwrap_or("")),
                             content.subject,
@@ -325,23 +253,6 @@ fn unapplied(links: Vec<LinkedSubmission>) -> Vec<LinkedSubmission> {
         .into_iter()
         .filter(|l| l.applied_at.is_none())
         .collect()
-}
-
-/// The stored output of a completed (or degraded) step.
-fn output_of<T: DeserializeOwned>(steps: &[StepRecord], step: StepName) -> Option<T> {
-    let record = steps.iter().find(|r| r.step == step)?;
-    if !record.status.is_done() {
-        return None;
-    }
-    serde_json::from_value(record.output.clone()?).ok()
-}
-
-/// The thread a stored draft replies in.
-fn reply_to(draft: &DraftEmail) -> Option<ReplyTo> {
-    Some(ReplyTo {
-        thread_id: draft.thread_id.clone()?,
-        message_id: draft.in_reply_to.clone()?,
-    })
 }
 
 /// At most 12 words of a message, on one line.

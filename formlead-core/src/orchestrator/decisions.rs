@@ -6,6 +6,7 @@ use tracing::info;
 use super::action_error::{ActionError, SendError};
 use super::engine::Engine;
 use super::send::SendFailure;
+use super::slots::SlotCheck;
 use crate::domain::{DraftEmail, DraftId, DraftStatus, EmailAddress, WorkflowStatus};
 use crate::ports::{Approval, Conflict, SendMode};
 
@@ -32,9 +33,10 @@ impl Engine {
                 return Err(ActionError::Conflict(Conflict::DraftRejected(id)));
             }
             DraftStatus::Sent => return Ok(draft),
-            DraftStatus::Approved => draft,
+            DraftStatus::Approved => self.with_fresh_slots(draft, &actor).await?,
             DraftStatus::PendingApproval => {
                 self.refuse_while_updating(&draft).await?;
+                let draft = self.with_fresh_slots(draft, &actor).await?;
                 self.decide(draft, &actor, DraftStatus::Approved, None)
                     .await?
             }
@@ -115,6 +117,24 @@ impl Engine {
                 self.decide(draft, &actor, DraftStatus::Rejected, Some(reason))
                     .await
             }
+        }
+    }
+
+    /// The draft with its offered meeting times checked again (re-picked if
+    /// need be); a conflict when none is free any more.
+    async fn with_fresh_slots(
+        &self,
+        draft: DraftEmail,
+        actor: &str,
+    ) -> Result<DraftEmail, ActionError> {
+        let id = draft.id;
+        match self.recheck_slots(draft, actor).await {
+            Ok(SlotCheck::Sendable(draft)) => Ok(draft),
+            Ok(SlotCheck::NoFreeSlot) => Err(ActionError::Conflict(Conflict::NoFreeSlot(id))),
+            Err(f) => Err(ActionError::SendFailed(SendError::Draft(format!(
+                "could not check the offered meeting times again: {}",
+                f.message
+            )))),
         }
     }
 

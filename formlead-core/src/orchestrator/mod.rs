@@ -24,7 +24,9 @@ mod outcome;
 mod process;
 mod requeue;
 mod retry;
+mod rewrite;
 mod send;
+mod slots;
 mod steps;
 
 pub use action_error::{ActionError, SendError};

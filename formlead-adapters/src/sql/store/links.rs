@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use formlead_core::domain::{
-    DraftId, EmailAddress, FormSubmission, SubmissionId, TaskId, WorkflowId, WorkflowStatus,
+    DraftId, DraftStatus, EmailAddress, FormSubmission, SubmissionId, TaskId, WorkflowId,
+    WorkflowStatus,
 };
 use formlead_core::ports::{Accepted, LinkedSubmission, StartAttempt, StoreError, WorkflowJob};
 use uuid::Uuid;
@@ -318,20 +319,20 @@ impl<B: Sql> SqlStore<B> {
     pub(super) async fn revise_draft(
         &self,
         id: DraftId,
-        subject: &str,
-        body_text: &str,
-        body_html: &str,
+        [subject, body_text, body_html]: [&str; 3],
+        expected: DraftStatus,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let q = stmt::<B>(
             "UPDATE draft_emails SET subject = $2, body_text = $3, body_html = $4, updated_at = $5 \
-             WHERE id = $1 AND status = 'pending_approval' RETURNING id",
+             WHERE id = $1 AND status = $6 RETURNING id",
         )
         .arg(id.0)
         .arg(subject.to_owned())
         .arg(body_text.to_owned())
         .arg(body_html.to_owned())
-        .arg(now);
+        .arg(now)
+        .arg(expected.as_str());
         if self.write_optional(q, |_| Ok(())).await?.is_some() {
             return Ok(true);
         }

@@ -124,9 +124,10 @@ impl<B: Sql> Store for SqlStore<B> {
         subject: &str,
         body_text: &str,
         body_html: &str,
+        expected: DraftStatus,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        SqlStore::revise_draft(self, id, subject, body_text, body_html, now).await
+        SqlStore::revise_draft(self, id, [subject, body_text, body_html], expected, now).await
     }
 
     async fn revise_task(&self, id: TaskId, body: &str) -> Result<(), StoreError> {

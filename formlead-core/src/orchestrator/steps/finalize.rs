@@ -5,6 +5,7 @@ use super::super::checkpoint::Checkpoints;
 use super::super::engine::Engine;
 use super::super::failure::{StepFailure, permanent, port_failure, store_failure};
 use super::super::send::SendFailure;
+use super::super::slots::SlotCheck;
 use super::effects::DraftCheckpoint;
 use crate::domain::{AuditEvent, DraftStatus, StepName, Workflow, WorkflowStatus};
 use crate::ports::{Approval, SendDecision, SendMode, StoreWrite};
@@ -80,6 +81,15 @@ impl Engine {
             .await
             .map_err(store_failure(Some(step)))?
             .ok_or_else(|| permanent(step, "the workflow's draft is missing"))?;
+        let stored = match self.recheck_slots(stored, "system").await? {
+            SlotCheck::Sendable(draft) => draft,
+            SlotCheck::NoFreeSlot => {
+                return Ok((
+                    WorkflowStatus::AwaitingApproval,
+                    "not sent: the offered meeting times are taken and none is free; awaiting an operator".to_owned(),
+                ));
+            }
+        };
         Ok(
             match self
                 .send_draft(stored, &Approval::Automatic, "system")

@@ -28,6 +28,12 @@ pub enum Conflict {
         "draft {0} is being updated to answer a newer submission from the prospect; approve again in a moment"
     )]
     DraftUpdating(DraftId),
+    /// The draft offers meeting times that passed or were booked since,
+    /// and no free slot is left to offer instead.
+    #[error(
+        "draft {0} offers meeting times that have passed or are booked now, and no free slot is left in business hours: edit the draft in the mailbox, or reject it"
+    )]
+    NoFreeSlot(DraftId),
     /// An operator rejected the draft; it cannot be approved.
     #[error("draft {0} was rejected and cannot be approved")]
     DraftRejected(DraftId),

@@ -171,8 +171,8 @@ pub trait Store: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<WorkflowId, StoreError>;
 
-    /// Replaces a pending draft's subject and bodies (compare-and-set on
-    /// `pending_approval`): `false` when it was decided meanwhile.
+    /// Replaces an unsent draft's subject and bodies (compare-and-set on
+    /// `expected`, its status): `false` when it changed meanwhile.
     ///
     /// # Errors
     /// [`StoreError`].
@@ -182,6 +182,7 @@ pub trait Store: Send + Sync {
         subject: &str,
         body_text: &str,
         body_html: &str,
+        expected: DraftStatus,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
 
