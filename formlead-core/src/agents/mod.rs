@@ -7,6 +7,7 @@ pub mod meeting_slot;
 pub mod next_step;
 pub mod thread_reader;
 pub mod voice;
+pub mod voice_learner;
 
 pub use asset_hunter::{AssetHunter, RankedAsset};
 pub use draft_writer::TemplateWriter;
@@ -15,3 +16,4 @@ pub use meeting_slot::{BusinessHours, MeetingSlot, MeetingSlotFinder};
 pub use next_step::{NextAction, NextStep, NextStepPlanner};
 pub use thread_reader::{ChosenThread, ThreadInsight, ThreadReader};
 pub use voice::{Tone, VoiceError, VoiceProfile};
+pub use voice_learner::{LearnedVoice, VoiceLearner, profile_changes};

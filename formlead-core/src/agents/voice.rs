@@ -71,7 +71,8 @@ pub enum VoiceError {
     Invalid(String),
 }
 
-const MIN_WORDS: usize = 40;
+/// The fewest `max_words` a profile may set.
+pub const MIN_WORDS: usize = 40;
 
 impl VoiceProfile {
     /// Parses and validates a TOML profile. Missing keys take defaults.
@@ -123,6 +124,30 @@ impl VoiceProfile {
             }
         }
         Ok(())
+    }
+
+    /// The profile as the TOML [`Self::from_toml`] reads.
+    pub fn to_toml(&self) -> String {
+        // A JSON string is a valid TOML basic string.
+        let s = |v: &str| serde_json::Value::from(v).to_string();
+        let tone = match self.tone {
+            Tone::Friendly => "friendly",
+            Tone::Formal => "formal",
+            Tone::Concise => "concise",
+        };
+        format!(
+            "tone = \"{tone}\"\ngreeting = {}\nsign_off = {}\nsignature = {}\ncompany_name = {}\nmax_words = {}\navoid_phrases = [{}]\n",
+            s(&self.greeting),
+            s(&self.sign_off),
+            s(&self.signature),
+            s(&self.company_name),
+            self.max_words,
+            self.avoid_phrases
+                .iter()
+                .map(|p| s(p))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
     }
 
     /// Whether `text` contains an avoided phrase.
