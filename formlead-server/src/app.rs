@@ -216,20 +216,7 @@ impl Vendors {
             }
         };
 
-        let voice = match &settings.voice_profile {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read VOICE_PROFILE {}", path.display()))?;
-                VoiceProfile::from_toml(&text)
-                    .with_context(|| format!("VOICE_PROFILE {}", path.display()))?
-            }
-            None => VoiceProfile {
-                company_name: settings.sender_name.clone(),
-                signature: settings.sender_name.clone(),
-                ..VoiceProfile::default()
-            },
-        };
-        let template = TemplateWriter::new(voice);
+        let template = TemplateWriter::new(voice_profile(settings)?);
         let writer: Arc<dyn DraftWriter> = match &settings.llm {
             Some(llm) => {
                 summary.push(("writer", format!("LLM {} (template fallback)", llm.model)));
@@ -340,4 +327,25 @@ impl App {
             engine,
         })
     }
+}
+
+/// The voice profile in force: `VOICE_PROFILE`'s, or the default signed
+/// with `SENDER_NAME`.
+///
+/// # Errors
+/// When the file cannot be read or is not a valid profile.
+pub fn voice_profile(settings: &Settings) -> anyhow::Result<VoiceProfile> {
+    Ok(match &settings.voice_profile {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read VOICE_PROFILE {}", path.display()))?;
+            VoiceProfile::from_toml(&text)
+                .with_context(|| format!("VOICE_PROFILE {}", path.display()))?
+        }
+        None => VoiceProfile {
+            company_name: settings.sender_name.clone(),
+            signature: settings.sender_name.clone(),
+            ..VoiceProfile::default()
+        },
+    })
 }

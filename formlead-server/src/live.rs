@@ -38,13 +38,11 @@ pub type GooglePorts = (Arc<dyn MailPort>, Arc<dyn CalendarPort>, Arc<dyn AssetP
 
 /// Gmail and Calendar; Drive for assets when a folder is configured,
 /// otherwise `assets` (the catalogue).
-pub fn google(
-    settings: &Settings,
-    google: &GoogleSettings,
-    policy: Arc<dyn FlagPolicy>,
-    assets: Arc<dyn AssetPort>,
-    budgets: &Budgets,
-) -> anyhow::Result<(GooglePorts, Arc<dyn Budget>)> {
+/// The Google API clients (OAuth refresh shared) for `google`.
+///
+/// # Errors
+/// When the client cannot be built.
+pub fn google_clients(google: &GoogleSettings) -> anyhow::Result<GoogleClients> {
     let credentials = GoogleCredentials {
         client_id: google.client_id.clone(),
         client_secret: google.client_secret.clone(),
@@ -56,12 +54,22 @@ pub fn google(
         calendar: google.calendar_base.clone(),
         drive: google.drive_base.clone(),
     };
-    let clients = GoogleClients::new(
+    GoogleClients::new(
         credentials,
         &endpoints,
         formlead_adapters::http::DEFAULT_TIMEOUT,
     )
-    .map_err(|f| anyhow::anyhow!(f.message))?;
+    .map_err(|f| anyhow::anyhow!(f.message))
+}
+
+pub fn google(
+    settings: &Settings,
+    google: &GoogleSettings,
+    policy: Arc<dyn FlagPolicy>,
+    assets: Arc<dyn AssetPort>,
+    budgets: &Budgets,
+) -> anyhow::Result<(GooglePorts, Arc<dyn Budget>)> {
+    let clients = google_clients(google)?;
     let from = settings
         .sender_email
         .as_ref()

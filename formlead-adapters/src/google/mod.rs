@@ -7,6 +7,7 @@ mod drive;
 mod gmail;
 pub mod mime;
 mod oauth;
+mod sent;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,7 @@ pub use calendar::GoogleCalendar;
 pub use drive::{DriveAssets, quote as drive_quote};
 pub use gmail::GmailMailer;
 pub use oauth::{GoogleApi, GoogleAuth, GoogleCredentials};
+pub use sent::SentMail;
 
 use crate::budget::{Budget, BudgetSpec, LocalBudget};
 use crate::http::{VendorClient, VendorFailure};

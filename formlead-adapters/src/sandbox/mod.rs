@@ -19,6 +19,15 @@ pub use faults::{Fault, Faults, sleep};
 pub use mail::SandboxMail;
 pub use recent::SANDBOX_HISTORY;
 
+/// Sample sent messages (plain text), what `formlead voice learn` reads
+/// without Google credentials.
+pub fn sample_sent_messages() -> Vec<String> {
+    include_str!("sent_mail.txt")
+        .split("\n=====\n")
+        .map(|m| m.trim_end().to_owned())
+        .collect()
+}
+
 /// Loads a TOML asset catalogue (see [`StaticAssets::from_toml`]).
 ///
 /// # Errors

@@ -621,3 +621,58 @@ async fn a_draft_is_updated_in_place() {
         .unwrap_err();
     assert_eq!(gone.retry(), Retry::Never, "{gone}");
 }
+
+/// The sent mail for `voice learn`: `messages.list` with `in:sent`, then
+/// each message in full, keeping its plain-text part (also inside a
+/// multipart/alternative); a message with none is skipped.
+#[tokio::test]
+async fn sent_mail_is_read_as_plain_text() {
+    use formlead_adapters::google::SentMail;
+    let server = MockServer::start().await;
+    token_endpoint(&server, 1).await;
+    Mock::given(method("GET"))
+        .and(path("/gmail/v1/users/me/messages"))
+        .and(query_param("q", "in:sent"))
+        .and(query_param("maxResults", "3"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "messages": [{"id": "m1", "threadId": "t1"}, {"id": "m2", "threadId": "t2"}, {"id": "m3", "threadId": "t3"}]
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    Mock::given(method("GET"))
+        .and(path("/gmail/v1/users/me/messages/m1"))
+        .and(query_param("format", "full"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "m1", "payload": {
+            "mimeType": "text/plain", "body": {"size": 20, "data": b64("Hi Ann,\n\nSure.\n\nBest,\nSam")}}})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/gmail/v1/users/me/messages/m2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "m2", "payload": {
+            "mimeType": "multipart/alternative", "body": {"size": 0}, "parts": [
+                {"mimeType": "text/plain", "body": {"size": 10, "data": b64("Hello Bo, ünïcode ok")}},
+                {"mimeType": "text/html", "body": {"size": 10, "data": b64("<p>Hello</p>")}}]}})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/gmail/v1/users/me/messages/m3"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"id": "m3", "payload": {
+            "mimeType": "text/html", "body": {"size": 10, "data": b64("<p>only html</p>")}}})),
+        )
+        .mount(&server)
+        .await;
+    let sent = SentMail::new(clients(&server).gmail)
+        .recent(3)
+        .await
+        .unwrap();
+    assert_eq!(
+        sent,
+        vec![
+            "Hi Ann,\n\nSure.\n\nBest,\nSam".to_owned(),
+            "Hello Bo, ünïcode ok".to_owned()
+        ]
+    );
+}

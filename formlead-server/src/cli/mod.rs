@@ -6,6 +6,7 @@ mod reconcile;
 mod serve;
 pub mod simulate;
 mod smoke;
+mod voice;
 mod worker;
 
 use std::path::PathBuf;
@@ -42,6 +43,8 @@ pub enum Command {
     Smoke,
     /// Pull submissions from HubSpot's forms API that no webhook delivered.
     Reconcile(reconcile::ReconcileArgs),
+    /// The voice profile: `voice learn` derives it from the sender's sent mail.
+    Voice(voice::VoiceArgs),
 }
 
 /// Runs the CLI; the exit code is non-zero on any error.
@@ -79,6 +82,7 @@ pub fn main() -> ExitCode {
             Command::Simulate(args) => simulate::run(&settings, args).await,
             Command::Smoke => smoke::run(settings).await,
             Command::Reconcile(args) => reconcile::run(settings, args).await,
+            Command::Voice(args) => voice::run(settings, args).await,
         }
     });
     match result {

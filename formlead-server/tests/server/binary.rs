@@ -641,3 +641,31 @@ async fn reconcile_knows_a_webhook_without_an_id() {
         "{out}"
     );
 }
+
+/// `formlead voice learn` without Google credentials learns from the
+/// bundled sample sent mail and writes a profile `VOICE_PROFILE` takes.
+#[test]
+fn voice_learn_writes_a_profile_the_writer_takes() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(dir.path(), &[], &["voice", "learn", "--out", "voice.toml"]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("bundled sample sent messages"), "{out}");
+    assert!(out.contains("changes from the profile in force"), "{out}");
+    let toml = std::fs::read_to_string(dir.path().join("voice.toml")).unwrap();
+    let p = formlead_core::agents::VoiceProfile::from_toml(&toml).unwrap();
+    assert_eq!(p.greeting, "Hi {first_name},");
+    assert_eq!(p.sign_off, "Best regards,");
+    assert_eq!(p.signature, "Alex Morgan\nAccount Executive, Acme");
+    // The server starts with it.
+    let o = run(
+        dir.path(),
+        &[("VOICE_PROFILE", "voice.toml")],
+        &["check-config"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let help = text(&run(dir.path(), &[], &["voice", "--help"]));
+    assert!(help.contains("learn"), "{help}");
+    let bad = run(dir.path(), &[], &["voice", "learn", "--messages", "1"]);
+    assert!(!bad.status.success());
+}
