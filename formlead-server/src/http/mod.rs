@@ -48,6 +48,8 @@ pub struct Shared {
     /// Dashboard sessions of this process.
     pub sessions: sessions::Sessions,
     pub login_throttle: login_throttle::LoginThrottle,
+    /// The voice profile replies are written in, as loaded at start.
+    pub voice: formlead_core::agents::VoiceProfile,
 }
 
 impl AppState {
@@ -59,7 +61,11 @@ impl AppState {
     ) -> Self {
         let webhook_limiter = (settings.webhook_rate_limit > 0)
             .then(|| Arc::new(IpRateLimiter::new(settings.webhook_rate_limit)));
+        // The engine's writer was built from the same profile (start-up
+        // fails on one that does not load).
+        let voice = crate::app::voice_profile(&settings).unwrap_or_default();
         Self(Arc::new(Shared {
+            voice,
             engine,
             settings,
             store_kind,

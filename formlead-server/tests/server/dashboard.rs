@@ -70,6 +70,12 @@ async fn empty_state_assets_headers_and_weight() {
         html.contains("No leads yet") && html.contains("formlead simulate"),
         "{html}"
     );
+    // The voice profile in force, and how to learn one.
+    assert!(
+        html.contains("Voice profile: friendly, “Hi {first_name},”")
+            && html.contains("formlead voice learn"),
+        "{html}"
+    );
     let css = app
         .client
         .get(app.url("/dashboard/assets/app.css"))

@@ -120,7 +120,12 @@ pub async fn index(
         }
     };
     match live_html(&state, &q).await {
-        Ok(live) => page("Leads", &viewer, &state, &render::index(&live, &filter)),
+        Ok(live) => page(
+            "Leads",
+            &viewer,
+            &state,
+            &render::index(&live, &filter, &state.voice),
+        ),
         Err(r) => r,
     }
 }

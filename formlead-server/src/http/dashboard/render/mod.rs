@@ -6,6 +6,7 @@ pub mod workflow;
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
+use formlead_core::agents::{Tone, VoiceProfile};
 use formlead_core::domain::{DraftEmail, DraftStatus, WorkflowStatus, WorkflowSummary};
 use formlead_core::html::escape_html as esc;
 use formlead_core::ports::{Page, WorkflowFilter, WorkflowStats};
@@ -283,10 +284,41 @@ pub fn live(
 }
 
 /// The main page body.
-pub fn index(live_html: &str, filter: &WorkflowFilter) -> String {
+pub fn index(live_html: &str, filter: &WorkflowFilter, voice: &VoiceProfile) -> String {
     format!(
-        "<h1>Leads</h1>{}<p class=\"muted\" id=\"updated\" aria-live=\"polite\">Refreshes every 10 s.</p><div id=\"live\">{live_html}</div>",
-        filters(filter)
+        "<h1>Leads</h1>{}<p class=\"muted\" id=\"updated\" aria-live=\"polite\">Refreshes every 10 s.</p><div id=\"live\">{live_html}</div>{}",
+        filters(filter),
+        voice_profile(voice)
+    )
+}
+
+/// The voice profile replies are written in (`VOICE_PROFILE`, or one
+/// made by `formlead voice learn`).
+pub fn voice_profile(v: &VoiceProfile) -> String {
+    let tone = match v.tone {
+        Tone::Friendly => "friendly",
+        Tone::Formal => "formal",
+        Tone::Concise => "concise",
+    };
+    format!(
+        "<details class=\"voice\"><summary>Voice profile: {tone}, “{}” … “{}”, at most {} words</summary>\
+         <dl class=\"facts\"><dt>Tone</dt><dd>{tone}</dd><dt>Greeting</dt><dd>{}</dd><dt>Sign-off</dt><dd>{}</dd>\
+         <dt>Signature</dt><dd><pre>{}</pre></dd><dt>Company</dt><dd>{}</dd><dt>Max words</dt><dd>{}</dd>\
+         <dt>Avoided phrases</dt><dd>{}</dd></dl>\
+         <p class=\"muted\">Learn it from your sent mail: <code>formlead voice learn --out voice.toml</code>, then set <code>VOICE_PROFILE</code>.</p></details>",
+        esc(&v.greeting),
+        esc(&v.sign_off),
+        v.max_words,
+        esc(&v.greeting),
+        esc(&v.sign_off),
+        esc(&v.signature),
+        esc(&v.company_name),
+        v.max_words,
+        if v.avoid_phrases.is_empty() {
+            "none".to_owned()
+        } else {
+            esc(&v.avoid_phrases.join(", "))
+        }
     )
 }
 
