@@ -129,7 +129,7 @@ impl Engine {
     ) -> Result<DraftEmail, ActionError> {
         let id = draft.id;
         match self.recheck_slots(draft, actor).await {
-            Ok(SlotCheck::Sendable(draft)) => Ok(draft),
+            Ok(SlotCheck::Sendable(draft)) => Ok(*draft),
             Ok(SlotCheck::NoFreeSlot) => Err(ActionError::Conflict(Conflict::NoFreeSlot(id))),
             Err(f) => Err(ActionError::SendFailed(SendError::Draft(format!(
                 "could not check the offered meeting times again: {}",

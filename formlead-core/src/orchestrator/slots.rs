@@ -14,7 +14,7 @@ use crate::domain::{DraftEmail, StepName, StepRecord};
 pub(crate) enum SlotCheck {
     /// Every offered time is still ahead and free (or none was offered, or
     /// they were re-picked): the draft as it is to go out.
-    Sendable(DraftEmail),
+    Sendable(Box<DraftEmail>),
     /// An offered time passed or is booked, and no free one is left.
     NoFreeSlot,
 }
@@ -33,11 +33,11 @@ impl Engine {
             .await
             .map_err(store_failure(Some(step)))?
         else {
-            return Ok(SlotCheck::Sendable(draft));
+            return Ok(SlotCheck::Sendable(Box::new(draft)));
         };
         let (mut input, steps) = self.reply_input(&wf).await?;
         if input.plan.slots.is_empty() {
-            return Ok(SlotCheck::Sendable(draft));
+            return Ok(SlotCheck::Sendable(Box::new(draft)));
         }
         let now = self.ports.clock.now();
         let hours = &self.config.business_hours;
@@ -53,7 +53,7 @@ impl Engine {
             s.start <= now || busy.iter().any(|b| b.start < s.end && s.start < b.end)
         };
         if !input.plan.slots.iter().any(taken) {
-            return Ok(SlotCheck::Sendable(draft));
+            return Ok(SlotCheck::Sendable(Box::new(draft)));
         }
         let offered = input.plan.slots.clone();
         let fresh = MeetingSlotFinder {
@@ -80,7 +80,7 @@ impl Engine {
         input.plan.slots = fresh;
         let Some(content) = self.rewrite_draft(&draft, &input).await? else {
             // Decided meanwhile: the caller's compare-and-set sees it.
-            return Ok(SlotCheck::Sendable(draft));
+            return Ok(SlotCheck::Sendable(Box::new(draft)));
         };
         // The plan's checkpoint offers what the draft offers now.
         if let Some(record) = steps.iter().find(|r| r.step == StepName::PlanNextStep) {
@@ -101,12 +101,12 @@ impl Engine {
         )
         .await
         .map_err(store_failure(Some(step)))?;
-        Ok(SlotCheck::Sendable(DraftEmail {
+        Ok(SlotCheck::Sendable(Box::new(DraftEmail {
             subject: content.subject,
             body_text: content.body_text,
             body_html: content.body_html,
             updated_at: now,
             ..draft
-        }))
+        })))
     }
 }

@@ -82,7 +82,7 @@ impl Engine {
             .map_err(store_failure(Some(step)))?
             .ok_or_else(|| permanent(step, "the workflow's draft is missing"))?;
         let stored = match self.recheck_slots(stored, "system").await? {
-            SlotCheck::Sendable(draft) => draft,
+            SlotCheck::Sendable(draft) => *draft,
             SlotCheck::NoFreeSlot => {
                 return Ok((
                     WorkflowStatus::AwaitingApproval,
