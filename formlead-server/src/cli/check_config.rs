@@ -3,10 +3,21 @@
 
 use std::process::ExitCode;
 
+use clap::Args;
+
 use crate::app::Vendors;
 use crate::config::{Role, Settings};
 
-pub fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
+#[derive(Debug, Clone, Args)]
+pub struct CheckConfigArgs {
+    /// Also make one cheap, read-only call per configured vendor (HubSpot
+    /// owners, Google token refresh, Gmail profile, free/busy and Drive
+    /// folder, the LLM's models) and say why one fails; exit 1 if any does.
+    #[arg(long)]
+    pub probe: bool,
+}
+
+pub async fn run(settings: &Settings, args: &CheckConfigArgs) -> anyhow::Result<ExitCode> {
     println!("Settings (value, origin):");
     for (key, value, origin) in settings.describe() {
         println!("  {key:<30} {value:<40} {origin}");
@@ -42,11 +53,28 @@ pub fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
     for w in &settings.warnings {
         println!("warning: {w}");
     }
-    if ok {
-        println!("\nconfiguration OK");
+    if !ok {
+        println!("\nconfiguration has errors (see above)");
+        return Ok(ExitCode::from(2));
+    }
+    println!("\nconfiguration OK");
+    if !args.probe {
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("\nProbes (one read-only call per configured vendor):");
+    let checks = super::probe::probe(settings).await;
+    if checks.is_empty() {
+        println!("  none: every vendor is a sandbox");
+    }
+    for c in &checks {
+        println!("  {}", c.line());
+    }
+    let failed = checks.iter().filter(|c| c.result.is_err()).count();
+    if failed == 0 {
+        println!("\nall probes passed");
         Ok(ExitCode::SUCCESS)
     } else {
-        println!("\nconfiguration has errors (see above)");
-        Ok(ExitCode::from(2))
+        println!("\n{failed} probe(s) failed (see above)");
+        Ok(ExitCode::FAILURE)
     }
 }

@@ -2,6 +2,7 @@
 
 mod check_config;
 mod migrate;
+mod probe;
 mod reconcile;
 mod serve;
 pub mod simulate;
@@ -36,7 +37,7 @@ pub enum Command {
     /// Apply schema migrations.
     Migrate,
     /// Validate configuration, secrets and send gates; print every setting.
-    CheckConfig,
+    CheckConfig(check_config::CheckConfigArgs),
     /// Post signed sample submissions to a running server.
     Simulate(simulate::SimulateArgs),
     /// One synthetic submission end to end through the configured adapters.
@@ -54,7 +55,7 @@ pub fn main() -> ExitCode {
         Ok(s) => s,
         Err(e) => {
             eprintln!("formlead: configuration error: {e}");
-            if matches!(cli.command, Command::CheckConfig) {
+            if matches!(cli.command, Command::CheckConfig(_)) {
                 eprintln!(
                     "(fix the setting above; `formlead check-config` prints every setting once the configuration loads)"
                 );
@@ -78,7 +79,7 @@ pub fn main() -> ExitCode {
             Command::Serve => serve::run(settings).await,
             Command::Worker => worker::run(settings).await,
             Command::Migrate => migrate::run(settings).await,
-            Command::CheckConfig => check_config::run(&settings),
+            Command::CheckConfig(args) => check_config::run(&settings, &args).await,
             Command::Simulate(args) => simulate::run(&settings, args).await,
             Command::Smoke => smoke::run(settings).await,
             Command::Reconcile(args) => reconcile::run(settings, args).await,

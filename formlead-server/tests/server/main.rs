@@ -7,6 +7,7 @@ mod binary;
 mod dashboard;
 mod helpers;
 mod operator;
+mod probe;
 mod router;
 mod shared_budget;
 mod stalled;
