@@ -70,11 +70,12 @@ impl CrmPort for InHouseCrm {
         Ok(format!("task-{n}"))
     }
 
-    async fn update_task(&self, task_id: &str, body: &str) -> Result<(), CrmError> {
-        self.record(format!(
-            "task {task_id} updated: {}",
-            body.lines().next().unwrap_or_default()
-        ));
+    async fn update_task(
+        &self,
+        task_id: &str,
+        update: &formlead_core::ports::TaskUpdate,
+    ) -> Result<(), CrmError> {
+        self.record(format!("task {task_id} updated: {update:?}"));
         Ok(())
     }
 

@@ -83,9 +83,7 @@ pub async fn run_worker_pool(
         let job = tokio::select! {
             () = &mut shutdown => break,
             _ = sweep.tick() => {
-                if let Err(e) = engine.recover_orphans().await {
-                    warn!(error = %e, "orphan sweep failed");
-                }
+                engine.sweep().await;
                 drop(permit);
                 continue;
             }

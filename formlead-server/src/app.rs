@@ -256,6 +256,7 @@ pub fn engine_config(settings: &Settings, worker_id: String) -> EngineConfig {
             .map_or_else(|| "formlead.local".to_owned(), |e| e.domain().to_owned()),
         worker_id,
         support_owner_id: settings.support_owner_id.clone(),
+        cold_after: settings.cold_after,
         ..EngineConfig::default()
     }
 }

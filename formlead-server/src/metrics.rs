@@ -13,6 +13,7 @@ const WEBHOOKS: &str = "formlead_webhooks_total";
 const JOBS: &str = "formlead_jobs_total";
 const RETRIES: &str = "formlead_retries_total";
 const DEAD_LETTERS: &str = "formlead_dead_letters_total";
+const COLD_DRAFTS: &str = "formlead_cold_drafts_total";
 const STEP_FAILURES: &str = "formlead_step_failures_total";
 const STEPS_DEGRADED: &str = "formlead_steps_degraded_total";
 const STEP_DURATION: &str = "formlead_step_duration_seconds";
@@ -89,6 +90,11 @@ const FAMILIES: &[(&str, Kind, &str)] = &[
         DEAD_LETTERS,
         Kind::Counter,
         "Workflow jobs dead-lettered (retries exhausted or a permanent error)",
+    ),
+    (
+        COLD_DRAFTS,
+        Kind::Counter,
+        "Drafts that waited for approval longer than FORMLEAD_COLD_AFTER_MS (their task raised to high priority)",
     ),
     (
         STEP_FAILURES,
@@ -169,6 +175,7 @@ fn describe() {
     metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     metrics::counter!(RETRIES).absolute(0);
     metrics::counter!(DEAD_LETTERS).absolute(0);
+    metrics::counter!(COLD_DRAFTS).absolute(0);
     metrics::counter!(formlead_adapters::sql::WORKER_RESTARTS_METRIC).absolute(0);
 }
 
@@ -210,6 +217,10 @@ impl EngineObserver for MetricsObserver {
 
     fn draft_created(&self, _workflow: WorkflowId, since_received: Duration) {
         metrics::histogram!(TIME_TO_DRAFT).record(since_received.as_secs_f64());
+    }
+
+    fn draft_went_cold(&self, _workflow: WorkflowId) {
+        metrics::counter!(COLD_DRAFTS).increment(1);
     }
 
     fn step_degraded(&self, _workflow: WorkflowId, step: StepName) {

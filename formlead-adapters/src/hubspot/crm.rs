@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use formlead_core::domain::{EmailAddress, Prospect};
-use formlead_core::ports::{Contact, CrmError, CrmNote, CrmPort, NewNote, NewTask};
+use formlead_core::ports::{Contact, CrmError, CrmNote, CrmPort, NewNote, NewTask, TaskUpdate};
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
@@ -284,9 +284,14 @@ impl CrmPort for HubSpotCrm {
         self.create_tasks.submit(body).await.map_err(crm_err)
     }
 
-    async fn update_task(&self, task_id: &str, body: &str) -> Result<(), CrmError> {
+    async fn update_task(&self, task_id: &str, update: &TaskUpdate) -> Result<(), CrmError> {
         let mut properties = BTreeMap::new();
-        properties.insert("hs_task_body", body);
+        if let Some(body) = &update.body {
+            properties.insert("hs_task_body", body.as_str());
+        }
+        if let Some(priority) = update.priority {
+            properties.insert("hs_task_priority", priority.as_str());
+        }
         let req = self.req(
             Method::PATCH,
             &format!("/crm/v3/objects/tasks/{}", urlencode(task_id)),

@@ -8,7 +8,7 @@ use formlead_core::domain::{
     DraftId, DraftStatus, EmailAddress, FormSubmission, SubmissionId, TaskId, Workflow, WorkflowId,
     WorkflowStatus,
 };
-use formlead_core::ports::{LinkedSubmission, StartAttempt, StoreError};
+use formlead_core::ports::{LinkedSubmission, StartAttempt, StoreError, TaskUpdate};
 
 use super::store::{MemoryStore, State, WorkflowRow};
 use crate::sandbox::faults::lock;
@@ -179,14 +179,23 @@ impl MemoryStore {
         Ok(true)
     }
 
-    pub(super) fn revise_task_now(&self, id: TaskId, body: &str) -> Result<(), StoreError> {
+    pub(super) fn revise_task_now(
+        &self,
+        id: TaskId,
+        update: &TaskUpdate,
+    ) -> Result<(), StoreError> {
         let mut s = lock(&self.state);
         let task = s
             .tasks
             .iter_mut()
             .find(|t| t.id == id)
             .ok_or_else(|| StoreError::not_found("task", id))?;
-        body.clone_into(&mut task.body);
+        if let Some(body) = &update.body {
+            body.clone_into(&mut task.body);
+        }
+        if let Some(priority) = update.priority {
+            task.priority = priority;
+        }
         Ok(())
     }
 }

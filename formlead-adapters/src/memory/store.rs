@@ -17,8 +17,8 @@ use formlead_core::domain::{
 };
 use formlead_core::ports::{
     Accepted, Conflict, DEFAULT_MERGE_WINDOW, LinkedSubmission, Page, PastSubmission,
-    ProspectHistory, Queue, StartAttempt, Store, StoreError, StoreWrite, WorkflowFilter,
-    WorkflowJob, WorkflowStats,
+    ProspectHistory, Queue, StartAttempt, Store, StoreError, StoreWrite, TaskUpdate,
+    WorkflowFilter, WorkflowJob, WorkflowStats,
 };
 
 #[derive(Debug, Clone)]
@@ -42,6 +42,8 @@ pub(super) struct State {
     audit: Vec<AuditEvent>,
     /// Repeat submissions linked to an earlier workflow, in link order.
     pub(super) links: Vec<LinkedSubmission>,
+    /// Drafts found cold, and when.
+    pub(super) cold: HashMap<DraftId, DateTime<Utc>>,
 }
 
 /// In-memory [`Store`]. Jobs go to the given [`Queue`]. Fault injection:
@@ -440,8 +442,42 @@ impl Store for MemoryStore {
         self.revise_draft_now(id, [subject, body_text, body_html], expected, now)
     }
 
-    async fn revise_task(&self, id: TaskId, body: &str) -> Result<(), StoreError> {
-        self.revise_task_now(id, body)
+    async fn cold_drafts(
+        &self,
+        since: DateTime<Utc>,
+        limit: u32,
+        unmarked_only: bool,
+    ) -> Result<Vec<DraftEmail>, StoreError> {
+        let s = lock(&self.state);
+        let mut cold: Vec<DraftEmail> = s
+            .drafts
+            .iter()
+            .filter(|d| {
+                d.status == DraftStatus::PendingApproval
+                    && d.created_at < since
+                    && !(unmarked_only && s.cold.contains_key(&d.id))
+                    && s.workflows
+                        .get(&d.workflow_id)
+                        .is_some_and(|w| w.workflow.status == WorkflowStatus::AwaitingApproval)
+            })
+            .cloned()
+            .collect();
+        cold.sort_by_key(|d| d.created_at);
+        cold.truncate(limit as usize);
+        Ok(cold)
+    }
+
+    async fn mark_cold(&self, id: DraftId, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let mut s = lock(&self.state);
+        if s.cold.contains_key(&id) {
+            return Ok(false);
+        }
+        s.cold.insert(id, now);
+        Ok(true)
+    }
+
+    async fn revise_task(&self, id: TaskId, update: &TaskUpdate) -> Result<(), StoreError> {
+        self.revise_task_now(id, update)
     }
 
     async fn renew_lease(

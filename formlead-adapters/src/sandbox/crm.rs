@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use super::faults::{Faults, lock};
 use super::recent::{Recent, RecentMap};
 use formlead_core::domain::{EmailAddress, Prospect};
-use formlead_core::ports::{Contact, CrmError, CrmNote, CrmPort, NewNote, NewTask};
+use formlead_core::ports::{Contact, CrmError, CrmNote, CrmPort, NewNote, NewTask, TaskUpdate};
 
 #[derive(Debug, Default)]
 struct State {
@@ -123,7 +123,7 @@ impl CrmPort for SandboxCrm {
         Ok(id)
     }
 
-    async fn update_task(&self, task_id: &str, body: &str) -> Result<(), CrmError> {
+    async fn update_task(&self, task_id: &str, update: &TaskUpdate) -> Result<(), CrmError> {
         let after = self.faults.before::<CrmError>("update_task").await?;
         {
             let mut s = lock(&self.state);
@@ -132,7 +132,12 @@ impl CrmPort for SandboxCrm {
                     source: format!("no task {task_id}").into(),
                 });
             };
-            body.clone_into(&mut task.body);
+            if let Some(body) = &update.body {
+                body.clone_into(&mut task.body);
+            }
+            if let Some(priority) = update.priority {
+                task.priority = priority;
+            }
         }
         if after {
             return Err(Faults::after_effect("update_task"));

@@ -89,11 +89,7 @@ async fn sweep_orphans(engine: Engine, every: Duration, stop: tokio::sync::watch
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = tick.tick() => {
-                if let Err(e) = engine.recover_orphans().await {
-                    warn!(error = %e, "orphan sweep failed");
-                }
-            }
+            _ = tick.tick() => engine.sweep().await,
             _ = stop.changed() => return,
         }
     }

@@ -50,8 +50,12 @@ impl CrmPort for DecidingCrm {
     async fn create_task(&self, task: &NewTask) -> Result<String, CrmError> {
         self.inner.create_task(task).await
     }
-    async fn update_task(&self, task_id: &str, body: &str) -> Result<(), CrmError> {
-        self.inner.update_task(task_id, body).await
+    async fn update_task(
+        &self,
+        task_id: &str,
+        update: &formlead_core::ports::TaskUpdate,
+    ) -> Result<(), CrmError> {
+        self.inner.update_task(task_id, update).await
     }
     async fn find_task(&self, contact_id: &str, key: &str) -> Result<Option<String>, CrmError> {
         self.inner.find_task(contact_id, key).await

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod cold;
 mod decisions;
 mod degraded;
 mod linking;

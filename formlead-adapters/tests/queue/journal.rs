@@ -113,7 +113,11 @@ impl CrmPort for Journal {
         Ok(self.append("task", &task.idempotency_key))
     }
 
-    async fn update_task(&self, task_id: &str, _body: &str) -> Result<(), CrmError> {
+    async fn update_task(
+        &self,
+        task_id: &str,
+        _update: &formlead_core::ports::TaskUpdate,
+    ) -> Result<(), CrmError> {
         self.append("task-update", task_id);
         Ok(())
     }

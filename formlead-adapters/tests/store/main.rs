@@ -64,6 +64,7 @@ for_each_backend!(
         a_run_starts_with_its_inputs,
         repeat_submissions_join_the_open_reply,
         a_reply_is_leased_and_revised_in_place,
+        drafts_go_cold_once,
         unidentified_submissions_are_found_by_form_email_and_time,
         retries_dead_letters_and_requeue,
         orphans_are_recovered,

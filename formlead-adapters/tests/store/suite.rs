@@ -321,6 +321,58 @@ fn json_body(v: &serde_json::Value) -> FormSubmission {
     FormSubmission::from_webhook_body(v.to_string().as_bytes(), t0()).unwrap()
 }
 
+/// Drafts awaiting approval since before a time are found cold, oldest
+/// first; marking one is once; drafts of workflows not awaiting an
+/// operator never are.
+pub async fn drafts_go_cold_once(s: &impl Subject) {
+    let lease = Duration::from_secs(60);
+    let mut ids = Vec::new();
+    for (i, status) in [
+        WorkflowStatus::AwaitingApproval,
+        WorkflowStatus::AwaitingApproval,
+        WorkflowStatus::Completed,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let a = accept(s, &format!("cold-{i}"), &format!("p{i}@acme.example")).await;
+        let StartAttempt::Started(_) = s
+            .start_attempt(a.workflow_id, "w", t0(), lease)
+            .await
+            .unwrap()
+        else {
+            panic!("not started")
+        };
+        let mut d = draft(a.workflow_id, i as u32);
+        d.created_at = t0() + Span::minutes(i as i64);
+        s.insert_draft(&d).await.unwrap();
+        s.finish_workflow(a.workflow_id, "w", status, t0())
+            .await
+            .unwrap();
+        ids.push(d.id);
+    }
+    let since = t0() + Span::minutes(5);
+    let cold = s.cold_drafts(since, 10, true).await.unwrap();
+    assert_eq!(
+        cold.iter().map(|d| d.id).collect::<Vec<_>>(),
+        vec![ids[0], ids[1]]
+    );
+    assert_eq!(
+        s.cold_drafts(t0(), 10, true).await.unwrap().len(),
+        0,
+        "none older than t0"
+    );
+    assert_eq!(s.cold_drafts(since, 1, true).await.unwrap().len(), 1);
+    assert!(s.mark_cold(ids[0], since).await.unwrap());
+    assert!(!s.mark_cold(ids[0], since).await.unwrap(), "once");
+    let unmarked = s.cold_drafts(since, 10, true).await.unwrap();
+    assert_eq!(
+        unmarked.iter().map(|d| d.id).collect::<Vec<_>>(),
+        vec![ids[1]]
+    );
+    assert_eq!(s.cold_drafts(since, 10, false).await.unwrap().len(), 2);
+}
+
 /// A reply awaiting approval is leased for an update without leaving
 /// `awaiting_approval`; its draft and task are revised in place.
 pub async fn a_reply_is_leased_and_revised_in_place(s: &impl Subject) {
@@ -378,7 +430,24 @@ pub async fn a_reply_is_leased_and_revised_in_place(s: &impl Subject) {
         .await
         .unwrap()
     );
-    s.revise_task(task.id, "new body").await.unwrap();
+    s.revise_task(
+        task.id,
+        &formlead_core::ports::TaskUpdate {
+            body: Some("new body".into()),
+            priority: None,
+        },
+    )
+    .await
+    .unwrap();
+    s.revise_task(
+        task.id,
+        &formlead_core::ports::TaskUpdate {
+            body: None,
+            priority: Some(TaskPriority::Low),
+        },
+    )
+    .await
+    .unwrap();
     assert!(matches!(
         s.release_lease(id, "w3", t0()).await,
         Err(StoreError::LeaseLost(_))
@@ -398,7 +467,11 @@ pub async fn a_reply_is_leased_and_revised_in_place(s: &impl Subject) {
         ("New subject", "new text", "<p>new</p>")
     );
     assert_eq!(stored.updated_at, t0() + Span::seconds(2));
-    assert_eq!(s.tasks_for_workflow(id).await.unwrap()[0].body, "new body");
+    let task_row = &s.tasks_for_workflow(id).await.unwrap()[0];
+    assert_eq!(
+        (task_row.body.as_str(), task_row.priority),
+        ("new body", TaskPriority::Low)
+    );
 
     // A decided draft is not revised.
     let mut approved = stored.clone();

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use chrono::{TimeZone, Utc};
 use formlead_adapters::hubspot::{HubSpotConfig, HubSpotCrm};
 use formlead_core::domain::{EmailAddress, Prospect, TaskPriority, TaskType};
-use formlead_core::ports::{Classify, CrmPort, NewNote, NewTask, Retry};
+use formlead_core::ports::{Classify, CrmPort, NewNote, NewTask, Retry, TaskUpdate};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use wiremock::matchers::{body_partial_json, header, method, path, query_param};
@@ -572,9 +572,15 @@ async fn a_task_body_is_updated() {
         .mount(&server)
         .await;
     let crm = crm(&server);
-    crm.update_task("9001", "Next step: demo\nAlso asked: pricing")
-        .await
-        .unwrap();
+    crm.update_task(
+        "9001",
+        &TaskUpdate {
+            body: Some("Next step: demo\nAlso asked: pricing".into()),
+            priority: None,
+        },
+    )
+    .await
+    .unwrap();
     let body: Value =
         serde_json::from_slice(&server.received_requests().await.unwrap()[0].body).unwrap();
     assert_eq!(
@@ -582,6 +588,9 @@ async fn a_task_body_is_updated() {
         Some(1),
         "only the body changes"
     );
-    let gone = crm.update_task("404", "x").await.unwrap_err();
+    let gone = crm
+        .update_task("404", &TaskUpdate::default())
+        .await
+        .unwrap_err();
     assert_eq!(gone.retry(), Retry::Never, "{gone}");
 }

@@ -17,7 +17,7 @@ use super::engine::Engine;
 use super::failure::{FailureKind, StepFailure, permanent, port_failure, store_failure};
 use super::outcome::ProcessOutcome;
 use crate::domain::{DraftStatus, StepName, Workflow, WorkflowId, WorkflowStatus};
-use crate::ports::{LinkedSubmission, NewNote, StartAttempt, StoreError, WorkflowJob};
+use crate::ports::{LinkedSubmission, NewNote, StartAttempt, StoreError, TaskUpdate, WorkflowJob};
 
 /// How soon a job for a reply being updated by another worker looks again.
 pub(crate) const BUSY_RECHECK: Duration = Duration::from_secs(2);
@@ -163,13 +163,17 @@ impl Engine {
                         .collect::<Vec<_>>()
                         .join(" | ")
                 );
+                let update = TaskUpdate {
+                    body: Some(body),
+                    priority: None,
+                };
                 self.ports
                     .crm
-                    .update_task(&task.external_id, &body)
+                    .update_task(&task.external_id, &update)
                     .await
                     .map_err(port_failure(step))?;
                 store
-                    .revise_task(task.id, &body)
+                    .revise_task(task.id, &update)
                     .await
                     .map_err(store_failure(Some(step)))?;
                 task.contact_id.clone()

@@ -70,6 +70,9 @@ pub struct EngineConfig {
     /// their follow-up task is assigned there. Without one, a reply to a
     /// support request does not promise that support will be in touch.
     pub support_owner_id: Option<String>,
+    /// A draft waiting for approval longer than this is going cold: its
+    /// task is raised to high priority (`None`: never).
+    pub cold_after: Option<Duration>,
 }
 
 impl Default for EngineConfig {
@@ -84,6 +87,7 @@ impl Default for EngineConfig {
             note_lookup_limit: 5,
             worker_id: format!("worker-{}", uuid::Uuid::new_v4().simple()),
             support_owner_id: None,
+            cold_after: Some(Duration::from_secs(15 * 60)),
         }
     }
 }

@@ -13,6 +13,7 @@
 mod action_error;
 mod amend;
 mod checkpoint;
+mod cold;
 mod decisions;
 mod detail;
 mod engine;

@@ -22,6 +22,9 @@ pub trait EngineObserver: Send + Sync {
     /// An enrichment step failed and the workflow went on without it.
     fn step_degraded(&self, _workflow: WorkflowId, _step: StepName) {}
 
+    /// A draft has waited for approval longer than `cold_after`.
+    fn draft_went_cold(&self, _workflow: WorkflowId) {}
+
     /// A job was processed.
     fn job_finished(&self, _workflow: WorkflowId, _outcome: &ProcessOutcome) {}
 }

@@ -182,6 +182,18 @@ impl Engine {
         Ok(WorkflowStatus::Completed)
     }
 
+    /// The upkeep worker pools run periodically: workflows of dead workers
+    /// re-queued, drafts gone cold raised. Failures are logged; the next
+    /// sweep tries again.
+    pub async fn sweep(&self) {
+        if let Err(e) = self.recover_orphans().await {
+            warn!(error = %e, "orphan sweep failed");
+        }
+        if let Err(e) = self.warm_cold_drafts().await {
+            warn!(error = %e, "cold-draft sweep failed");
+        }
+    }
+
     /// Re-enqueues workflows whose worker died (expired lease).
     ///
     /// # Errors

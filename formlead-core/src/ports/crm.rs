@@ -43,6 +43,15 @@ pub struct NewTask {
     pub owner_id: Option<String>,
 }
 
+/// What changes on an existing task; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TaskUpdate {
+    /// The new body.
+    pub body: Option<String>,
+    /// The new priority.
+    pub priority: Option<TaskPriority>,
+}
+
 /// A timeline note to create, associated with a contact.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewNote {
@@ -124,11 +133,11 @@ pub trait CrmPort: Send + Sync {
     /// [`CrmError`].
     async fn create_task(&self, task: &NewTask) -> Result<String, CrmError>;
 
-    /// Replaces the body of task `task_id` (idempotent).
+    /// Changes task `task_id` as `update` says (idempotent).
     ///
     /// # Errors
     /// [`CrmError`].
-    async fn update_task(&self, task_id: &str, body: &str) -> Result<(), CrmError>;
+    async fn update_task(&self, task_id: &str, update: &TaskUpdate) -> Result<(), CrmError>;
 
     /// The id of a task created earlier with this idempotency key.
     ///

@@ -16,7 +16,7 @@ mod writer;
 pub use assets::{Asset, AssetError, AssetPort};
 pub use calendar::{BusyBlock, CalendarError, CalendarPort};
 pub use clock::{Clock, SystemClock};
-pub use crm::{Contact, CrmError, CrmNote, CrmPort, NewNote, NewTask};
+pub use crm::{Contact, CrmError, CrmNote, CrmPort, NewNote, NewTask, TaskUpdate};
 pub use error::{BoxError, Classify, FromRetry, Retry};
 pub use mail::{
     DraftRef, MailError, MailPort, MailThread, OutgoingMail, ReplyTo, SendRequest, SentRef,

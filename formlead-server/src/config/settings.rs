@@ -92,6 +92,8 @@ pub struct Settings {
     pub retry_base: Duration,
     /// How long a prospect's repeat submissions join their first reply.
     pub merge_window: Duration,
+    /// A draft waiting for approval longer than this is going cold.
+    pub cold_after: Option<Duration>,
     pub orphan_timeout: Duration,
     pub shutdown_timeout: Duration,
     pub request_timeout: Duration,
@@ -365,6 +367,8 @@ impl Settings {
             max_attempts: r.number("FORMLEAD_MAX_ATTEMPTS", 1, 100)?,
             retry_base: r.millis("FORMLEAD_RETRY_BASE_MS", 0, 86_400_000)?,
             merge_window: r.millis("FORMLEAD_MERGE_WINDOW_MS", 0, 30 * 86_400_000)?,
+            cold_after: Some(r.millis("FORMLEAD_COLD_AFTER_MS", 0, 30 * 86_400_000)?)
+                .filter(|d| !d.is_zero()),
             orphan_timeout: r.millis("FORMLEAD_ORPHAN_TIMEOUT_MS", 1_000, 86_400_000)?,
             shutdown_timeout: r.millis("FORMLEAD_SHUTDOWN_TIMEOUT_MS", 0, 3_600_000)?,
             request_timeout: r.millis("FORMLEAD_REQUEST_TIMEOUT_MS", 100, 3_600_000)?,

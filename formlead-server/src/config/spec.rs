@@ -69,6 +69,11 @@ pub const SPECS: &[Spec] = &[
         "a repeat submission from a prospect within this long of their first one joins that reply (one draft, one task, a note per submission) while its draft is neither sent nor approved; 0: every submission gets its own reply",
     ),
     s(
+        "FORMLEAD_COLD_AFTER_MS",
+        "900000",
+        "a draft waiting for approval longer than this is going cold: flagged first in the dashboard, counted in formlead_cold_drafts_total, its HubSpot task raised to high priority once; 0: never",
+    ),
+    s(
         "FORMLEAD_ORPHAN_TIMEOUT_MS",
         "300000",
         "a workflow whose worker stopped renewing its lease this long ago is resumed by another worker",

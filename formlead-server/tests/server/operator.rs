@@ -470,3 +470,56 @@ async fn a_repeat_submission_joins_the_open_reply() {
     assert!(page.contains("Linked submissions (1)"), "{page}");
     app.stop().await;
 }
+
+/// Leads going cold come first on the dashboard: a draft waiting for
+/// approval longer than `FORMLEAD_COLD_AFTER_MS`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drafts_going_cold_come_first() {
+    let app = spawn_app(&[
+        ("FORMLEAD_OPERATOR_TOKEN", TOKEN),
+        ("API_ENV", "production"),
+        ("MODE_DRAFT_ONLY", "false"),
+        ("SEND_EMAIL_ALLOWLIST", "@allowed.example"),
+        ("FORMLEAD_COLD_AFTER_MS", "1"),
+    ])
+    .await;
+    assert_eq!(
+        app.post_signed(&body("cold", "ok@allowed.example"))
+            .await
+            .status(),
+        202
+    );
+    app.wait_for_status(WorkflowStatus::AwaitingApproval, 1, Duration::from_secs(20))
+        .await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let html = app
+        .client
+        .get(app.url("/dashboard/partials/live"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.starts_with("<section class=\"cold\"")
+            && html.contains("Going cold: 1 draft(s) waiting over 0 min"),
+        "{html}"
+    );
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("# HELP formlead_cold_drafts_total"),
+        "{metrics}"
+    );
+    app.stop().await;
+}

@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use formlead_core::domain::{
-    DraftId, DraftStatus, EmailAddress, FormSubmission, SubmissionId, TaskId, WorkflowId,
-    WorkflowStatus,
+    EmailAddress, FormSubmission, SubmissionId, WorkflowId, WorkflowStatus,
 };
 use formlead_core::ports::{Accepted, LinkedSubmission, StartAttempt, StoreError, WorkflowJob};
 use uuid::Uuid;
@@ -314,40 +313,5 @@ impl<B: Sql> SqlStore<B> {
         self.commit_durably(tx, turn).await?;
         self.wake_workers();
         Ok(id)
-    }
-
-    pub(super) async fn revise_draft(
-        &self,
-        id: DraftId,
-        [subject, body_text, body_html]: [&str; 3],
-        expected: DraftStatus,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let q = stmt::<B>(
-            "UPDATE draft_emails SET subject = $2, body_text = $3, body_html = $4, updated_at = $5 \
-             WHERE id = $1 AND status = $6 RETURNING id",
-        )
-        .arg(id.0)
-        .arg(subject.to_owned())
-        .arg(body_text.to_owned())
-        .arg(body_html.to_owned())
-        .arg(now)
-        .arg(expected.as_str());
-        if self.write_optional(q, |_| Ok(())).await?.is_some() {
-            return Ok(true);
-        }
-        match self.get_draft(id).await? {
-            Some(_) => Ok(false),
-            None => Err(StoreError::not_found("draft", id)),
-        }
-    }
-
-    pub(super) async fn revise_task(&self, id: TaskId, body: &str) -> Result<(), StoreError> {
-        let q = stmt::<B>("UPDATE hubspot_tasks SET body = $2 WHERE id = $1 RETURNING id")
-            .arg(id.0)
-            .arg(body.to_owned());
-        self.write_optional(q, |_| Ok(()))
-            .await?
-            .ok_or_else(|| StoreError::not_found("task", id))
     }
 }

@@ -12,7 +12,7 @@ use formlead_core::domain::{
 };
 use formlead_core::ports::{
     Accepted, LinkedSubmission, Page, ProspectHistory, RunStart, StartAttempt, Store, StoreError,
-    StoreWrite, WorkflowFilter, WorkflowStats,
+    StoreWrite, TaskUpdate, WorkflowFilter, WorkflowStats,
 };
 
 use super::super::exec::Sql;
@@ -130,8 +130,21 @@ impl<B: Sql> Store for SqlStore<B> {
         SqlStore::revise_draft(self, id, [subject, body_text, body_html], expected, now).await
     }
 
-    async fn revise_task(&self, id: TaskId, body: &str) -> Result<(), StoreError> {
-        SqlStore::revise_task(self, id, body).await
+    async fn cold_drafts(
+        &self,
+        since: DateTime<Utc>,
+        limit: u32,
+        unmarked_only: bool,
+    ) -> Result<Vec<DraftEmail>, StoreError> {
+        SqlStore::cold_drafts(self, since, limit, unmarked_only).await
+    }
+
+    async fn mark_cold(&self, id: DraftId, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        SqlStore::mark_cold(self, id, now).await
+    }
+
+    async fn revise_task(&self, id: TaskId, update: &TaskUpdate) -> Result<(), StoreError> {
+        SqlStore::revise_task(self, id, update).await
     }
 
     async fn renew_lease(

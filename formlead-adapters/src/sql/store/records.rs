@@ -1,10 +1,13 @@
 //! What a run records: step checkpoints, drafts (compare-and-set on their
-//! status), tasks, errors and the audit trail.
+//! status; revised in place; found cold), tasks, errors and the audit
+//! trail.
 
+use chrono::{DateTime, Utc};
 use formlead_core::domain::{
-    AuditEvent, CrmTask, DraftEmail, DraftId, DraftStatus, StepRecord, WorkflowError, WorkflowId,
+    AuditEvent, CrmTask, DraftEmail, DraftId, DraftStatus, StepRecord, TaskId, WorkflowError,
+    WorkflowId,
 };
-use formlead_core::ports::StoreError;
+use formlead_core::ports::{StoreError, TaskUpdate};
 
 use super::super::exec::{Sql, stmt};
 use super::SqlStore;
@@ -135,5 +138,80 @@ impl<B: Sql> SqlStore<B> {
             |r| r.audit(),
         )
         .await
+    }
+    pub(super) async fn revise_draft(
+        &self,
+        id: DraftId,
+        [subject, body_text, body_html]: [&str; 3],
+        expected: DraftStatus,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let q = stmt::<B>(
+            "UPDATE draft_emails SET subject = $2, body_text = $3, body_html = $4, updated_at = $5 \
+             WHERE id = $1 AND status = $6 RETURNING id",
+        )
+        .arg(id.0)
+        .arg(subject.to_owned())
+        .arg(body_text.to_owned())
+        .arg(body_html.to_owned())
+        .arg(now)
+        .arg(expected.as_str());
+        if self.write_optional(q, |_| Ok(())).await?.is_some() {
+            return Ok(true);
+        }
+        match self.get_draft(id).await? {
+            Some(_) => Ok(false),
+            None => Err(StoreError::not_found("draft", id)),
+        }
+    }
+
+    pub(super) async fn cold_drafts(
+        &self,
+        since: DateTime<Utc>,
+        limit: u32,
+        unmarked_only: bool,
+    ) -> Result<Vec<DraftEmail>, StoreError> {
+        let q = stmt::<B>(concat!(
+            "SELECT ",
+            draft_cols!(),
+            " FROM draft_emails WHERE status = 'pending_approval' AND created_at < $1 ",
+            "AND (cold_at IS NULL OR $3 = 0) ",
+            "AND workflow_id IN (SELECT id FROM workflows WHERE status = 'awaiting_approval') ",
+            "ORDER BY created_at LIMIT $2"
+        ))
+        .arg(since)
+        .arg(i64::from(limit))
+        .arg(i64::from(unmarked_only));
+        self.fetch_all(q, |r| r.draft()).await
+    }
+
+    pub(super) async fn mark_cold(
+        &self,
+        id: DraftId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let q = stmt::<B>(
+            "UPDATE draft_emails SET cold_at = $2 WHERE id = $1 AND cold_at IS NULL RETURNING id",
+        )
+        .arg(id.0)
+        .arg(now);
+        Ok(self.write_optional(q, |_| Ok(())).await?.is_some())
+    }
+
+    pub(super) async fn revise_task(
+        &self,
+        id: TaskId,
+        update: &TaskUpdate,
+    ) -> Result<(), StoreError> {
+        let q = stmt::<B>(
+            "UPDATE hubspot_tasks SET body = COALESCE($2, body), priority = COALESCE($3, priority) \
+             WHERE id = $1 RETURNING id",
+        )
+        .arg(id.0)
+        .arg(update.body.clone())
+        .arg(update.priority.map(|p| p.as_str().to_owned()));
+        self.write_optional(q, |_| Ok(()))
+            .await?
+            .ok_or_else(|| StoreError::not_found("task", id))
     }
 }

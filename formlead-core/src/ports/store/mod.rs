@@ -19,6 +19,7 @@ use crate::domain::{
     AuditEvent, CrmTask, DraftEmail, DraftId, DraftStatus, FormSubmission, StepRecord,
     SubmissionId, TaskId, Workflow, WorkflowError, WorkflowId, WorkflowStatus, WorkflowSummary,
 };
+use crate::ports::TaskUpdate;
 
 /// Durable state of the engine.
 ///
@@ -186,11 +187,31 @@ pub trait Store: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
 
-    /// Replaces a task's body.
+    /// Drafts awaiting an operator's approval since before `since`, oldest
+    /// first, at most `limit`: all of them, or (`unmarked_only`) those not
+    /// recorded cold yet ([`Self::mark_cold`]).
     ///
     /// # Errors
     /// [`StoreError`].
-    async fn revise_task(&self, id: TaskId, body: &str) -> Result<(), StoreError>;
+    async fn cold_drafts(
+        &self,
+        since: DateTime<Utc>,
+        limit: u32,
+        unmarked_only: bool,
+    ) -> Result<Vec<DraftEmail>, StoreError>;
+
+    /// Records that draft `id` went cold (once: `false` when it already
+    /// was).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn mark_cold(&self, id: DraftId, now: DateTime<Utc>) -> Result<bool, StoreError>;
+
+    /// Changes a stored task as its CRM copy was changed.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn revise_task(&self, id: TaskId, update: &TaskUpdate) -> Result<(), StoreError>;
 
     /// Extends `owner`'s lease to `until`.
     ///

@@ -102,7 +102,22 @@ async fn live_html(state: &AppState, q: &ListQuery) -> Result<String, Response> 
             rate_per_sec: b.spec().rate_per_sec,
         });
     }
-    Ok(render::live(&stats, &list, &filter, &drafts, &budgets))
+    // Leads going cold come first.
+    let cold = match state.settings.cold_after {
+        Some(after) => {
+            let since = now - chrono::Duration::from_std(after).unwrap_or(chrono::Duration::MAX);
+            let cold = store
+                .cold_drafts(since, 10, false)
+                .await
+                .map_err(internal)?;
+            render::cold_banner(&cold, now, after)
+        }
+        None => String::new(),
+    };
+    Ok(format!(
+        "{cold}{}",
+        render::live(&stats, &list, &filter, &drafts, &budgets)
+    ))
 }
 
 pub async fn index(

@@ -244,6 +244,31 @@ pub(super) fn draft_actions(d: &DraftEmail) -> String {
     )
 }
 
+/// Leads going cold: drafts that have waited for approval longer than
+/// `after`, oldest first, at the top of the page.
+pub fn cold_banner(cold: &[DraftEmail], now: DateTime<Utc>, after: std::time::Duration) -> String {
+    if cold.is_empty() {
+        return String::new();
+    }
+    let mut items = String::new();
+    for d in cold {
+        let _ = write!(
+            items,
+            "<li><a href=\"/dashboard/workflows/{}\">{}</a> <span class=\"muted\">to {}</span> <strong>waiting {} min</strong> {}</li>",
+            d.workflow_id,
+            esc(&d.subject),
+            esc(&d.to_email),
+            (now - d.created_at).num_minutes(),
+            draft_actions(d)
+        );
+    }
+    format!(
+        "<section class=\"cold\" aria-labelledby=\"cold\"><h2 id=\"cold\">Going cold: {} draft(s) waiting over {} min for approval</h2><ul>{items}</ul></section>",
+        cold.len(),
+        after.as_secs() / 60
+    )
+}
+
 /// Drafts waiting for an operator.
 pub fn approval_queue(drafts: &Page<DraftEmail>) -> String {
     if drafts.items.is_empty() {
