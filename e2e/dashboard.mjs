@@ -4,6 +4,7 @@
 //
 // FORMLEAD_BIN: the formlead binary (default ../target/debug/formlead)
 // CHROMIUM:     the browser (default /usr/bin/chromium)
+// UPDATE_SCREENSHOT=1: also writes docs/images/dashboard.png (the README's)
 import { spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -98,7 +99,22 @@ try {
   const row = page.locator("table.workflows tbody tr", { hasText: "zoe.e2e@acme.example" });
   await row.waitFor({ timeout: 25000 });
   check(true, "the new lead appeared without a reload");
+
+  // A reject reason being typed survives the 10-second refresh.
+  const reason = page.locator('.queue form[data-action="reject"] input[name="reason"]').first();
+  await reason.waitFor({ timeout: 25000 });
+  await reason.click();
+  await reason.fill("Wrong product line");
+  const stamp = await page.locator("#updated").textContent();
+  await page.waitForFunction((s) => document.getElementById("updated").textContent !== s, stamp, { timeout: 15000 });
+  check((await reason.inputValue()) === "Wrong product line", "a typed reject reason survives a refresh");
+  check(await reason.evaluate((el) => el === document.activeElement), "and keeps the focus");
+  await reason.fill("");
   await page.screenshot({ path: join(artifacts, "dashboard-list.png"), fullPage: true });
+  // UPDATE_SCREENSHOT=1: also the README's picture of the dashboard.
+  if (process.env.UPDATE_SCREENSHOT) {
+    await page.screenshot({ path: join(root, "docs/images/dashboard.png"), fullPage: true });
+  }
 
   await row.getByRole("link", { name: /Open/ }).click();
   await page.waitForURL(/\/dashboard\/workflows\//);

@@ -1,5 +1,6 @@
 // formlead dashboard: refresh the list every 10 s (keeping the filter in
-// the URL), and send operator actions with the CSRF token.
+// the URL, and whatever the operator is typing into a form), and send
+// operator actions with the CSRF token.
 (function () {
   "use strict";
   var meta = document.querySelector('meta[name="csrf-token"]');
@@ -14,6 +15,39 @@
     setTimeout(function () { if (flash.textContent === text) flash.textContent = ""; }, 4000);
   }
 
+  // What the operator typed into the live part's forms (a reject reason),
+  // by form and position, with the focus and the caret: a refresh must
+  // not wipe it.
+  function typed() {
+    var kept = [];
+    var seen = {};
+    Array.prototype.forEach.call(live.querySelectorAll("form[data-action] input"), function (i) {
+      var key = i.form.getAttribute("data-action") + " " + i.form.getAttribute("data-id") + " " + i.name;
+      var n = seen[key] = (seen[key] || 0) + 1;
+      var focused = i === document.activeElement;
+      if (i.value || focused) {
+        kept.push({ key: key, n: n, value: i.value, focused: focused, start: i.selectionStart, end: i.selectionEnd });
+      }
+    });
+    return kept;
+  }
+
+  function restore(kept) {
+    var seen = {};
+    Array.prototype.forEach.call(live.querySelectorAll("form[data-action] input"), function (i) {
+      var key = i.form.getAttribute("data-action") + " " + i.form.getAttribute("data-id") + " " + i.name;
+      var n = seen[key] = (seen[key] || 0) + 1;
+      kept.forEach(function (k) {
+        if (k.key !== key || k.n !== n) return;
+        i.value = k.value;
+        if (k.focused) {
+          i.focus();
+          try { i.setSelectionRange(k.start, k.end); } catch (e) { /* not a text input */ }
+        }
+      });
+    });
+  }
+
   function refresh() {
     if (!live) return Promise.resolve();
     return fetch("/dashboard/partials/live" + location.search, { credentials: "same-origin", headers: { Accept: "text/html" } })
@@ -23,7 +57,9 @@
       })
       .then(function (html) {
         if (html === null) return;
+        var kept = typed();
         live.innerHTML = html;
+        restore(kept);
         if (updated) updated.textContent = "Updated " + new Date().toLocaleTimeString() + " · refreshes every 10 s.";
       })
       .catch(function () { if (updated) updated.textContent = "Could not refresh; retrying in 10 s."; });
