@@ -14,6 +14,7 @@ const JOBS: &str = "formlead_jobs_total";
 const RETRIES: &str = "formlead_retries_total";
 const DEAD_LETTERS: &str = "formlead_dead_letters_total";
 const COLD_DRAFTS: &str = "formlead_cold_drafts_total";
+const JOBS_RUNNING: &str = "formlead_jobs_running";
 const STEP_FAILURES: &str = "formlead_step_failures_total";
 const STEPS_DEGRADED: &str = "formlead_steps_degraded_total";
 const STEP_DURATION: &str = "formlead_step_duration_seconds";
@@ -112,6 +113,16 @@ const FAMILIES: &[(&str, Kind, &str)] = &[
         "Calls to HubSpot and Google APIs, by vendor, operation and outcome",
     ),
     (
+        formlead_adapters::http::VENDOR_DURATION_METRIC,
+        Kind::Histogram(Some(metrics::Unit::Seconds)),
+        "Duration of calls to HubSpot, Google and the LLM (to the response's headers), by vendor, operation and outcome",
+    ),
+    (
+        JOBS_RUNNING,
+        Kind::Gauge,
+        "Workflow jobs being processed by this process now",
+    ),
+    (
         formlead_adapters::http::VENDOR_429_METRIC,
         Kind::Counter,
         "Rate-limit answers (429) received, by vendor; each pauses the vendor's shared budget",
@@ -176,6 +187,7 @@ fn describe() {
     metrics::counter!(RETRIES).absolute(0);
     metrics::counter!(DEAD_LETTERS).absolute(0);
     metrics::counter!(COLD_DRAFTS).absolute(0);
+    metrics::gauge!(JOBS_RUNNING).set(0.0);
     metrics::counter!(formlead_adapters::sql::WORKER_RESTARTS_METRIC).absolute(0);
 }
 
@@ -225,6 +237,14 @@ impl EngineObserver for MetricsObserver {
 
     fn step_degraded(&self, _workflow: WorkflowId, step: StepName) {
         metrics::counter!(STEPS_DEGRADED, "step" => step.as_str()).increment(1);
+    }
+
+    fn job_started(&self, _workflow: WorkflowId) {
+        metrics::gauge!(JOBS_RUNNING).increment(1.0);
+    }
+
+    fn job_ended(&self, _workflow: WorkflowId) {
+        metrics::gauge!(JOBS_RUNNING).decrement(1.0);
     }
 
     fn job_finished(&self, _workflow: WorkflowId, outcome: &ProcessOutcome) {

@@ -23,6 +23,9 @@ use crate::budget::{self, Budget};
 pub const VENDOR_CALLS_METRIC: &str = "formlead_vendor_calls_total";
 /// The counter of 429 answers, by `vendor`.
 pub const VENDOR_429_METRIC: &str = "formlead_vendor_rate_limited_total";
+/// Histogram of vendor call durations (to the response's headers), by
+/// vendor, operation and outcome.
+pub const VENDOR_DURATION_METRIC: &str = "formlead_vendor_call_duration_seconds";
 
 /// Default per-request timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -240,7 +243,9 @@ impl VendorClient {
     }
 
     async fn send_once(&self, req: RequestBuilder, op: Op) -> Result<Response, VendorFailure> {
+        let started = std::time::Instant::now();
         let result = req.send().await;
+        let took = started.elapsed();
         let outcome = match &result {
             Ok(r) if r.status().is_success() => "ok",
             Ok(r) if r.status() == StatusCode::TOO_MANY_REQUESTS => "rate_limited",
@@ -251,6 +256,8 @@ impl VendorClient {
         };
         metrics::counter!(VENDOR_CALLS_METRIC, "vendor" => self.label, "operation" => op.name, "outcome" => outcome)
             .increment(1);
+        metrics::histogram!(VENDOR_DURATION_METRIC, "vendor" => self.label, "operation" => op.name, "outcome" => outcome)
+            .record(took.as_secs_f64());
         if outcome == "rate_limited" {
             metrics::counter!(VENDOR_429_METRIC, "vendor" => self.label).increment(1);
         }

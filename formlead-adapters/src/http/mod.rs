@@ -3,5 +3,8 @@
 pub mod client;
 pub mod failure;
 
-pub use client::{DEFAULT_TIMEOUT, Op, VENDOR_429_METRIC, VENDOR_CALLS_METRIC, VendorClient};
+pub use client::{
+    DEFAULT_TIMEOUT, Op, VENDOR_429_METRIC, VENDOR_CALLS_METRIC, VENDOR_DURATION_METRIC,
+    VendorClient,
+};
 pub use failure::VendorFailure;

@@ -27,6 +27,10 @@ pub trait EngineObserver: Send + Sync {
 
     /// A job was processed.
     fn job_finished(&self, _workflow: WorkflowId, _outcome: &ProcessOutcome) {}
+
+    /// A job's processing ended, with an outcome or a store error (after
+    /// `job_finished`, if that was called).
+    fn job_ended(&self, _workflow: WorkflowId) {}
 }
 
 /// The do-nothing observer.

@@ -27,6 +27,7 @@ impl Engine {
         if let Ok(o) = &outcome {
             self.observer.job_finished(job.workflow_id, o);
         }
+        self.observer.job_ended(job.workflow_id);
         outcome
     }
 

@@ -282,6 +282,8 @@ async fn service_routes() {
         "\nformlead_retries_total ",
         "\nformlead_dead_letters_total ",
         "\nformlead_worker_restarts_total 0",
+        "\nformlead_jobs_running ",
+        "# HELP formlead_jobs_running Workflow jobs being processed by this process now",
         "# HELP formlead_webhooks_total Webhook deliveries by outcome",
         "# HELP formlead_step_duration_seconds Duration of workflow steps",
     ] {
