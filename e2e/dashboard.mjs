@@ -111,6 +111,10 @@ try {
   check(await reason.evaluate((el) => el === document.activeElement), "and keeps the focus");
   await reason.fill("");
   await page.screenshot({ path: join(artifacts, "dashboard-list.png"), fullPage: true });
+  // The 24-hour chart (drawn when the page loads) shows the lead.
+  await page.reload();
+  check((await page.locator("figure.chart svg rect.bar").count()) >= 1, "the 24-hour chart renders with data");
+  check((await page.locator("figure.chart figcaption").textContent()).includes("1 lead(s)"), "its caption counts the lead");
   // UPDATE_SCREENSHOT=1: also the README's picture of the dashboard.
   if (process.env.UPDATE_SCREENSHOT) {
     await page.screenshot({ path: join(root, "docs/images/dashboard.png"), fullPage: true });

@@ -16,7 +16,7 @@ use formlead_core::domain::{
     WorkflowSummary,
 };
 use formlead_core::ports::{
-    Accepted, Conflict, DEFAULT_MERGE_WINDOW, LinkedSubmission, Page, PastSubmission,
+    Accepted, Conflict, DEFAULT_MERGE_WINDOW, LeadTimes, LinkedSubmission, Page, PastSubmission,
     ProspectHistory, Queue, StartAttempt, Store, StoreError, StoreWrite, TaskUpdate,
     WorkflowFilter, WorkflowJob, WorkflowStats,
 };
@@ -794,6 +794,27 @@ impl Store for MemoryStore {
                 .cloned()
                 .collect(),
         })
+    }
+
+    async fn activity(&self, since: DateTime<Utc>) -> Result<Vec<LeadTimes>, StoreError> {
+        let s = lock(&self.state);
+        let mut out: Vec<LeadTimes> = s
+            .workflows
+            .values()
+            .filter(|r| r.workflow.created_at >= since)
+            .map(|r| {
+                let drafted = s
+                    .drafts
+                    .iter()
+                    .filter(|d| d.workflow_id == r.workflow.id)
+                    .map(|d| d.created_at)
+                    .min();
+                (r.workflow.created_at, drafted)
+            })
+            .collect();
+        out.sort_by_key(|l| std::cmp::Reverse(l.0));
+        out.truncate(20_000);
+        Ok(out)
     }
 
     async fn stats(&self, since: DateTime<Utc>) -> Result<WorkflowStats, StoreError> {

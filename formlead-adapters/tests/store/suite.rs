@@ -1169,6 +1169,14 @@ pub async fn history_and_stats(s: &impl Subject) {
     assert_eq!(stats.drafts_pending, 1);
     let stats = s.stats(t0()).await.unwrap();
     assert_eq!(stats.draft_latencies_ms, vec![7000]);
+
+    // The chart's data: arrivals since a time, newest first, with the
+    // draft's creation once drafted.
+    let activity = s.activity(t0()).await.unwrap();
+    assert_eq!(activity.len(), 3, "{activity:?}");
+    assert_eq!(activity[0], (t0() + Span::days(2), None));
+    assert!(activity.contains(&(t0(), Some(t0() + Span::seconds(7)))));
+    assert_eq!(s.activity(t0() + Span::days(1)).await.unwrap().len(), 1);
 }
 
 /// Many concurrent accepts (committed together in batches): each answer is

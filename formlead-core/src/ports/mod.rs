@@ -24,7 +24,7 @@ pub use mail::{
 pub use policy::{Approval, FlagPolicy, SendDecision, SendMode, SendRefusal};
 pub use queue::{Queue, QueueError, WorkflowJob};
 pub use store::{
-    Accepted, Conflict, DEFAULT_MERGE_WINDOW, LinkedSubmission, Page, PastSubmission,
+    Accepted, Conflict, DEFAULT_MERGE_WINDOW, LeadTimes, LinkedSubmission, Page, PastSubmission,
     ProspectHistory, RunInputs, RunStart, StartAttempt, Store, StoreError, StoreWrite,
     WorkflowFilter, WorkflowStats,
 };

@@ -11,8 +11,8 @@ use formlead_core::domain::{
     SubmissionId, TaskId, Workflow, WorkflowError, WorkflowId, WorkflowStatus, WorkflowSummary,
 };
 use formlead_core::ports::{
-    Accepted, LinkedSubmission, Page, ProspectHistory, RunStart, StartAttempt, Store, StoreError,
-    StoreWrite, TaskUpdate, WorkflowFilter, WorkflowStats,
+    Accepted, LeadTimes, LinkedSubmission, Page, ProspectHistory, RunStart, StartAttempt, Store,
+    StoreError, StoreWrite, TaskUpdate, WorkflowFilter, WorkflowStats,
 };
 
 use super::super::exec::Sql;
@@ -286,6 +286,10 @@ impl<B: Sql> Store for SqlStore<B> {
         exclude: WorkflowId,
     ) -> Result<ProspectHistory, StoreError> {
         SqlStore::prospect_history(self, email, exclude).await
+    }
+
+    async fn activity(&self, since: DateTime<Utc>) -> Result<Vec<LeadTimes>, StoreError> {
+        SqlStore::activity(self, since).await
     }
 
     async fn stats(&self, since: DateTime<Utc>) -> Result<WorkflowStats, StoreError> {

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use formlead_core::domain::{DraftEmail, DraftStatus, WorkflowId, WorkflowStatus, WorkflowSummary};
 use formlead_core::ports::{
-    Page, PastSubmission, ProspectHistory, StoreError, WorkflowFilter, WorkflowStats,
+    LeadTimes, Page, PastSubmission, ProspectHistory, StoreError, WorkflowFilter, WorkflowStats,
 };
 
 use super::super::errors::db_err;
@@ -161,6 +161,19 @@ impl<B: Sql> SqlStore<B> {
             tasks,
         })
     }
+    pub(super) async fn activity(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<LeadTimes>, StoreError> {
+        let q = stmt::<B>(
+            "SELECT w.created_at AS received, (SELECT MIN(d.created_at) FROM draft_emails d WHERE d.workflow_id = w.id) AS drafted \
+             FROM workflows w WHERE w.created_at >= $1 ORDER BY w.created_at DESC LIMIT 20000",
+        )
+        .arg(since);
+        self.fetch_all(q, |r| Ok((r.time("received")?, r.opt_time("drafted")?)))
+            .await
+    }
+
     pub(super) async fn stats(&self, since: DateTime<Utc>) -> Result<WorkflowStats, StoreError> {
         let by_status = self.workflow_counts().await?;
         let created_since = self

@@ -11,8 +11,8 @@ mod records;
 
 pub use error::{Conflict, StoreError};
 pub use records::{
-    Accepted, DEFAULT_MERGE_WINDOW, LinkedSubmission, Page, PastSubmission, ProspectHistory,
-    RunInputs, RunStart, StartAttempt, StoreWrite, WorkflowFilter, WorkflowStats,
+    Accepted, DEFAULT_MERGE_WINDOW, LeadTimes, LinkedSubmission, Page, PastSubmission,
+    ProspectHistory, RunInputs, RunStart, StartAttempt, StoreWrite, WorkflowFilter, WorkflowStats,
 };
 
 use crate::domain::{
@@ -414,6 +414,14 @@ pub trait Store: Send + Sync {
     /// # Errors
     /// [`StoreError`].
     async fn stats(&self, since: DateTime<Utc>) -> Result<WorkflowStats, StoreError>;
+
+    /// Leads received since `since`, newest first (at most 20,000): when
+    /// each arrived and, once drafted, when its draft was created. What
+    /// the dashboard's 24-hour chart draws.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn activity(&self, since: DateTime<Utc>) -> Result<Vec<LeadTimes>, StoreError>;
 
     /// Workflows per status, all time: [`WorkflowStats::by_status`] alone,
     /// for callers that ask often (`/metrics`) and need none of the rest.

@@ -23,6 +23,9 @@ pub struct Accepted {
     pub linked: bool,
 }
 
+/// A lead's arrival and, once drafted, its draft's creation.
+pub type LeadTimes = (DateTime<Utc>, Option<DateTime<Utc>>);
+
 /// How long after a prospect's first submission a repeat one joins its
 /// reply (while that reply is not sent or approved) by default.
 pub const DEFAULT_MERGE_WINDOW: std::time::Duration = std::time::Duration::from_secs(24 * 3600);

@@ -134,12 +134,23 @@ pub async fn index(
             );
         }
     };
+    let now = Utc::now();
+    let activity = state
+        .engine
+        .ports()
+        .store
+        .activity(now - chrono::Duration::hours(24))
+        .await;
+    let chart = match activity {
+        Ok(a) => render::chart::svg(&render::chart::hours(&a, now)),
+        Err(e) => return super::errors::ApiError::from(e).into_response(),
+    };
     match live_html(&state, &q).await {
         Ok(live) => page(
             "Leads",
             &viewer,
             &state,
-            &render::index(&live, &filter, &state.voice),
+            &render::index(&live, &filter, &state.voice, &chart),
         ),
         Err(r) => r,
     }

@@ -1,6 +1,7 @@
 //! HTML for the dashboard. Everything that comes from a form, a vendor or
 //! the database goes through `esc`. One workflow's page is in `workflow`.
 
+pub mod chart;
 pub mod workflow;
 
 use std::fmt::Write as _;
@@ -309,9 +310,14 @@ pub fn live(
 }
 
 /// The main page body.
-pub fn index(live_html: &str, filter: &WorkflowFilter, voice: &VoiceProfile) -> String {
+pub fn index(
+    live_html: &str,
+    filter: &WorkflowFilter,
+    voice: &VoiceProfile,
+    chart_svg: &str,
+) -> String {
     format!(
-        "<h1>Leads</h1>{}<p class=\"muted\" id=\"updated\" aria-live=\"polite\">Refreshes every 10 s.</p><div id=\"live\">{live_html}</div>{}",
+        "<h1>Leads</h1>{}<p class=\"muted\" id=\"updated\" aria-live=\"polite\">Refreshes every 10 s.</p><div id=\"live\">{live_html}</div>{chart_svg}{}",
         filters(filter),
         voice_profile(voice)
     )
