@@ -5,20 +5,11 @@
 use chrono::Duration as Span;
 use formlead_adapters::sandbox::Fault;
 use formlead_adapters::testing::TestKit;
+
+use crate::approval_required;
 use formlead_core::domain::TaskPriority;
 use formlead_core::orchestrator::{Engine, EngineConfig};
-use formlead_core::policy::{Allowlist, ApiEnv, SendPolicyConfig};
 use formlead_core::ports::Store;
-
-fn approval_required() -> SendPolicyConfig {
-    SendPolicyConfig {
-        api_env: ApiEnv::Production,
-        mode_draft_only: false,
-        allow_auto_send: false,
-        allowlist: Allowlist::parse("@acme.example").unwrap(),
-        require_operator_approval: true,
-    }
-}
 
 #[tokio::test]
 async fn a_draft_waiting_too_long_raises_its_task_once() {

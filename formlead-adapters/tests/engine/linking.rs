@@ -3,21 +3,11 @@
 //! reply decided first leaves the repeat submission a reply of its own.
 
 use formlead_adapters::testing::TestKit;
+
+use crate::approval_required;
 use formlead_core::domain::{DraftStatus, WorkflowStatus};
 use formlead_core::orchestrator::{AcceptOutcome, ActionError, ProcessOutcome};
-use formlead_core::policy::{Allowlist, ApiEnv, SendPolicyConfig};
 use formlead_core::ports::{Conflict, Store};
-
-/// Operator approval required before a send.
-fn approval_required() -> SendPolicyConfig {
-    SendPolicyConfig {
-        api_env: ApiEnv::Production,
-        mode_draft_only: false,
-        allow_auto_send: false,
-        allowlist: Allowlist::parse("@acme.example").unwrap(),
-        require_operator_approval: true,
-    }
-}
 
 async fn repeat(
     kit: &TestKit,

@@ -10,3 +10,16 @@ mod linking;
 mod promises;
 mod slots;
 mod steps;
+
+/// Send gates that need an operator's approval before a send to
+/// `@acme.example` (no auto-send).
+pub fn approval_required() -> formlead_core::policy::SendPolicyConfig {
+    use formlead_core::policy::{Allowlist, ApiEnv, SendPolicyConfig};
+    SendPolicyConfig {
+        api_env: ApiEnv::Production,
+        mode_draft_only: false,
+        allow_auto_send: false,
+        allowlist: Allowlist::parse("@acme.example").unwrap(),
+        require_operator_approval: true,
+    }
+}

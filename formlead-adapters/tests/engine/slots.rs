@@ -4,20 +4,11 @@
 
 use chrono::Duration as Span;
 use formlead_adapters::testing::TestKit;
+
+use crate::approval_required;
 use formlead_core::domain::DraftStatus;
 use formlead_core::orchestrator::{ActionError, Engine};
-use formlead_core::policy::{Allowlist, ApiEnv, SendPolicyConfig};
 use formlead_core::ports::{BusyBlock, Clock, Conflict, Store};
-
-fn approval_required() -> SendPolicyConfig {
-    SendPolicyConfig {
-        api_env: ApiEnv::Production,
-        mode_draft_only: false,
-        allow_auto_send: false,
-        allowlist: Allowlist::parse("@acme.example").unwrap(),
-        require_operator_approval: true,
-    }
-}
 
 /// A lead asking for a demo, drafted with slots offered, awaiting approval.
 async fn drafted() -> (TestKit, Engine, formlead_core::domain::DraftEmail) {
