@@ -123,6 +123,7 @@ try {
   await row.getByRole("link", { name: /Open/ }).click();
   await page.waitForURL(/\/dashboard\/workflows\//);
   check((await page.locator("ol.timeline li.step").count()) === 13, "the workflow page shows 13 steps");
+  check((await page.locator("figure.durations svg rect").count()) === 13, "a bar shares the workflow's time out by step");
   const message = await page.locator("blockquote.message").textContent();
   check(message.includes("<img src=x onerror=alert(1)>"), "form markup renders as text");
   check((await page.locator("main img").count()) === 0, "no image element was injected");

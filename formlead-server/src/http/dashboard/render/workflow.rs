@@ -109,7 +109,8 @@ pub fn page(d: &WorkflowDetail) -> String {
     }
     let _ = write!(
         out,
-        "<section aria-labelledby=\"t\"><h2 id=\"t\">Timeline</h2><ol class=\"timeline\">{steps}</ol></section>"
+        "<section aria-labelledby=\"t\"><h2 id=\"t\">Timeline</h2>{}<ol class=\"timeline\">{steps}</ol></section>",
+        duration_bar(&d.steps)
     );
 
     // Drafts.
@@ -188,4 +189,86 @@ pub fn page(d: &WorkflowDetail) -> String {
         "<section aria-labelledby=\"a\"><h2 id=\"a\">Audit trail</h2><div class=\"scroll\"><table><thead><tr><th scope=\"col\">At</th><th scope=\"col\">Who</th><th scope=\"col\">What</th><th scope=\"col\">Detail</th></tr></thead><tbody>{rows}</tbody></table></div></section>"
     );
     out
+}
+
+/// Where the workflow's time went: one bar, a segment per finished step
+/// in proportion to its duration (server-rendered SVG).
+pub fn duration_bar(steps: &[formlead_core::domain::StepRecord]) -> String {
+    let timed: Vec<(&formlead_core::domain::StepRecord, i64)> = steps
+        .iter()
+        .filter_map(|s| s.duration_ms().map(|took| (s, took.max(0))))
+        .collect();
+    let total: i64 = timed.iter().map(|(_, took)| took).sum();
+    if timed.is_empty() || total == 0 {
+        return String::new();
+    }
+    let mut x = 0.0_f64;
+    let mut segments = String::new();
+    let mut ordered = timed.clone();
+    ordered.sort_by_key(|(s, _)| s.step.number());
+    for (s, took) in &ordered {
+        let w = *took as f64 / total as f64 * 1000.0;
+        let class = match s.status {
+            StepStatus::Completed => "ok",
+            StepStatus::Failed => "bad",
+            StepStatus::Running | StepStatus::Degraded => "wait",
+        };
+        let _ = write!(
+            segments,
+            "<rect class=\"seg {class} s{}\" x=\"{x:.1}\" y=\"0\" width=\"{w:.1}\" height=\"18\"><title>{}. {}: {}</title></rect>",
+            s.step.number() % 2,
+            s.step.number(),
+            s.step.as_str(),
+            ms(*took)
+        );
+        x += w;
+    }
+    let (slowest, slowest_ms) = ordered
+        .iter()
+        .max_by_key(|(_, took)| *took)
+        .map(|(s, took)| (s.step.as_str(), *took))
+        .unwrap_or(("", 0));
+    format!(
+        "<figure class=\"durations\"><svg viewBox=\"0 0 1000 18\" preserveAspectRatio=\"none\" role=\"img\" aria-label=\"Step durations: {} in all, the longest {slowest} ({})\">{segments}</svg>\
+         <figcaption>{} in all; the longest step: {slowest} ({})</figcaption></figure>",
+        ms(total),
+        ms(slowest_ms),
+        ms(total),
+        ms(slowest_ms)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use formlead_core::domain::{StepName, StepRecord, StepStatus, WorkflowId};
+
+    use super::duration_bar;
+
+    #[test]
+    fn the_duration_bar_shares_the_time_out_by_step() {
+        let t0 = Utc.with_ymd_and_hms(2026, 12, 5, 10, 0, 0).unwrap();
+        let step = |step, ms| StepRecord {
+            workflow_id: WorkflowId::new(),
+            step,
+            status: StepStatus::Completed,
+            attempt: 1,
+            started_at: t0,
+            finished_at: Some(t0 + chrono::Duration::milliseconds(ms)),
+            summary: None,
+            output: None,
+            error: None,
+        };
+        let bar = duration_bar(&[
+            step(StepName::CreateMailDraft, 750),
+            step(StepName::ValidateSubmission, 250),
+        ]);
+        assert_eq!(bar.matches("<rect").count(), 2);
+        assert!(
+            bar.contains("width=\"250.0\"") && bar.contains("width=\"750.0\""),
+            "{bar}"
+        );
+        assert!(bar.contains("the longest step: create_mail_draft"), "{bar}");
+        assert_eq!(duration_bar(&[]), "");
+    }
 }
