@@ -123,7 +123,27 @@ struct MessageList {
     messages: Vec<Message>,
 }
 
+impl Draft {
+    fn into_ref(self) -> DraftRef {
+        DraftRef {
+            thread_id: self.message.and_then(|m| m.thread_id),
+            draft_id: self.id,
+        }
+    }
+}
+
 impl GmailMailer {
+    /// A draft's `message`: the MIME message as `raw`, in its thread.
+    fn draft_message(&self, mail: &OutgoingMail) -> Result<serde_json::Value, MailError> {
+        let bytes = mime::build(mail, &self.from_email, &self.from_name, Utc::now())
+            .map_err(MailError::permanent)?;
+        let mut message = json!({ "raw": mime::raw(&bytes) });
+        if let Some(reply) = &mail.reply_to {
+            message["threadId"] = json!(reply.thread_id);
+        }
+        Ok(message)
+    }
+
     /// The mailbox behind `api`, sending as `from_name <from_email>`;
     /// `policy` checks every send once more.
     pub fn new(
@@ -239,13 +259,7 @@ impl MailPort for GmailMailer {
     }
 
     async fn create_draft(&self, mail: &OutgoingMail) -> Result<DraftRef, MailError> {
-        let bytes = mime::build(mail, &self.from_email, &self.from_name, Utc::now())
-            .map_err(MailError::permanent)?;
-        let mut message = json!({ "raw": mime::raw(&bytes) });
-        if let Some(reply) = &mail.reply_to {
-            message["threadId"] = json!(reply.thread_id);
-        }
-        let body = json!({ "message": message });
+        let body = json!({ "message": self.draft_message(mail)? });
         let draft: Draft = self
             .api
             .call(DRAFTS_CREATE, |t| {
@@ -257,10 +271,7 @@ impl MailPort for GmailMailer {
             })
             .await
             .map_err(mail_err)?;
-        Ok(DraftRef {
-            thread_id: draft.message.and_then(|m| m.thread_id),
-            draft_id: draft.id,
-        })
+        Ok(draft.into_ref())
     }
 
     async fn update_draft(
@@ -268,13 +279,7 @@ impl MailPort for GmailMailer {
         draft_id: &str,
         mail: &OutgoingMail,
     ) -> Result<DraftRef, MailError> {
-        let bytes = mime::build(mail, &self.from_email, &self.from_name, Utc::now())
-            .map_err(MailError::permanent)?;
-        let mut message = json!({ "raw": mime::raw(&bytes) });
-        if let Some(reply) = &mail.reply_to {
-            message["threadId"] = json!(reply.thread_id);
-        }
-        let body = json!({ "id": draft_id, "message": message });
+        let body = json!({ "id": draft_id, "message": self.draft_message(mail)? });
         let path = format!(
             "/gmail/v1/users/me/drafts/{}",
             crate::google::path_segment(draft_id)
@@ -291,10 +296,7 @@ impl MailPort for GmailMailer {
             })
             .await
             .map_err(mail_err)?;
-        Ok(DraftRef {
-            thread_id: draft.message.and_then(|m| m.thread_id),
-            draft_id: draft.id,
-        })
+        Ok(draft.into_ref())
     }
 
     async fn find_draft(&self, message_id: &str) -> Result<Option<DraftRef>, MailError> {
@@ -307,10 +309,7 @@ impl MailPort for GmailMailer {
             })
             .await
             .map_err(mail_err)?;
-        Ok(list.drafts.into_iter().next().map(|d| DraftRef {
-            thread_id: d.message.and_then(|m| m.thread_id),
-            draft_id: d.id,
-        }))
+        Ok(list.drafts.into_iter().next().map(Draft::into_ref))
     }
 
     async fn draft_recipients(&self, draft_id: &str) -> Result<Vec<String>, MailError> {
