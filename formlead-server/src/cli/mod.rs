@@ -1,6 +1,7 @@
 //! The `formlead` command line (contract §4).
 
 mod check_config;
+mod google;
 mod migrate;
 mod probe;
 mod reconcile;
@@ -46,11 +47,18 @@ pub enum Command {
     Reconcile(reconcile::ReconcileArgs),
     /// The voice profile: `voice learn` derives it from the sender's sent mail.
     Voice(voice::VoiceArgs),
+    /// Google set-up: `google authorize` obtains GOOGLE_REFRESH_TOKEN.
+    Google(google::GoogleArgs),
 }
 
 /// Runs the CLI; the exit code is non-zero on any error.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // `google authorize` obtains the refresh token the full settings would
+    // require: it reads only the sources.
+    if let Command::Google(args) = cli.command {
+        return run_google(cli.config.as_deref(), args);
+    }
     let settings = match Sources::load(cli.config.as_deref()).and_then(Settings::from_sources) {
         Ok(s) => s,
         Err(e) => {
@@ -84,9 +92,37 @@ pub fn main() -> ExitCode {
             Command::Smoke => smoke::run(settings).await,
             Command::Reconcile(args) => reconcile::run(settings, args).await,
             Command::Voice(args) => voice::run(settings, args).await,
+            Command::Google(_) => unreachable!("handled before the settings load"),
         }
     });
     match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("formlead: {}", error_chain(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_google(config: Option<&std::path::Path>, args: google::GoogleArgs) -> ExitCode {
+    let sources = match Sources::load(config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("formlead: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("formlead: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(google::run(&sources, args)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("formlead: {}", error_chain(&e));

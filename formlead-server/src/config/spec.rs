@@ -194,6 +194,11 @@ pub const SPECS: &[Spec] = &[
         "OAuth token endpoint",
     ),
     s(
+        "GOOGLE_AUTH_URL",
+        "https://accounts.google.com/o/oauth2/v2/auth",
+        "OAuth consent page (`formlead google authorize`, which obtains GOOGLE_REFRESH_TOKEN)",
+    ),
+    s(
         "GMAIL_API_BASE",
         "https://gmail.googleapis.com",
         "Gmail API base URL",

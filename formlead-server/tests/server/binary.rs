@@ -669,3 +669,108 @@ fn voice_learn_writes_a_profile_the_writer_takes() {
     let bad = run(dir.path(), &[], &["voice", "learn", "--messages", "1"]);
     assert!(!bad.status.success());
 }
+
+/// `formlead google authorize`: the consent URL names exactly formlead's
+/// scopes and a loopback redirect; following the redirect with a code (as
+/// the browser would after consent) exchanges it, and the refresh token
+/// is printed once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn google_authorize_runs_the_installed_app_flow() {
+    use std::io::{BufRead, BufReader};
+    use wiremock::matchers::{body_string_contains, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let google = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .and(body_string_contains("grant_type=authorization_code"))
+        .and(body_string_contains("code=fake-code-123"))
+        .and(body_string_contains("code_verifier="))
+        .and(body_string_contains(
+            "client_secret=GOCSPX-authorize-secret",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": "ya29.x", "expires_in": 3599, "refresh_token": "1//fresh-refresh-token",
+            "scope": "https://www.googleapis.com/auth/gmail.modify", "token_type": "Bearer"})))
+        .expect(1)
+        .mount(&google)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = formlead(
+        dir.path(),
+        &[
+            ("GOOGLE_CLIENT_ID", "client-9.apps.googleusercontent.com"),
+            ("GOOGLE_CLIENT_SECRET", "GOCSPX-authorize-secret"),
+            ("GOOGLE_TOKEN_URL", &format!("{}/token", google.uri())),
+            ("GOOGLE_AUTH_URL", &format!("{}/auth", google.uri())),
+        ],
+        &["google", "authorize", "--timeout", "20"],
+    )
+    .stdout(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let consent = loop {
+        let line = lines.next().expect("the consent URL").unwrap();
+        if line.starts_with("http") {
+            break reqwest::Url::parse(&line).unwrap();
+        }
+    };
+    let param = |k: &str| {
+        consent
+            .query_pairs()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    assert!(
+        consent
+            .as_str()
+            .starts_with(&format!("{}/auth?", google.uri()))
+    );
+    assert_eq!(
+        param("scope"),
+        "https://www.googleapis.com/auth/gmail.modify https://www.googleapis.com/auth/calendar.freebusy https://www.googleapis.com/auth/drive.readonly"
+    );
+    assert_eq!(
+        (
+            param("access_type").as_str(),
+            param("code_challenge_method").as_str()
+        ),
+        ("offline", "S256")
+    );
+    let redirect = param("redirect_uri");
+    assert!(redirect.starts_with("http://127.0.0.1:") && redirect.ends_with("/oauth2callback"));
+    // A redirect with another state is refused; the right one is taken.
+    let wrong = reqwest::get(format!("{redirect}?code=x&state=not-this-run"))
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 400);
+    let page = reqwest::get(format!(
+        "{redirect}?code=fake-code-123&state={}",
+        param("state")
+    ))
+    .await
+    .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("formlead is authorised")
+    );
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{rest:?}");
+    let out = rest.join("\n");
+    assert_eq!(
+        out.matches("GOOGLE_REFRESH_TOKEN=1//fresh-refresh-token")
+            .count(),
+        1,
+        "{out}"
+    );
+    assert!(!out.contains("GOCSPX-authorize-secret"), "{out}");
+}
