@@ -10,7 +10,7 @@ use formlead_core::domain::{
 };
 use formlead_core::ports::{LinkedSubmission, StartAttempt, StoreError, TaskUpdate};
 
-use super::store::{MemoryStore, State, WorkflowRow};
+use super::store::{MemoryStore, State, WorkflowRow, check_owner, release, take_lease};
 use crate::sandbox::faults::lock;
 
 impl State {
@@ -88,9 +88,7 @@ impl MemoryStore {
             {
                 return Ok(StartAttempt::Busy { until });
             }
-            row.lease_owner = Some(owner.to_owned());
-            row.lease_until =
-                Some(now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX));
+            take_lease(row, owner, now, lease);
             Ok(StartAttempt::Started(row.workflow.clone()))
         })
     }
@@ -102,11 +100,8 @@ impl MemoryStore {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.with_row(id, |row| {
-            if row.lease_owner.as_deref() != Some(owner) {
-                return Err(StoreError::LeaseLost(id));
-            }
-            row.lease_owner = None;
-            row.lease_until = None;
+            check_owner(row, owner)?;
+            release(row);
             row.workflow.updated_at = now;
             Ok(())
         })

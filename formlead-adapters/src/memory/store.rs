@@ -192,7 +192,7 @@ impl State {
     }
 }
 
-fn check_owner(row: &WorkflowRow, owner: &str) -> Result<(), StoreError> {
+pub(super) fn check_owner(row: &WorkflowRow, owner: &str) -> Result<(), StoreError> {
     if row.lease_owner.as_deref() == Some(owner) {
         Ok(())
     } else {
@@ -200,7 +200,14 @@ fn check_owner(row: &WorkflowRow, owner: &str) -> Result<(), StoreError> {
     }
 }
 
-fn release(row: &mut WorkflowRow) {
+/// `owner` holds `row`'s lease until `now + lease`.
+pub(super) fn take_lease(row: &mut WorkflowRow, owner: &str, now: DateTime<Utc>, lease: Duration) {
+    row.lease_owner = Some(owner.to_owned());
+    row.lease_until =
+        Some(now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX));
+}
+
+pub(super) fn release(row: &mut WorkflowRow) {
     row.lease_owner = None;
     row.lease_until = None;
 }
@@ -372,10 +379,9 @@ impl Store for MemoryStore {
             w.started_at.get_or_insert(now);
             w.next_retry_at = None;
             w.updated_at = now;
-            row.lease_owner = Some(owner.to_owned());
-            row.lease_until =
-                Some(now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX));
-            Ok(StartAttempt::Started(w.clone()))
+            let started = w.clone();
+            take_lease(row, owner, now, lease);
+            Ok(StartAttempt::Started(started))
         })
     }
 

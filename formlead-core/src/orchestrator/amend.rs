@@ -16,7 +16,7 @@ use tracing::{info, warn};
 use super::engine::Engine;
 use super::failure::{FailureKind, StepFailure, permanent, port_failure, store_failure};
 use super::outcome::ProcessOutcome;
-use crate::domain::{DraftStatus, StepName, Workflow, WorkflowId, WorkflowStatus};
+use crate::domain::{DraftStatus, StepName, Workflow, WorkflowStatus};
 use crate::ports::{LinkedSubmission, NewNote, StartAttempt, StoreError, TaskUpdate, WorkflowJob};
 
 /// How soon a job for a reply being updated by another worker looks again.
@@ -37,11 +37,7 @@ impl Engine {
         if waiting.is_empty() {
             return Ok(ProcessOutcome::Skipped(status));
         }
-        let owner = format!(
-            "{}/{}",
-            self.config.worker_id,
-            uuid::Uuid::new_v4().simple()
-        );
+        let owner = self.lease_owner();
         let now = self.ports.clock.now();
         let wf = match store
             .lease_reply(id, &owner, now, self.config.lease)
@@ -65,14 +61,15 @@ impl Engine {
                 info!(workflow_id = %id, linked, "reply updated to answer the prospect's repeat submissions");
                 Ok(ProcessOutcome::Amended { linked })
             }
-            Err(f) if matches!(f.kind, FailureKind::Transient { .. }) => {
-                warn!(workflow_id = %id, error = %f.message, "updating the reply failed; trying again");
-                let wait = match f.kind {
-                    FailureKind::Transient { retry_after } => retry_after
-                        .unwrap_or(self.config.retry.base)
-                        .max(Duration::from_secs(1)),
-                    _ => self.config.retry.base,
-                };
+            Err(StepFailure {
+                kind: FailureKind::Transient { retry_after },
+                message,
+                ..
+            }) => {
+                warn!(workflow_id = %id, error = %message, "updating the reply failed; trying again");
+                let wait = retry_after
+                    .unwrap_or(self.config.retry.base)
+                    .max(Duration::from_secs(1));
                 self.ports
                     .queue
                     .enqueue(job, wait)
@@ -92,9 +89,7 @@ impl Engine {
                     serde_json::json!({"error": f.message}),
                 )
                 .await?;
-                for link in &waiting {
-                    self.unlink(link).await?;
-                }
+                self.unlink_all(&waiting).await?;
                 Ok(ProcessOutcome::Amended { linked: 0 })
             }
         }
@@ -125,17 +120,13 @@ impl Engine {
             .find(|d| d.status == DraftStatus::PendingApproval);
         let Some(draft) = draft else {
             // Decided before it could answer them: each gets its own reply.
-            for link in waiting {
-                self.unlink(link).await.map_err(&stored)?;
-            }
+            self.unlink_all(waiting).await.map_err(&stored)?;
             return Ok(0);
         };
         let (input, _) = self.reply_input(wf).await?;
         let Some(content) = self.rewrite_draft(&draft, &input).await? else {
             // Decided while it was being rewritten.
-            for link in waiting {
-                self.unlink(link).await.map_err(&stored)?;
-            }
+            self.unlink_all(waiting).await.map_err(&stored)?;
             return Ok(0);
         };
         let external = draft.external_id.clone().unwrap_or_default();
@@ -232,22 +223,24 @@ impl Engine {
         Ok(waiting.len())
     }
 
-    /// Gives a linked submission a workflow of its own.
-    async fn unlink(&self, link: &LinkedSubmission) -> Result<WorkflowId, StoreError> {
-        let id = self
-            .ports
-            .store
-            .unlink_submission(link.submission.id, self.ports.clock.now())
+    /// Gives each of `links` a workflow of its own.
+    async fn unlink_all(&self, links: &[LinkedSubmission]) -> Result<(), StoreError> {
+        for link in links {
+            let id = self
+                .ports
+                .store
+                .unlink_submission(link.submission.id, self.ports.clock.now())
+                .await?;
+            self.audit(
+                Some(link.workflow_id),
+                "system",
+                "submission.unlinked",
+                serde_json::json!({"submission_id": link.submission.id, "workflow_id": id,
+                    "reason": "the reply was decided before it could answer this submission"}),
+            )
             .await?;
-        self.audit(
-            Some(link.workflow_id),
-            "system",
-            "submission.unlinked",
-            serde_json::json!({"submission_id": link.submission.id, "workflow_id": id,
-                "reason": "the reply was decided before it could answer this submission"}),
-        )
-        .await?;
-        Ok(id)
+        }
+        Ok(())
     }
 }
 

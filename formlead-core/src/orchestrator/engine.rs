@@ -181,6 +181,16 @@ impl Engine {
         self.ports.store.record_audit(&event).await
     }
 
+    /// A new lease owner: it names one attempt, not just this worker, so
+    /// that two deliveries of the same job in one process do not both run.
+    pub(crate) fn lease_owner(&self) -> String {
+        format!(
+            "{}/{}",
+            self.config.worker_id,
+            uuid::Uuid::new_v4().simple()
+        )
+    }
+
     /// The `Message-ID` of a workflow's reply: stable, so draft creation and
     /// sending can be checked for earlier success.
     pub fn message_id(&self, workflow: &Workflow) -> String {

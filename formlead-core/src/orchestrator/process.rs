@@ -33,13 +33,7 @@ impl Engine {
 
     async fn process_inner(&self, job: WorkflowJob) -> Result<ProcessOutcome, StoreError> {
         let store = &self.ports.store;
-        // The lease owner names this attempt, not just this worker: two
-        // deliveries of the same job in one process must not both run.
-        let owner = format!(
-            "{}/{}",
-            self.config.worker_id,
-            uuid::Uuid::new_v4().simple()
-        );
+        let owner = self.lease_owner();
         let owner = owner.as_str();
         let now = self.ports.clock.now();
         let RunStart { workflow, inputs } = match store
