@@ -1,6 +1,10 @@
-// Real-browser test of the dashboard: log in, see a lead appear without a
-// reload, open it, see 13 steps, approve the draft, see the status change;
-// form markup renders as text; a failed lead is retried from the summary. Screenshots go to ../artifacts/.
+// Real-browser test of the dashboard, on a 1,366-px laptop screen: log in,
+// see a lead appear without a reload, open it, see 13 steps, approve the
+// draft from the keyboard, see the status change; form markup renders as
+// text; a refresh keeps what is typed and where the focus is; the table fits
+// beside the queue; every control is reachable with Tab; a failed lead shows
+// under its step and is retried from the summary. Screenshots go to
+// ../artifacts/.
 //
 // FORMLEAD_BIN: the formlead binary (default ../target/debug/formlead)
 // CHROMIUM:     the browser (default /usr/bin/chromium)
@@ -54,6 +58,38 @@ function check(cond, what) {
   console.log(`ok - ${what}`);
 }
 
+// Presses Tab until the focused element matches `selector`.
+async function tabTo(page, selector, what) {
+  for (let i = 0; i < 200; i++) {
+    await page.keyboard.press("Tab");
+    if (await page.evaluate((sel) => document.activeElement?.matches(sel) ?? false, selector)) return;
+  }
+  throw new Error(`FAILED: ${what} cannot be reached with Tab`);
+}
+
+// The page's visible controls, and those Tab reaches from the top: the
+// controls no keyboard user can reach.
+async function unreachableByTab(page) {
+  const describe = () => {
+    window.__describe = (el) => [el.tagName, el.getAttribute("data-action") || "", el.getAttribute("data-id") || "",
+      el.getAttribute("href") || "", el.name || "", (el.textContent || "").trim().slice(0, 40)].join("|");
+  };
+  await page.evaluate(describe);
+  const all = await page.evaluate(() => Array.from(document.querySelectorAll("a[href], button, input, select, textarea, summary"))
+    .filter((el) => !el.disabled && el.getClientRects().length > 0)
+    .map((el) => window.__describe(el)));
+  await page.evaluate(() => document.activeElement?.blur());
+  const reached = new Set();
+  for (let i = 0; i < all.length + 10; i++) {
+    await page.keyboard.press("Tab");
+    await page.evaluate(describe);
+    const d = await page.evaluate(() => (document.activeElement && document.activeElement !== document.body
+      ? window.__describe(document.activeElement) : ""));
+    if (d) reached.add(d);
+  }
+  return { count: all.length, missing: all.filter((d) => !reached.has(d)) };
+}
+
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
 const dir = mkdtempSync(join(tmpdir(), "formlead-e2e-"));
@@ -70,7 +106,8 @@ try {
     executablePath: browserPath,
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  // A 1,366 × 768 laptop screen.
+  const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
   const dialogs = [];
   const RETRY_ALL = "Retry every failed workflow?";
   page.on("dialog", (d) => {
@@ -110,6 +147,15 @@ try {
   check((await reason.inputValue()) === "Wrong product line", "a typed reject reason survives a refresh");
   check(await reason.evaluate((el) => el === document.activeElement), "and keeps the focus");
   await reason.fill("");
+  // So does a keyboard user's place on a button.
+  const approveInQueue = '.queue button[data-action="approve"]';
+  await tabTo(page, approveInQueue, "the queue's Approve button");
+  const focusedId = await page.evaluate(() => document.activeElement.getAttribute("data-id"));
+  const stamp2 = await page.locator("#updated").textContent();
+  await page.waitForFunction((s) => document.getElementById("updated").textContent !== s, stamp2, { timeout: 15000 });
+  check(await page.evaluate(([sel, id]) => document.activeElement?.matches(sel) && document.activeElement.getAttribute("data-id") === id,
+    [approveInQueue, focusedId]), "a button focused from the keyboard keeps the focus across a refresh");
+  await page.evaluate(() => document.activeElement?.blur());
   await page.screenshot({ path: join(artifacts, "dashboard-list.png"), fullPage: true });
   // The 24-hour chart (drawn when the page loads) shows the lead.
   await page.reload();
@@ -130,21 +176,58 @@ try {
 
   const badge = page.locator("section.draft h2 .badge");
   check((await badge.textContent()).trim() === "pending approval", "the draft waits for approval");
-  await page.getByRole("button", { name: "Approve" }).first().click();
+  // Approved from the keyboard alone.
+  await tabTo(page, 'section.draft button[data-action="approve"]', "the draft's Approve button");
+  await page.keyboard.press("Enter");
   await page.waitForFunction(() => document.querySelector("section.draft h2 .badge")?.textContent.trim() === "approved", null, { timeout: 10000 });
-  check(true, "after approving, the draft status changes to approved");
+  check(true, "after approving with the keyboard, the draft status changes to approved");
   check((await page.locator("table").last().textContent()).includes("operator:Erin"), "the audit trail names the operator");
   check(dialogs.length === 0, "no script from form content ran");
   await page.screenshot({ path: join(artifacts, "dashboard-workflow.png"), fullPage: true });
 
-  // A lead that fails (its email is invalid), retried from the summary tile.
+  // A lead that fails (its email is invalid), and one with a long address.
   await postLead(base, { formSubmissionId: `e2e-bad-${Date.now()}`, email: "not-an-email" });
+  const longEmail = "alexandra.montgomery-whitfield@enterprise-solutions-group.example";
+  await postLead(base, { formSubmissionId: `e2e-long-${Date.now()}`, email: longEmail, firstname: "Alexandra",
+    company: "Enterprise Solutions Group International", message: "Could we see pricing for 400 seats?" });
   await page.goto(`${base}/dashboard`);
   const retryAll = page.getByRole("button", { name: "Retry all failed" });
   await retryAll.waitFor({ timeout: 25000 });
-  await retryAll.click();
+  await page.locator("table.workflows tbody tr", { hasText: longEmail }).locator(".badge.ok").waitFor({ timeout: 25000 });
+  await page.reload();
+
+  // The failure shows under its step.
+  const failure = page.locator("section.failures tbody tr", { hasText: "1. validate submission" });
+  check((await failure.locator("td").nth(1).textContent()).trim() === "1", "failures by step: the invalid lead is a dead letter of step 1");
+
+  // The table fits beside the queue on a 1,366-px screen: nothing scrolls
+  // sideways and its last column ends before the queue begins.
+  const fit = await page.evaluate(() => {
+    const scroll = document.querySelector(".cols .list .scroll");
+    const last = document.querySelector("table.workflows thead th:last-child").getBoundingClientRect();
+    const aside = document.querySelector(".cols aside");
+    return {
+      tableOverflow: scroll.scrollWidth - scroll.clientWidth,
+      lastRight: last.right,
+      asideLeft: aside.getBoundingClientRect().left,
+      asideOverflow: aside.scrollWidth - aside.clientWidth,
+      pageOverflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    };
+  });
+  await page.screenshot({ path: join(artifacts, "dashboard-1366.png"), fullPage: true });
+  check(fit.tableOverflow <= 0 && fit.lastRight <= fit.asideLeft && fit.asideOverflow <= 0 && fit.pageOverflow <= 0,
+    `at 1,366 px the workflow table fits beside the approval queue (${JSON.stringify(fit)})`);
+
+  // Every control on the page is reachable with Tab.
+  const tab = await unreachableByTab(page);
+  check(tab.count >= 10 && tab.missing.length === 0, `Tab reaches all ${tab.count} controls (missing: ${JSON.stringify(tab.missing)})`);
+
+  // Retried from the summary tile, from the keyboard.
+  await page.evaluate(() => document.activeElement?.blur());
+  await tabTo(page, 'button[data-action="retry-failed"]', "Retry all failed");
+  await page.keyboard.press("Enter");
   await page.locator("#flash", { hasText: "Queued 1 for retry" }).waitFor({ timeout: 10000 });
-  check(true, "retry all failed re-queued the failed lead, after a confirmation");
+  check(true, "retry all failed re-queued the failed lead, after a confirmation, from the keyboard");
   console.log(`screenshots in ${artifacts}`);
 } catch (e) {
   failed = true;

@@ -17,7 +17,7 @@ use formlead_core::domain::{
 };
 use formlead_core::ports::{
     Accepted, Conflict, DEFAULT_MERGE_WINDOW, LeadTimes, LinkedSubmission, Page, PastSubmission,
-    ProspectHistory, Queue, StartAttempt, Store, StoreError, StoreWrite, TaskUpdate,
+    ProspectHistory, Queue, StartAttempt, StepFailures, Store, StoreError, StoreWrite, TaskUpdate,
     WorkflowFilter, WorkflowJob, WorkflowStats,
 };
 
@@ -854,6 +854,9 @@ impl Store for MemoryStore {
                 .filter(|d| d.status == DraftStatus::PendingApproval)
                 .count() as u64,
             draft_latencies_ms,
+            failures_by_step: StepFailures::tally(
+                s.errors.iter().filter(|e| e.created_at >= since),
+            ),
         })
     }
 

@@ -10,7 +10,9 @@ use formlead_core::domain::{
     StepName, StepRecord, StepStatus, TaskId, TaskPriority, TaskType, WorkflowError, WorkflowId,
     WorkflowStatus,
 };
-use formlead_core::ports::{Accepted, StartAttempt, StoreError, StoreWrite, WorkflowFilter};
+use formlead_core::ports::{
+    Accepted, StartAttempt, StepFailures, StoreError, StoreWrite, WorkflowFilter,
+};
 
 use crate::helpers::Subject;
 
@@ -984,7 +986,10 @@ pub async fn retries_dead_letters_and_requeue(s: &impl Subject) {
     s.start_attempt(id, "w1", t0() + Span::minutes(1), lease)
         .await
         .unwrap();
-    let e2 = error(id, 2, ErrorKind::Permanent);
+    let e2 = WorkflowError {
+        retry_at: None,
+        ..error(id, 2, ErrorKind::Permanent)
+    };
 
     s.fail_workflow(id, "w1", &e2).await.unwrap();
     let w = s.get_workflow(id).await.unwrap().unwrap();
@@ -997,6 +1002,28 @@ pub async fn retries_dead_letters_and_requeue(s: &impl Subject) {
         vec![e1, e2],
         "an error row per attempt, the rejected one not kept"
     );
+    // The dashboard's failures by step: e1 was retried, e2 ended the
+    // workflow; `since` bounds them.
+    let by_step = |since| async move { s.stats(since).await.unwrap().failures_by_step };
+    assert_eq!(
+        by_step(t0()).await,
+        vec![StepFailures {
+            step: Some(StepName::CreateCrmTask),
+            retried: 1,
+            dead_lettered: 1,
+            last_at: t0() + Span::seconds(2),
+        }]
+    );
+    assert_eq!(
+        by_step(t0() + Span::seconds(2)).await,
+        vec![StepFailures {
+            step: Some(StepName::CreateCrmTask),
+            retried: 0,
+            dead_lettered: 1,
+            last_at: t0() + Span::seconds(2),
+        }]
+    );
+    assert!(by_step(t0() + Span::seconds(3)).await.is_empty());
 
     let now = t0() + Span::hours(1);
     let requeued = s

@@ -25,8 +25,8 @@ pub use policy::{Approval, FlagPolicy, SendDecision, SendMode, SendRefusal};
 pub use queue::{Queue, QueueError, WorkflowJob};
 pub use store::{
     Accepted, Conflict, DEFAULT_MERGE_WINDOW, LeadTimes, LinkedSubmission, Page, PastSubmission,
-    ProspectHistory, RunInputs, RunStart, StartAttempt, Store, StoreError, StoreWrite,
-    WorkflowFilter, WorkflowStats,
+    ProspectHistory, RunInputs, RunStart, StartAttempt, StepFailures, Store, StoreError,
+    StoreWrite, WorkflowFilter, WorkflowStats,
 };
 pub use writer::{DraftContent, DraftInput, DraftWriter, WriterError};
 

@@ -2,9 +2,12 @@
 //! a prospect's history; the counters.
 
 use chrono::{DateTime, Utc};
-use formlead_core::domain::{DraftEmail, DraftStatus, WorkflowId, WorkflowStatus, WorkflowSummary};
+use formlead_core::domain::{
+    DraftEmail, DraftStatus, StepName, WorkflowId, WorkflowStatus, WorkflowSummary,
+};
 use formlead_core::ports::{
-    LeadTimes, Page, PastSubmission, ProspectHistory, StoreError, WorkflowFilter, WorkflowStats,
+    LeadTimes, Page, PastSubmission, ProspectHistory, StepFailures, StoreError, WorkflowFilter,
+    WorkflowStats,
 };
 
 use super::super::errors::db_err;
@@ -201,7 +204,38 @@ impl<B: Sql> SqlStore<B> {
             by_status,
             drafts_pending,
             draft_latencies_ms,
+            failures_by_step: self.failures_by_step(since).await?,
         })
+    }
+
+    /// Failed attempts since `since` per step: retried (a retry was
+    /// scheduled) or dead-lettered.
+    async fn failures_by_step(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<StepFailures>, StoreError> {
+        let q = stmt::<B>(
+            "SELECT step, SUM(CASE WHEN retry_at IS NULL THEN 0 ELSE 1 END) AS retried, \
+             SUM(CASE WHEN retry_at IS NULL THEN 1 ELSE 0 END) AS dead, MAX(created_at) AS last_at \
+             FROM workflow_errors WHERE created_at >= $1 GROUP BY step",
+        )
+        .arg(since);
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        let mut failures = self
+            .fetch_all(q, |r| {
+                Ok(StepFailures {
+                    step: r
+                        .opt_s("step")?
+                        .map(|s| StepName::parse(&s).map_err(StoreError::permanent))
+                        .transpose()?,
+                    retried: count(r.i("retried")?),
+                    dead_lettered: count(r.i("dead")?),
+                    last_at: r.time("last_at")?,
+                })
+            })
+            .await?;
+        StepFailures::sort(&mut failures);
+        Ok(failures)
     }
     pub(super) async fn workflow_counts(&self) -> Result<Vec<(WorkflowStatus, u64)>, StoreError> {
         self.faults.check::<StoreError>("stats").await?;

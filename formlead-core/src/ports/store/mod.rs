@@ -12,7 +12,8 @@ mod records;
 pub use error::{Conflict, StoreError};
 pub use records::{
     Accepted, DEFAULT_MERGE_WINDOW, LeadTimes, LinkedSubmission, Page, PastSubmission,
-    ProspectHistory, RunInputs, RunStart, StartAttempt, StoreWrite, WorkflowFilter, WorkflowStats,
+    ProspectHistory, RunInputs, RunStart, StartAttempt, StepFailures, StoreWrite, WorkflowFilter,
+    WorkflowStats,
 };
 
 use crate::domain::{

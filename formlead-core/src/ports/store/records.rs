@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    AuditEvent, CrmTask, DraftEmail, FormSubmission, StepRecord, SubmissionId, Workflow,
-    WorkflowId, WorkflowStatus,
+    AuditEvent, CrmTask, DraftEmail, FormSubmission, StepName, StepRecord, SubmissionId, Workflow,
+    WorkflowError, WorkflowId, WorkflowStatus,
 };
 
 /// The ids of an accepted submission and its workflow.
@@ -190,6 +190,59 @@ pub struct WorkflowStats {
     pub drafts_pending: u64,
     /// Milliseconds from submission to draft for recent drafts (unsorted).
     pub draft_latencies_ms: Vec<i64>,
+    /// Failed attempts since `since`, per step, in step order (failures
+    /// outside a step last).
+    #[serde(default)]
+    pub failures_by_step: Vec<StepFailures>,
+}
+
+/// Failed attempts of one step over a period (table `workflow_errors`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepFailures {
+    /// The step; `None` for failures outside a step (the run's set-up).
+    pub step: Option<StepName>,
+    /// Attempts that failed and were retried later.
+    pub retried: u64,
+    /// Attempts that ended their workflow (dead letters).
+    pub dead_lettered: u64,
+    /// The latest failure.
+    pub last_at: DateTime<Utc>,
+}
+
+impl StepFailures {
+    /// Sorts `failures` by step order, failures outside a step last.
+    pub fn sort(failures: &mut [Self]) {
+        failures.sort_by_key(|f| f.step.map_or(u8::MAX, StepName::number));
+    }
+
+    /// Counts `errors` per step, sorted as [`Self::sort`] does: what a
+    /// store that keeps its errors in memory returns.
+    pub fn tally<'a>(errors: impl IntoIterator<Item = &'a WorkflowError>) -> Vec<Self> {
+        let mut out: Vec<Self> = Vec::new();
+        for e in errors {
+            let i = match out.iter().position(|f| f.step == e.step) {
+                Some(i) => i,
+                None => {
+                    out.push(Self {
+                        step: e.step,
+                        retried: 0,
+                        dead_lettered: 0,
+                        last_at: e.created_at,
+                    });
+                    out.len() - 1
+                }
+            };
+            let f = &mut out[i];
+            if e.retry_at.is_some() {
+                f.retried += 1;
+            } else {
+                f.dead_lettered += 1;
+            }
+            f.last_at = f.last_at.max(e.created_at);
+        }
+        Self::sort(&mut out);
+        out
+    }
 }
 
 /// One of the records a workflow run writes, handed to the store together
@@ -204,4 +257,64 @@ pub enum StoreWrite {
     Draft(DraftEmail),
     /// A new CRM task.
     Task(CrmTask),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ErrorId, ErrorKind};
+
+    fn error(step: Option<StepName>, retried: bool, secs: i64) -> WorkflowError {
+        let at = DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::seconds(secs);
+        WorkflowError {
+            id: ErrorId::new(),
+            workflow_id: WorkflowId::new(),
+            attempt: 1,
+            step,
+            kind: if retried {
+                ErrorKind::Transient
+            } else {
+                ErrorKind::Permanent
+            },
+            message: "boom".into(),
+            retry_at: retried.then_some(at),
+            created_at: at,
+        }
+    }
+
+    #[test]
+    fn failures_are_tallied_per_step_in_step_order() {
+        let errors = [
+            error(None, false, 1),
+            error(Some(StepName::CreateCrmTask), true, 5),
+            error(Some(StepName::UpsertContact), true, 2),
+            error(Some(StepName::CreateCrmTask), false, 9),
+            error(Some(StepName::CreateCrmTask), true, 7),
+        ];
+        let t = |s| DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::seconds(s);
+        assert_eq!(
+            StepFailures::tally(&errors),
+            vec![
+                StepFailures {
+                    step: Some(StepName::UpsertContact),
+                    retried: 1,
+                    dead_lettered: 0,
+                    last_at: t(2)
+                },
+                StepFailures {
+                    step: Some(StepName::CreateCrmTask),
+                    retried: 2,
+                    dead_lettered: 1,
+                    last_at: t(9)
+                },
+                StepFailures {
+                    step: None,
+                    retried: 0,
+                    dead_lettered: 1,
+                    last_at: t(1)
+                },
+            ]
+        );
+        assert!(StepFailures::tally(&[]).is_empty());
+    }
 }

@@ -1,6 +1,6 @@
 // formlead dashboard: refresh the list every 10 s (keeping the filter in
-// the URL, and whatever the operator is typing into a form), and send
-// operator actions with the CSRF token.
+// the URL, whatever the operator is typing into a form, and the keyboard
+// focus), and send operator actions with the CSRF token.
 (function () {
   "use strict";
   var meta = document.querySelector('meta[name="csrf-token"]');
@@ -15,37 +15,64 @@
     setTimeout(function () { if (flash.textContent === text) flash.textContent = ""; }, 4000);
   }
 
-  // What the operator typed into the live part's forms (a reject reason),
-  // by form and position, with the focus and the caret: a refresh must
-  // not wipe it.
-  function typed() {
-    var kept = [];
+  // A refresh replaces the live part's HTML; the operator must not notice.
+  // What they typed into its forms (a reject reason) and where the focus
+  // was (an input with its caret, or a button or link a keyboard user
+  // tabbed to) are kept by control and position and put back.
+  var CONTROLS = "a[href], button, input, select, textarea, summary";
+
+  function keyOf(el) {
+    var f = el.form && el.form.getAttribute ? el.form : null;
+    return [
+      el.tagName,
+      el.getAttribute("data-action") || (f && f.getAttribute("data-action")) || "",
+      el.getAttribute("data-id") || (f && f.getAttribute("data-id")) || "",
+      el.getAttribute("href") || "",
+      el.name || ""
+    ].join(" ");
+  }
+
+  function eachControl(fn) {
     var seen = {};
-    Array.prototype.forEach.call(live.querySelectorAll("form[data-action] input"), function (i) {
-      var key = i.form.getAttribute("data-action") + " " + i.form.getAttribute("data-id") + " " + i.name;
+    Array.prototype.forEach.call(live.querySelectorAll(CONTROLS), function (el) {
+      var key = keyOf(el);
       var n = seen[key] = (seen[key] || 0) + 1;
-      var focused = i === document.activeElement;
-      if (i.value || focused) {
-        kept.push({ key: key, n: n, value: i.value, focused: focused, start: i.selectionStart, end: i.selectionEnd });
+      fn(el, key, n);
+    });
+  }
+
+  function snapshot() {
+    var kept = [];
+    eachControl(function (el, key, n) {
+      var focused = el === document.activeElement;
+      var typedIn = el.tagName === "INPUT" && el.value && el.closest("form[data-action]");
+      if (focused || typedIn) {
+        kept.push({ key: key, n: n, value: typedIn ? el.value : null, focused: focused,
+          start: el.selectionStart, end: el.selectionEnd });
       }
     });
     return kept;
   }
 
   function restore(kept) {
-    var seen = {};
-    Array.prototype.forEach.call(live.querySelectorAll("form[data-action] input"), function (i) {
-      var key = i.form.getAttribute("data-action") + " " + i.form.getAttribute("data-id") + " " + i.name;
-      var n = seen[key] = (seen[key] || 0) + 1;
+    var hadFocus = kept.some(function (k) { return k.focused; });
+    var refocused = false;
+    eachControl(function (el, key, n) {
       kept.forEach(function (k) {
         if (k.key !== key || k.n !== n) return;
-        i.value = k.value;
+        if (k.value !== null) el.value = k.value;
         if (k.focused) {
-          i.focus();
-          try { i.setSelectionRange(k.start, k.end); } catch (e) { /* not a text input */ }
+          el.focus({ preventScroll: true });
+          refocused = true;
+          if (el.tagName === "INPUT") {
+            try { el.setSelectionRange(k.start, k.end); } catch (e) { /* not a text input */ }
+          }
         }
       });
     });
+    // The focused control is gone (its draft was decided): keep the
+    // keyboard user in the live part rather than at the top of the page.
+    if (hadFocus && !refocused) live.focus({ preventScroll: true });
   }
 
   function refresh() {
@@ -57,7 +84,7 @@
       })
       .then(function (html) {
         if (html === null) return;
-        var kept = typed();
+        var kept = snapshot();
         live.innerHTML = html;
         restore(kept);
         if (updated) updated.textContent = "Updated " + new Date().toLocaleTimeString() + " · refreshes every 10 s.";

@@ -2,6 +2,7 @@
 //! the database goes through `esc`. One workflow's page is in `workflow`.
 
 pub mod chart;
+pub mod failures;
 pub mod workflow;
 
 use std::fmt::Write as _;
@@ -215,7 +216,7 @@ pub fn workflow_table(page: &Page<WorkflowSummary>, filter: &WorkflowFilter) -> 
         };
         let _ = write!(
             rows,
-            "<tr class=\"{}\"><td>{}</td><td><a href=\"/dashboard/workflows/{id}\">{}</a></td><td>{}</td><td>{}</td><td>{took}</td><td><a href=\"/dashboard/workflows/{id}\" aria-label=\"Open workflow for {}\">Open</a>{retry}</td></tr>",
+            "<tr class=\"{}\"><td>{}</td><td><a href=\"/dashboard/workflows/{id}\">{}</a></td><td>{}</td><td>{}</td><td class=\"took\">{took}</td><td><a href=\"/dashboard/workflows/{id}\" aria-label=\"Open workflow for {}\">Open</a>{retry}</td></tr>",
             status_class(w.status),
             badge(w.status),
             esc(&w.prospect_email),
@@ -301,11 +302,12 @@ pub fn live(
     budgets: &[BudgetUse],
 ) -> String {
     format!(
-        "{}{}<div class=\"cols\"><section class=\"list\" aria-label=\"Workflows\">{}</section><aside>{}</aside></div>",
+        "{}{}<div class=\"cols\"><section class=\"list\" aria-label=\"Workflows\">{}</section><aside>{}{}</aside></div>",
         tiles(stats),
         budget_tile(budgets),
         workflow_table(page, filter),
-        approval_queue(drafts)
+        approval_queue(drafts),
+        failures::failures_by_step(&stats.failures_by_step)
     )
 }
 
@@ -317,7 +319,7 @@ pub fn index(
     chart_svg: &str,
 ) -> String {
     format!(
-        "<h1>Leads</h1>{}<p class=\"muted\" id=\"updated\" aria-live=\"polite\">Refreshes every 10 s.</p><div id=\"live\">{live_html}</div>{chart_svg}{}",
+        "<h1>Leads</h1>{}<p class=\"muted\" id=\"updated\" aria-live=\"polite\">Refreshes every 10 s.</p><div id=\"live\" tabindex=\"-1\">{live_html}</div>{chart_svg}{}",
         filters(filter),
         voice_profile(voice)
     )
@@ -398,6 +400,7 @@ mod tests {
             by_status: vec![(WorkflowStatus::Completed, 3)],
             drafts_pending: 0,
             draft_latencies_ms: vec![],
+            failures_by_step: vec![],
         };
         assert!(!tiles(&stats).contains("retry-failed"));
         stats.by_status.push((WorkflowStatus::Failed, 2));

@@ -1,0 +1,77 @@
+//! Failures by step: which of the 13 steps failed today, how often it was
+//! retried and how often it ended a workflow.
+
+use std::fmt::Write as _;
+
+use formlead_core::ports::StepFailures;
+
+/// The table (or a line saying nothing failed).
+pub fn failures_by_step(failures: &[StepFailures]) -> String {
+    const HEAD: &str = "<section class=\"failures\" aria-labelledby=\"fs\"><h2 id=\"fs\">Failures by step today</h2>";
+    if failures.is_empty() {
+        return format!("{HEAD}<p class=\"empty\">No failed attempts today.</p></section>");
+    }
+    let mut rows = String::new();
+    for f in failures {
+        let step = f.step.map_or_else(
+            || "outside a step".to_owned(),
+            |s| format!("{}. {}", s.number(), s.as_str().replace('_', " ")),
+        );
+        let class = if f.dead_lettered > 0 { "bad" } else { "wait" };
+        let _ = write!(
+            rows,
+            "<tr class=\"{class}\"><th scope=\"row\">{step}</th><td>{}</td><td>{}</td><td>{}</td></tr>",
+            f.retried,
+            f.dead_lettered,
+            // Today's: the time of day says it.
+            format_args!(
+                "<time datetime=\"{}\">{}</time>",
+                f.last_at.to_rfc3339(),
+                f.last_at.format("%H:%M:%S")
+            )
+        );
+    }
+    format!(
+        "{HEAD}<table><thead><tr><th scope=\"col\">Step</th><th scope=\"col\">Retried</th>\
+         <th scope=\"col\" title=\"Failed attempts that ended their workflow\">Dead letters</th><th scope=\"col\">Last</th></tr></thead>\
+         <tbody>{rows}</tbody></table></section>"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+    use formlead_core::domain::StepName;
+
+    #[test]
+    fn each_failing_step_is_a_row_with_its_counts() {
+        let at = Utc.with_ymd_and_hms(2026, 12, 5, 9, 30, 0).unwrap();
+        let html = failures_by_step(&[
+            StepFailures {
+                step: Some(StepName::CreateMailDraft),
+                retried: 4,
+                dead_lettered: 0,
+                last_at: at,
+            },
+            StepFailures {
+                step: None,
+                retried: 0,
+                dead_lettered: 2,
+                last_at: at,
+            },
+        ]);
+        assert!(
+            html.contains("<tr class=\"wait\"><th scope=\"row\">10. create mail draft</th><td>4</td><td>0</td>"),
+            "{html}"
+        );
+        assert!(
+            html.contains(
+                "<tr class=\"bad\"><th scope=\"row\">outside a step</th><td>0</td><td>2</td>"
+            ),
+            "{html}"
+        );
+        assert!(html.contains(">09:30:00</time>"), "{html}");
+        assert!(failures_by_step(&[]).contains("No failed attempts today."));
+    }
+}
