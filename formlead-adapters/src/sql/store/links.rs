@@ -307,11 +307,8 @@ impl<B: Sql> SqlStore<B> {
         .execute_in(&mut *tx)
         .await
         .map_err(db_err::<B>)?;
-        B::push_job(&mut *tx, WorkflowJob { workflow_id: id }, Duration::ZERO)
-            .await
-            .map_err(db_err::<B>)?;
-        self.commit_durably(tx, turn).await?;
-        self.wake_workers();
+        self.commit_with_jobs(tx, turn, &[id], Duration::ZERO)
+            .await?;
         Ok(id)
     }
 }

@@ -27,8 +27,8 @@ mod writes;
 
 use std::sync::Arc;
 
-use formlead_core::domain::FormSubmission;
-use formlead_core::ports::{Accepted, StoreError};
+use formlead_core::domain::{FormSubmission, WorkflowId};
+use formlead_core::ports::{Accepted, StoreError, WorkflowJob};
 use sqlx::{Database, Pool};
 
 #[cfg(feature = "postgres")]
@@ -242,6 +242,28 @@ impl<B: Backend> SqlStore<B> {
         self.durable().await
     }
 
+    /// Queues a job for each of `ids` (due after `delay`) in `tx`, commits
+    /// it as [`Self::commit_durably`] does, then wakes this process's
+    /// workers.
+    pub(crate) async fn commit_with_jobs(
+        &self,
+        mut tx: sqlx::Transaction<'static, B::Db>,
+        turn: WriteTurn<'_>,
+        ids: &[WorkflowId],
+        delay: std::time::Duration,
+    ) -> Result<(), StoreError> {
+        for id in ids {
+            B::push_job(&mut tx, WorkflowJob { workflow_id: *id }, delay)
+                .await
+                .map_err(db_err::<B>)?;
+        }
+        self.commit_durably(tx, turn).await?;
+        if !ids.is_empty() {
+            self.wake_workers();
+        }
+        Ok(())
+    }
+
     /// Fault injection for tests: `accept_submission`,
     /// `accept_submission:after_insert`, `save_step`,
     /// `save_step:<step>:<status>`.
@@ -273,48 +295,53 @@ where
 
 #[cfg(test)]
 mod tests {
+    #[cfg(feature = "sqlite")]
+    use crate::sql::SqliteStore;
+
+    /// SQLite's query plan for `sql` (`$n` placeholders), one line per
+    /// step joined with "; ". The values bound only stand in for the
+    /// placeholders: the plan does not depend on them.
+    #[cfg(feature = "sqlite")]
+    async fn plan(store: &SqliteStore, sql: &str, binds: &[Option<&str>]) -> String {
+        use sqlx::Row as _;
+        let sql = format!("EXPLAIN QUERY PLAN {}", sql.replace('$', "?"));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for b in binds {
+            q = q.bind(b.map(str::to_owned));
+        }
+        q.fetch_all(store.pool())
+            .await
+            .expect("plan")
+            .iter()
+            .map(|r| r.get::<String, _>("detail"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
     /// Listing one status walks that status's rows in list order (the
     /// (status, created_at, id) index), with no scan and no sort; orphan
     /// recovery reads only the `processing` rows, through the same index;
-    /// an accept batch reads only its prospects' workflows.
+    /// an accept batch reads only its prospects' workflows; the dashboard's
+    /// failures by step read only the period's errors.
     #[cfg(feature = "sqlite")]
     #[tokio::test]
     async fn a_status_list_reads_only_that_status_in_order() {
-        use sqlx::Row as _;
-
-        use super::reads::{DRAFTS_OF_STATUS, WORKFLOWS_OF_STATUS};
-        use crate::sql::{SqliteDurability, SqliteStore};
+        use super::reads::{DRAFTS_OF_STATUS, FAILURES_BY_STEP, WORKFLOWS_OF_STATUS};
+        use crate::sql::Backend as _;
+        use crate::sql::SqliteDurability;
 
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("plan.db").display());
         let store = SqliteStore::connect_sqlite(&url, SqliteDurability::Full, 1)
             .await
             .expect("open sqlite");
-        let plan = |sql: &str| {
-            let sql = format!("EXPLAIN QUERY PLAN {}", sql.replace('$', "?"));
-            let pool = store.pool().clone();
-            async move {
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind("failed")
-                    .bind(None::<String>)
-                    .bind(50_i64)
-                    .bind(0_i64)
-                    .fetch_all(&pool)
-                    .await
-                    .expect("plan")
-                    .iter()
-                    .map(|r| r.get::<String, _>("detail"))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            }
-        };
         for (sql, index) in [
             (WORKFLOWS_OF_STATUS.0, "idx_workflows_status_created_at"),
             (WORKFLOWS_OF_STATUS.1, "idx_workflows_status_created_at"),
             (DRAFTS_OF_STATUS.0, "idx_draft_emails_status_created_at"),
             (DRAFTS_OF_STATUS.1, "idx_draft_emails_status_created_at"),
         ] {
-            let plan = plan(sql).await;
+            let plan = plan(&store, sql, &[Some("failed"), None, Some("50"), Some("0")]).await;
             assert!(
                 plan.contains(&format!("USING INDEX {index} (status=?)"))
                     || plan.contains(&format!("USING COVERING INDEX {index} (status=?)")),
@@ -323,44 +350,27 @@ mod tests {
             assert!(!plan.contains("TEMP B-TREE"), "{sql}\n{plan}");
         }
 
-        let sql = format!(
-            "EXPLAIN QUERY PLAN {}",
-            super::workflows::RECOVER_ORPHANS.replace('$', "?")
-        );
-        let plan = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind("2026-12-05T00:00:00Z")
-            .fetch_all(store.pool())
-            .await
-            .expect("plan")
-            .iter()
-            .map(|r| r.get::<String, _>("detail"))
-            .collect::<Vec<_>>()
-            .join("; ");
+        let since = Some("2026-12-05T00:00:00Z");
+        let recover = plan(&store, super::workflows::RECOVER_ORPHANS, &[since]).await;
         assert!(
-            plan.contains("USING INDEX idx_workflows_status_created_at (status=?)"),
-            "{plan}"
+            recover.contains("USING INDEX idx_workflows_status_created_at (status=?)"),
+            "{recover}"
         );
 
         // An accept batch looks up only its own prospects' workflows.
-        use crate::sql::Backend as _;
-        let sql = format!(
-            "EXPLAIN QUERY PLAN {}",
-            crate::sql::SqliteBackend::OPEN_REPLIES.replace('$', "?")
-        );
-        let plan = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(r#"["a@b.example"]"#)
-            .bind(0_i64)
-            .fetch_all(store.pool())
-            .await
-            .expect("plan")
-            .iter()
-            .map(|r| r.get::<String, _>("detail"))
-            .collect::<Vec<_>>()
-            .join("; ");
+        let sql = crate::sql::SqliteBackend::OPEN_REPLIES;
+        let open = plan(&store, sql, &[Some(r#"["a@b.example"]"#), Some("0")]).await;
         assert!(
-            plan.contains("SEARCH w USING INDEX idx_workflows_prospect_email (prospect_email=?)")
-                && !plan.contains("SCAN w"),
-            "{plan}"
+            open.contains("SEARCH w USING INDEX idx_workflows_prospect_email (prospect_email=?)")
+                && !open.contains("SCAN w"),
+            "{open}"
+        );
+
+        let failures = plan(&store, FAILURES_BY_STEP, &[since]).await;
+        assert!(
+            failures.contains("USING INDEX idx_workflow_errors_created_at (created_at>?)")
+                && !failures.contains("SCAN workflow_errors"),
+            "{failures}"
         );
     }
 }

@@ -15,6 +15,12 @@ use super::super::exec::{Sql, stmt};
 use super::SqlStore;
 use super::columns::{draft_cols, task_cols, workflow_cols};
 
+/// Failed attempts since `$1` per step: retried (a retry was scheduled)
+/// or dead-lettered, and the latest.
+pub(super) const FAILURES_BY_STEP: &str = "SELECT step, SUM(CASE WHEN retry_at IS NULL THEN 0 ELSE 1 END) AS retried, \
+     SUM(CASE WHEN retry_at IS NULL THEN 1 ELSE 0 END) AS dead, MAX(created_at) AS last_at \
+     FROM workflow_errors WHERE created_at >= $1 GROUP BY step";
+
 /// The workflow list (`$1` status, `$2` email pattern, `$3` limit, `$4`
 /// offset) and its count, for a condition on the status.
 macro_rules! workflow_list_sql {
@@ -208,18 +214,12 @@ impl<B: Sql> SqlStore<B> {
         })
     }
 
-    /// Failed attempts since `since` per step: retried (a retry was
-    /// scheduled) or dead-lettered.
+    /// [`FAILURES_BY_STEP`], in step order.
     async fn failures_by_step(
         &self,
         since: DateTime<Utc>,
     ) -> Result<Vec<StepFailures>, StoreError> {
-        let q = stmt::<B>(
-            "SELECT step, SUM(CASE WHEN retry_at IS NULL THEN 0 ELSE 1 END) AS retried, \
-             SUM(CASE WHEN retry_at IS NULL THEN 1 ELSE 0 END) AS dead, MAX(created_at) AS last_at \
-             FROM workflow_errors WHERE created_at >= $1 GROUP BY step",
-        )
-        .arg(since);
+        let q = stmt::<B>(FAILURES_BY_STEP).arg(since);
         let count = |n: i64| u64::try_from(n).unwrap_or(0);
         let mut failures = self
             .fetch_all(q, |r| {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use formlead_core::domain::{StepRecord, Workflow, WorkflowError, WorkflowId, WorkflowStatus};
-use formlead_core::ports::{Conflict, RunInputs, RunStart, StartAttempt, StoreError, WorkflowJob};
+use formlead_core::ports::{Conflict, RunInputs, RunStart, StartAttempt, StoreError};
 
 use super::super::errors::db_err;
 use super::super::exec::{Sql, stmt};
@@ -91,10 +91,7 @@ impl<B: Sql> SqlStore<B> {
     ) -> Result<StartAttempt<RunStart>, StoreError> {
         let Some(sql) = B::START_RUN else {
             let started = self.start_attempt(id, owner, now, lease).await?;
-            return Ok(started.map(|workflow| RunStart {
-                workflow,
-                inputs: None,
-            }));
+            return Ok(started.map(RunStart::from));
         };
         let q = start_args::<B>(stmt::<B>(sql), id, owner, now, lease);
         let start = self
@@ -124,10 +121,7 @@ impl<B: Sql> SqlStore<B> {
             .await?;
         match start {
             Some(start) => Ok(StartAttempt::Started(start)),
-            None => Ok(self.not_started(id, now).await?.map(|w| RunStart {
-                workflow: w,
-                inputs: None,
-            })),
+            None => Ok(self.not_started(id, now).await?.map(RunStart::from)),
         }
     }
     /// Why the start update took no lease.
@@ -223,10 +217,7 @@ impl<B: Sql> SqlStore<B> {
             return Err(self.lease_lost_or_missing(id).await);
         }
         let delay = (retry_at - error.created_at).to_std().unwrap_or_default();
-        B::push_job(&mut tx, WorkflowJob { workflow_id: id }, delay)
-            .await
-            .map_err(db_err::<B>)?;
-        self.commit_durably(tx, turn).await
+        self.commit_with_jobs(tx, turn, &[id], delay).await
     }
     pub(super) async fn fail_workflow(
         &self,
@@ -283,11 +274,7 @@ impl<B: Sql> SqlStore<B> {
         };
         let workflow = Reader::<B>::new(&row).workflow()?;
         let delay = (run_at - now).to_std().unwrap_or_default();
-        B::push_job(&mut tx, WorkflowJob { workflow_id: id }, delay)
-            .await
-            .map_err(db_err::<B>)?;
-        self.commit_durably(tx, turn).await?;
-        self.wake_workers();
+        self.commit_with_jobs(tx, turn, &[id], delay).await?;
         Ok(workflow)
     }
     pub(super) async fn recover_orphans(
@@ -304,15 +291,8 @@ impl<B: Sql> SqlStore<B> {
             .iter()
             .map(|r| Reader::<B>::new(r).uuid("id").map(WorkflowId))
             .collect::<Result<Vec<_>, _>>()?;
-        for id in &ids {
-            B::push_job(&mut tx, WorkflowJob { workflow_id: *id }, Duration::ZERO)
-                .await
-                .map_err(db_err::<B>)?;
-        }
-        self.commit_durably(tx, turn).await?;
-        if !ids.is_empty() {
-            self.wake_workers();
-        }
+        self.commit_with_jobs(tx, turn, &ids, Duration::ZERO)
+            .await?;
         Ok(ids)
     }
     pub(super) async fn transition_workflow(

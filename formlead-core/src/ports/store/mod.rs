@@ -111,10 +111,7 @@ pub trait Store: Send + Sync {
         Ok(self
             .start_attempt(id, owner, now, lease)
             .await?
-            .map(|workflow| RunStart {
-                workflow,
-                inputs: None,
-            }))
+            .map(RunStart::from))
     }
 
     /// Takes the lease on a finished workflow (`awaiting_approval` or

@@ -145,6 +145,16 @@ pub struct RunStart {
     pub inputs: Option<RunInputs>,
 }
 
+impl From<Workflow> for RunStart {
+    /// The leased workflow alone: the run reads its inputs itself.
+    fn from(workflow: Workflow) -> Self {
+        Self {
+            workflow,
+            inputs: None,
+        }
+    }
+}
+
 /// A run's inputs from the store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunInputs {
