@@ -174,6 +174,10 @@ try {
   check(message.includes("<img src=x onerror=alert(1)>"), "form markup renders as text");
   check((await page.locator("main img").count()) === 0, "no image element was injected");
 
+  const wfTab = await unreachableByTab(page);
+  check(wfTab.count >= 5 && wfTab.missing.length === 0,
+    `on the workflow page Tab reaches all ${wfTab.count} controls (missing: ${JSON.stringify(wfTab.missing)})`);
+
   const badge = page.locator("section.draft h2 .badge");
   check((await badge.textContent()).trim() === "pending approval", "the draft waits for approval");
   // Approved from the keyboard alone.
