@@ -9,20 +9,11 @@ use async_trait::async_trait;
 
 use formlead_adapters::sandbox::SandboxCrm;
 use formlead_adapters::testing::TestKit;
+
+use crate::send_mode;
 use formlead_core::domain::{DraftStatus, EmailAddress, Prospect, WorkflowStatus};
 use formlead_core::orchestrator::*;
-use formlead_core::policy::{Allowlist, ApiEnv, SendPolicyConfig};
 use formlead_core::ports::{Contact, CrmError, CrmNote, CrmPort, NewNote, NewTask, Store};
-
-fn send_mode(auto: bool) -> SendPolicyConfig {
-    SendPolicyConfig {
-        api_env: ApiEnv::Production,
-        mode_draft_only: false,
-        allow_auto_send: auto,
-        allowlist: Allowlist::parse("@acme.example").unwrap(),
-        require_operator_approval: !auto,
-    }
-}
 
 #[derive(Debug, Clone, Copy)]
 enum Decision {

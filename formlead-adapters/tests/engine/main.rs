@@ -11,15 +11,21 @@ mod promises;
 mod slots;
 mod steps;
 
-/// Send gates that need an operator's approval before a send to
-/// `@acme.example` (no auto-send).
-pub fn approval_required() -> formlead_core::policy::SendPolicyConfig {
+/// Production send gates for `@acme.example`: an auto-send where
+/// allowed, otherwise an operator's approval before a send.
+pub fn send_mode(auto: bool) -> formlead_core::policy::SendPolicyConfig {
     use formlead_core::policy::{Allowlist, ApiEnv, SendPolicyConfig};
     SendPolicyConfig {
         api_env: ApiEnv::Production,
         mode_draft_only: false,
-        allow_auto_send: false,
+        allow_auto_send: auto,
         allowlist: Allowlist::parse("@acme.example").unwrap(),
-        require_operator_approval: true,
+        require_operator_approval: !auto,
     }
+}
+
+/// Send gates that need an operator's approval before a send to
+/// `@acme.example` (no auto-send).
+pub fn approval_required() -> formlead_core::policy::SendPolicyConfig {
+    send_mode(false)
 }

@@ -1,11 +1,12 @@
-//! Offered meeting times are checked again when a draft is approved: a
-//! past or booked time is re-picked and the draft rewritten before the
-//! send; with no free time left, the operator is told and nothing is sent.
+//! Offered meeting times are checked again when a draft is approved or
+//! auto-sent in a later attempt: a past or booked time is re-picked and the
+//! draft rewritten before the send; with no free time left, the operator is
+//! told and nothing is sent.
 
 use chrono::Duration as Span;
-use formlead_adapters::testing::TestKit;
+use formlead_adapters::testing::{Fault, TestKit};
 
-use crate::approval_required;
+use crate::{approval_required, send_mode};
 use formlead_core::domain::DraftStatus;
 use formlead_core::orchestrator::{ActionError, Engine};
 use formlead_core::ports::{BusyBlock, Clock, Conflict, Store};
@@ -110,4 +111,53 @@ async fn with_no_free_slot_the_operator_is_told_and_nothing_is_sent() {
         .await
         .unwrap();
     assert!(audit.iter().any(|e| e.action == "draft.slots_unavailable"));
+}
+
+/// An auto-send right after the run planned the reply trusts the free/busy
+/// answer step 6 read moments earlier: one calendar call per lead.
+#[tokio::test]
+async fn an_auto_send_in_the_planning_run_reads_the_calendar_once() {
+    let kit = TestKit::with_policy(send_mode(true));
+    let engine = kit.engine();
+    kit.submit_lead(&engine, "slots-auto").await.unwrap();
+    kit.run_due(&engine).await.unwrap();
+    assert_eq!(kit.mail.sent().len(), 1);
+    assert!(
+        !offered(&kit.mail.drafts()[0].1.body_text).is_empty(),
+        "slots were offered"
+    );
+    assert_eq!(kit.calendar.faults().calls("busy"), 1);
+}
+
+/// An auto-send in a later attempt (the first one's send failed) checks the
+/// offered times again: three days on, every one has passed and is
+/// re-picked before the send.
+#[tokio::test]
+async fn an_auto_send_resumed_days_later_re_picks_past_slots() {
+    let kit = TestKit::with_policy(send_mode(true));
+    let engine = kit.engine();
+    kit.mail.faults().inject("send_draft", Fault::Transient);
+    let ids = kit.submit_lead(&engine, "slots-late").await.unwrap();
+    kit.run_due(&engine).await.unwrap();
+    assert!(kit.mail.sent().is_empty(), "the first send failed");
+    let before = offered(&kit.mail.drafts()[0].1.body_text);
+    assert!(!before.is_empty());
+
+    kit.clock.advance(Span::days(3));
+    kit.run_due(&engine).await.unwrap();
+    let sent = kit.mail.sent();
+    assert_eq!(sent.len(), 1);
+    let after = offered(&kit.mail.drafts()[0].1.body_text);
+    assert!(!after.is_empty());
+    assert!(
+        after.iter().all(|l| !before.contains(l)),
+        "{before:?} → {after:?}"
+    );
+    let audit = kit.store.audit_for_workflow(ids.workflow_id).await.unwrap();
+    assert!(audit.iter().any(|e| e.action == "draft.slots_repicked"));
+    assert_eq!(
+        kit.calendar.faults().calls("busy"),
+        2,
+        "step 6, then the re-check"
+    );
 }

@@ -7,20 +7,12 @@ use chrono::Duration as Span;
 
 use formlead_adapters::testing::Fault;
 use formlead_adapters::testing::TestKit;
+
+use crate::send_mode;
 use formlead_core::domain::{DraftStatus, ErrorKind, StepName, StepStatus, WorkflowStatus};
 use formlead_core::orchestrator::*;
-use formlead_core::policy::{Allowlist, ApiEnv, SendPolicyConfig};
+use formlead_core::policy::Allowlist;
 use formlead_core::ports::{Classify, Clock, MailThread, Queue, Store, WorkflowJob};
-
-fn send_mode(auto: bool) -> SendPolicyConfig {
-    SendPolicyConfig {
-        api_env: ApiEnv::Production,
-        mode_draft_only: false,
-        allow_auto_send: auto,
-        allowlist: Allowlist::parse("@acme.example").unwrap(),
-        require_operator_approval: !auto,
-    }
-}
 
 /// Exactly one draft, task and note exist, in the vendors and in the store.
 async fn assert_exactly_one_of_each(kit: &TestKit, wf: formlead_core::domain::WorkflowId) {

@@ -7,6 +7,7 @@ use super::super::failure::{StepFailure, permanent, port_failure, store_failure}
 use super::super::send::SendFailure;
 use super::super::slots::SlotCheck;
 use super::effects::DraftCheckpoint;
+use crate::agents::MeetingSlot;
 use crate::domain::{AuditEvent, DraftStatus, StepName, Workflow, WorkflowStatus};
 use crate::ports::{Approval, SendDecision, SendMode, StoreWrite};
 
@@ -17,6 +18,7 @@ impl Engine {
         done: &Checkpoints,
         decision: &SendDecision,
         draft: &DraftCheckpoint,
+        offered: &[MeetingSlot],
     ) -> Result<WorkflowStatus, StepFailure> {
         let step = StepName::Finalize;
         // Only an auto-send reaches outside: otherwise nothing needs the
@@ -29,7 +31,7 @@ impl Engine {
                     "draft ready in the mailbox (draft-only)".to_owned(),
                 ),
                 SendMode::NeedsApproval => self.awaiting_decision(draft).await?,
-                SendMode::AutoSend => self.auto_send(draft).await?,
+                SendMode::AutoSend => self.auto_send(done, draft, offered).await?,
             };
             let event = AuditEvent::new(
                 Some(wf.id),
@@ -69,9 +71,17 @@ impl Engine {
     }
 
     /// Sends without a click; a refusal leaves it to an operator.
+    ///
+    /// The offered meeting times are checked again first, unless this
+    /// attempt read the calendar itself (step 6 has no checkpoint from an
+    /// earlier attempt) and none of them has started: then the free/busy
+    /// answer is moments old, and asking again would only add a calendar
+    /// call and four reads to the lead's time to reply.
     async fn auto_send(
         &self,
+        done: &Checkpoints,
         draft: &DraftCheckpoint,
+        offered: &[MeetingSlot],
     ) -> Result<(WorkflowStatus, String), StepFailure> {
         let step = StepName::Finalize;
         let stored = self
@@ -81,13 +91,20 @@ impl Engine {
             .await
             .map_err(store_failure(Some(step)))?
             .ok_or_else(|| permanent(step, "the workflow's draft is missing"))?;
-        let stored = match self.recheck_slots(stored, "system").await? {
-            SlotCheck::Sendable(draft) => *draft,
-            SlotCheck::NoFreeSlot => {
-                return Ok((
-                    WorkflowStatus::AwaitingApproval,
-                    "not sent: the offered meeting times are taken and none is free; awaiting an operator".to_owned(),
-                ));
+        let now = self.ports.clock.now();
+        let read_now = done.get(&StepName::FindMeetingSlots).is_none()
+            && offered.iter().all(|s| s.start > now);
+        let stored = if read_now {
+            stored
+        } else {
+            match self.recheck_slots(stored, "system").await? {
+                SlotCheck::Sendable(draft) => *draft,
+                SlotCheck::NoFreeSlot => {
+                    return Ok((
+                        WorkflowStatus::AwaitingApproval,
+                        "not sent: the offered meeting times are taken and none is free; awaiting an operator".to_owned(),
+                    ));
+                }
             }
         };
         Ok(

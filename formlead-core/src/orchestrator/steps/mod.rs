@@ -86,7 +86,9 @@ impl Engine {
         };
         self.log_crm_note(wf, &done, &contact, &reply).await?;
         self.renew_lease(wf, lease).await?;
-        let status = self.finalize(wf, &done, &decision, &draft).await?;
+        let status = self
+            .finalize(wf, &done, &decision, &draft, &plan.slots)
+            .await?;
         Ok((status, done.into_deferred()))
     }
 
