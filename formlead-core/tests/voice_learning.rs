@@ -86,3 +86,113 @@ fn frequent_phrases_are_the_senders_own() {
     );
     assert!(learned.frequent_phrases.iter().all(|p| !p.contains("dave")));
 }
+
+/// Each mailbox gives example sentences for an LLM writer that name no one:
+/// none of the people, companies, numbers or addresses in the mail.
+#[test]
+fn example_sentences_name_no_one() {
+    // Every person and company the three mailboxes name.
+    const NAMES: &[&str] = &[
+        "Alex",
+        "Ana",
+        "Bauer",
+        "Ben",
+        "Blake",
+        "Brien",
+        "Brightline",
+        "Casey",
+        "Dave",
+        "Drew",
+        "Eleanor",
+        "Eva",
+        "Ferreira",
+        "Fletcher",
+        "Harrison",
+        "James",
+        "Jamie",
+        "Jon",
+        "Jordan",
+        "Kim",
+        "Lee",
+        "Lindqvist",
+        "Mensah",
+        "Mia",
+        "Morgan",
+        "Northwind",
+        "Novak",
+        "Okafor",
+        "Park",
+        "Priya",
+        "Raj",
+        "Riley",
+        "Robin",
+        "Rossi",
+        "Sam",
+        "Tanaka",
+        "Taylor",
+        "Tom",
+        "Whitfield",
+        "Zoe",
+    ];
+    // A terse writer has few sentences of five words or more.
+    for (text, least) in [
+        (include_str!("fixtures/voice/terse.txt"), 1),
+        (include_str!("fixtures/voice/formal.txt"), 3),
+        (include_str!("fixtures/voice/friendly.txt"), 3),
+    ] {
+        let learned = VoiceLearner
+            .learn(&mailbox(text), &VoiceProfile::default())
+            .unwrap();
+        let examples = &learned.example_sentences;
+        assert!((least..=5).contains(&examples.len()), "{examples:?}");
+        for e in examples {
+            assert!(
+                !e.chars()
+                    .any(|c| c.is_ascii_digit() || c == '@' || c == '/'),
+                "{e}"
+            );
+            for name in NAMES {
+                assert!(!e.contains(name), "{e}");
+            }
+        }
+        assert!(learned.profile.examples.is_empty(), "the caller adds them");
+
+        // With them, the profile round-trips through its TOML, and the
+        // template writer writes exactly what it writes without them.
+        let with = VoiceProfile {
+            examples: examples.clone(),
+            ..learned.profile.clone()
+        };
+        assert_eq!(VoiceProfile::from_toml(&with.to_toml()).unwrap(), with);
+        let input = draft_input();
+        assert_eq!(
+            TemplateWriter::new(with).compose(&input),
+            TemplateWriter::new(learned.profile.clone()).compose(&input)
+        );
+    }
+}
+
+fn draft_input() -> formlead_core::ports::DraftInput {
+    use formlead_core::agents::{MemoryRecall, NextAction, NextStep};
+    use formlead_core::domain::{EmailAddress, Prospect};
+    formlead_core::ports::DraftInput {
+        prospect: Prospect {
+            email: EmailAddress::parse("ann@acme.example").expect("valid address"),
+            first_name: Some("Ann".into()),
+            last_name: None,
+            company: Some("Acme".into()),
+            message: Some("Could we see a demo next week?".into()),
+        },
+        plan: NextStep {
+            action: NextAction::ProposeMeeting,
+            reason: String::new(),
+            asset: None,
+            slots: Vec::new(),
+        },
+        thread: None,
+        memory: MemoryRecall::default(),
+        time_zone: chrono_tz::UTC,
+        more_asks: Vec::new(),
+        support_handoff: false,
+    }
+}

@@ -93,7 +93,19 @@ impl LlmWriter {
              Start with \"{greeting}\" (with the prospect's first name) and end with \"{sign_off}\" followed by the signature. \
              At most {max} words. Never use these phrases: {avoid}. Use only facts from the context; do not invent prices or dates. \
              Promise that support will be in touch only if support_handoff is true; answer every ask in also_asked. \
-             Answer with a JSON object {{\"subject\": \"…\", \"body\": \"…\"}}, plain text body, no HTML.",
+             Answer with a JSON object {{\"subject\": \"…\", \"body\": \"…\"}}, plain text body, no HTML.{examples}",
+            examples = if v.examples.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " Sentences the sender wrote, to match their style (do not copy them): {}",
+                    v.examples
+                        .iter()
+                        .map(|e| serde_json::Value::from(e.as_str()).to_string())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                )
+            },
             company = v.company_name,
             tone = v.tone,
             greeting = v.greeting,

@@ -8,7 +8,7 @@ use formlead_core::domain::{EmailAddress, Prospect};
 use formlead_core::ports::{DraftInput, DraftWriter};
 use secrecy::SecretString;
 use serde_json::json;
-use wiremock::matchers::{body_partial_json, header, method, path};
+use wiremock::matchers::{body_partial_json, body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::{fixture, json};
@@ -37,6 +37,11 @@ fn input() -> DraftInput {
 }
 
 fn writer(server: &MockServer) -> LlmWriter {
+    writer_with(server, VoiceProfile::default())
+}
+
+/// The LLM writer over the template writer for `voice` (company Northwind).
+fn writer_with(server: &MockServer, voice: VoiceProfile) -> LlmWriter {
     let config = LlmConfig {
         api_base: format!("{}/v1", server.uri()),
         api_key: SecretString::from("sk-test"),
@@ -47,7 +52,7 @@ fn writer(server: &MockServer) -> LlmWriter {
         config,
         TemplateWriter::new(VoiceProfile {
             company_name: "Northwind".into(),
-            ..VoiceProfile::default()
+            ..voice
         }),
     )
     .unwrap()
@@ -75,6 +80,43 @@ async fn a_valid_answer_is_used_with_safe_html() {
     assert_eq!(d.subject, "Onboarding automation for Globex");
     assert!(d.body_text.starts_with("Hi Maria,"));
     assert!(d.body_html.starts_with("<div><p>Hi Maria,</p>"));
+}
+
+/// A profile's example sentences reach the LLM in its instructions; a
+/// profile without them sends none.
+#[tokio::test]
+async fn the_voice_profiles_example_sentences_are_in_the_prompt() {
+    let example = "Happy to walk you through it whenever suits you.";
+    for (voice, expected) in [
+        (
+            VoiceProfile {
+                examples: vec![example.into()],
+                ..VoiceProfile::default()
+            },
+            1,
+        ),
+        (VoiceProfile::default(), 0),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/v1/chat/completions"))
+            .and(body_string_contains(
+                "Sentences the sender wrote, to match their style",
+            ))
+            .and(body_string_contains(example))
+            .respond_with(json(200, fixture!("llm_completion.json")))
+            .expect(expected)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/v1/chat/completions"))
+            .respond_with(json(200, fixture!("llm_completion.json")))
+            .expect(1 - expected)
+            .mount(&server)
+            .await;
+        let d = writer_with(&server, voice).write(&input()).await.unwrap();
+        assert_eq!(d.subject, "Onboarding automation for Globex");
+    }
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ pub mod meeting_slot;
 pub mod next_step;
 pub mod thread_reader;
 pub mod voice;
+pub mod voice_examples;
 pub mod voice_learner;
 
 pub use asset_hunter::{AssetHunter, RankedAsset};

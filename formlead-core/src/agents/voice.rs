@@ -25,6 +25,8 @@ pub enum Tone {
 /// company_name = "Acme"
 /// max_words = 180
 /// avoid_phrases = ["synergy", "circle back"]
+/// # Only for the LLM writer; optional.
+/// examples = ["Happy to walk you through it whenever suits you."]
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -43,6 +45,10 @@ pub struct VoiceProfile {
     pub max_words: usize,
     /// Phrases that must never appear (case-insensitive).
     pub avoid_phrases: Vec<String>,
+    /// A few short, anonymised sentences the sender wrote, as style
+    /// examples for the LLM writer (`formlead voice learn` adds them when
+    /// an LLM is configured). The template writer does not use them.
+    pub examples: Vec<String>,
 }
 
 impl Default for VoiceProfile {
@@ -55,6 +61,7 @@ impl Default for VoiceProfile {
             company_name: "our team".into(),
             max_words: 180,
             avoid_phrases: Vec::new(),
+            examples: Vec::new(),
         }
     }
 }
@@ -73,6 +80,10 @@ pub enum VoiceError {
 
 /// The fewest `max_words` a profile may set.
 pub const MIN_WORDS: usize = 40;
+
+/// The most example sentences a profile may carry, and their longest.
+pub const MAX_EXAMPLES: usize = 10;
+const MAX_EXAMPLE_CHARS: usize = 240;
 
 impl VoiceProfile {
     /// Parses and validates a TOML profile. Missing keys take defaults.
@@ -104,6 +115,22 @@ impl VoiceProfile {
                 )));
             }
         }
+        if self.examples.len() > MAX_EXAMPLES {
+            return Err(VoiceError::Invalid(format!(
+                "examples has {} entries; at most {MAX_EXAMPLES}",
+                self.examples.len()
+            )));
+        }
+        if let Some(e) = self
+            .examples
+            .iter()
+            .find(|e| e.trim().is_empty() || e.chars().count() > MAX_EXAMPLE_CHARS)
+        {
+            return Err(VoiceError::Invalid(format!(
+                "examples has an empty entry or one over {MAX_EXAMPLE_CHARS} characters ({} characters)",
+                e.chars().count()
+            )));
+        }
         for phrase in &self.avoid_phrases {
             if phrase.trim().is_empty() {
                 return Err(VoiceError::Invalid(
@@ -111,10 +138,12 @@ impl VoiceProfile {
                 ));
             }
             let lower = phrase.to_lowercase();
+            let examples = self.examples.join("\n");
             for (key, value) in [
                 ("greeting", &self.greeting),
                 ("sign_off", &self.sign_off),
                 ("signature", &self.signature),
+                ("examples", &examples),
             ] {
                 if value.to_lowercase().contains(&lower) {
                     return Err(VoiceError::Invalid(format!(
@@ -130,23 +159,25 @@ impl VoiceProfile {
     pub fn to_toml(&self) -> String {
         // A JSON string is a valid TOML basic string.
         let s = |v: &str| serde_json::Value::from(v).to_string();
+        let list = |items: &[String]| items.iter().map(|p| s(p)).collect::<Vec<_>>().join(", ");
+        let examples = if self.examples.is_empty() {
+            String::new()
+        } else {
+            format!("examples = [{}]\n", list(&self.examples))
+        };
         let tone = match self.tone {
             Tone::Friendly => "friendly",
             Tone::Formal => "formal",
             Tone::Concise => "concise",
         };
         format!(
-            "tone = \"{tone}\"\ngreeting = {}\nsign_off = {}\nsignature = {}\ncompany_name = {}\nmax_words = {}\navoid_phrases = [{}]\n",
+            "tone = \"{tone}\"\ngreeting = {}\nsign_off = {}\nsignature = {}\ncompany_name = {}\nmax_words = {}\navoid_phrases = [{}]\n{examples}",
             s(&self.greeting),
             s(&self.sign_off),
             s(&self.signature),
             s(&self.company_name),
             self.max_words,
-            self.avoid_phrases
-                .iter()
-                .map(|p| s(p))
-                .collect::<Vec<_>>()
-                .join(", ")
+            list(&self.avoid_phrases),
         )
     }
 

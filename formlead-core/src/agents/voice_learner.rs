@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 
 use super::voice::{Tone, VoiceError, VoiceProfile};
+use super::voice_examples::example_sentences;
 
 /// Fewest messages a profile is learned from.
 pub const MIN_MESSAGES: usize = 3;
@@ -76,6 +77,10 @@ pub struct LearnedVoice {
     /// Three-word phrases found in at least a quarter of the messages,
     /// most frequent first.
     pub frequent_phrases: Vec<String>,
+    /// Short sentences of the sender's that name nobody and nothing (see
+    /// [`super::voice_examples`]): what `profile.examples` carries when an
+    /// LLM writes the drafts. Not in `profile` itself.
+    pub example_sentences: Vec<String>,
 }
 
 /// Derives a [`VoiceProfile`] from sent messages.
@@ -126,6 +131,7 @@ impl VoiceLearner {
             // signature) on top of what the sender usually writes.
             max_words: (p90 + 40).div_ceil(10) * 10,
             avoid_phrases: base.avoid_phrases.clone(),
+            examples: Vec::new(),
         };
         profile.max_words = profile.max_words.clamp(super::voice::MIN_WORDS, 400);
         // An avoided phrase the sender's own habits contain cannot stay.
@@ -143,6 +149,10 @@ impl VoiceLearner {
             messages: parsed.len(),
             median_words,
             frequent_phrases: frequent_phrases(&parsed),
+            example_sentences: example_sentences(
+                &parsed.iter().map(|p| p.body.as_str()).collect::<Vec<_>>(),
+                &base.company_name,
+            ),
         })
     }
 }
@@ -409,6 +419,11 @@ pub fn profile_changes(current: &VoiceProfile, learned: &VoiceProfile) -> Vec<St
         "avoid_phrases",
         current.avoid_phrases.join(", "),
         learned.avoid_phrases.join(", "),
+    );
+    diff(
+        "examples",
+        format!("{} sentence(s)", current.examples.len()),
+        format!("{} sentence(s)", learned.examples.len()),
     );
     out
 }

@@ -58,9 +58,18 @@ pub async fn run(settings: Settings, args: VoiceArgs) -> anyhow::Result<ExitCode
             sent
         }
     };
-    let learned = VoiceLearner
+    let mut learned = VoiceLearner
         .learn(&sent, &current)
         .context("learning the voice profile")?;
+    // Example sentences are for an LLM writer only; the template writer
+    // needs none.
+    if settings.llm.is_some() {
+        learned.profile.examples = learned.example_sentences.clone();
+        eprintln!(
+            "{} example sentence(s) for the LLM writer (anonymised: none names a person, company, number or address)",
+            learned.profile.examples.len()
+        );
+    }
     eprintln!(
         "learned from {} message(s): median {} words, tone {:?}",
         learned.messages, learned.median_words, learned.profile.tone

@@ -657,6 +657,35 @@ fn voice_learn_writes_a_profile_the_writer_takes() {
     assert_eq!(p.greeting, "Hi {first_name},");
     assert_eq!(p.sign_off, "Best regards,");
     assert_eq!(p.signature, "Alex Morgan\nAccount Executive, Acme");
+    assert!(p.examples.is_empty(), "no LLM writer, no example sentences");
+    // With an LLM writer configured, a few anonymised sentences for it.
+    let llm = [
+        ("LLM_API_BASE", "http://127.0.0.1:9/v1"),
+        ("LLM_API_KEY", "sk-voice-test"),
+        ("LLM_MODEL", "gpt-4o-mini"),
+    ];
+    let o = run(
+        dir.path(),
+        &llm,
+        &["voice", "learn", "--out", "voice-llm.toml"],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("example sentence(s) for the LLM writer"),
+        "{out}"
+    );
+    assert!(!out.contains("sk-voice-test"), "{out}");
+    let toml = std::fs::read_to_string(dir.path().join("voice-llm.toml")).unwrap();
+    let with = formlead_core::agents::VoiceProfile::from_toml(&toml).unwrap();
+    assert!((1..=5).contains(&with.examples.len()), "{toml}");
+    assert!(
+        with.examples
+            .iter()
+            .all(|e| !e.contains("Alex") && !e.contains("Acme")),
+        "{toml}"
+    );
+    assert_eq!(with.greeting, p.greeting);
     // The server starts with it.
     let o = run(
         dir.path(),

@@ -337,7 +337,7 @@ pub fn voice_profile(v: &VoiceProfile) -> String {
         "<details class=\"voice\"><summary>Voice profile: {tone}, “{}” … “{}”, at most {} words</summary>\
          <dl class=\"facts\"><dt>Tone</dt><dd>{tone}</dd><dt>Greeting</dt><dd>{}</dd><dt>Sign-off</dt><dd>{}</dd>\
          <dt>Signature</dt><dd><pre>{}</pre></dd><dt>Company</dt><dd>{}</dd><dt>Max words</dt><dd>{}</dd>\
-         <dt>Avoided phrases</dt><dd>{}</dd></dl>\
+         <dt>Avoided phrases</dt><dd>{}</dd><dt>Example sentences</dt><dd>{}</dd></dl>\
          <p class=\"muted\">Learn it from your sent mail: <code>formlead voice learn --out voice.toml</code>, then set <code>VOICE_PROFILE</code>.</p></details>",
         esc(&v.greeting),
         esc(&v.sign_off),
@@ -351,6 +351,17 @@ pub fn voice_profile(v: &VoiceProfile) -> String {
             "none".to_owned()
         } else {
             esc(&v.avoid_phrases.join(", "))
+        },
+        if v.examples.is_empty() {
+            "none (only an LLM writer uses them)".to_owned()
+        } else {
+            format!(
+                "<ul>{}</ul>",
+                v.examples
+                    .iter()
+                    .map(|e| format!("<li>{}</li>", esc(e)))
+                    .collect::<String>()
+            )
         }
     )
 }
@@ -405,6 +416,23 @@ mod tests {
         assert!(!tiles(&stats).contains("retry-failed"));
         stats.by_status.push((WorkflowStatus::Failed, 2));
         assert!(tiles(&stats).contains("data-action=\"retry-failed\""));
+    }
+
+    #[test]
+    fn the_voice_profile_lists_its_example_sentences_escaped() {
+        let none = voice_profile(&VoiceProfile::default());
+        assert!(
+            none.contains("<dt>Example sentences</dt><dd>none"),
+            "{none}"
+        );
+        let html = voice_profile(&VoiceProfile {
+            examples: vec!["Happy to help <b>today</b>.".into()],
+            ..VoiceProfile::default()
+        });
+        assert!(
+            html.contains("<ul><li>Happy to help &lt;b&gt;today&lt;/b&gt;.</li></ul>"),
+            "{html}"
+        );
     }
 
     #[test]
