@@ -1,5 +1,6 @@
-//! Dashboard cost: server time to render the list of 1,000 workflows, and
-//! the weight of the page plus its assets.
+//! Dashboard cost: server time to render the list of 1,000 workflows (and
+//! the failures by step of 100 more), and the weight of the page plus its
+//! assets.
 //!
 //! `cargo bench --bench dashboard`
 
@@ -19,7 +20,14 @@ async fn get(router: &axum::Router, path: &str) -> (Duration, usize) {
     let t = Instant::now();
     let response = router
         .clone()
-        .oneshot(Request::get(path).body(Body::empty()).expect("request"))
+        .oneshot(
+            // Without an operator token, operator routes answer loopback
+            // hosts only.
+            Request::get(path)
+                .header("host", "127.0.0.1")
+                .body(Body::empty())
+                .expect("request"),
+        )
         .await
         .expect("response");
     assert!(
@@ -69,8 +77,25 @@ async fn main() {
             .await
             .expect("process");
     }
+    // And 100 that failed (an invalid address: dead letters of step 1),
+    // for the failures by step.
+    for i in 0..100 {
+        let body = format!(r#"{{"formSubmissionId":"dash-bad-{i}","email":"not-an-email-{i}"}}"#);
+        let sub = formlead::core::domain::FormSubmission::from_webhook_body(
+            body.as_bytes(),
+            chrono::Utc::now(),
+        )
+        .expect("body");
+        let ids = store.accept_submission(&sub).await.expect("accept");
+        engine
+            .process(formlead::core::ports::WorkflowJob {
+                workflow_id: ids.workflow_id,
+            })
+            .await
+            .expect("process");
+    }
     println!(
-        "seeded 1,000 completed workflows in {:.1} s",
+        "seeded 1,000 completed and 100 failed workflows in {:.1} s",
         seeded.elapsed().as_secs_f64()
     );
 
