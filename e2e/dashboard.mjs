@@ -203,6 +203,7 @@ try {
   // The failure shows under its step.
   const failure = page.locator("section.failures tbody tr", { hasText: "1. validate submission" });
   check((await failure.locator("td").nth(1).textContent()).trim() === "1", "failures by step: the invalid lead is a dead letter of step 1");
+  check((await failure.locator("td a").getAttribute("href")) === "/dashboard?status=failed", "its dead letters link to the failed workflows");
 
   // The table fits beside the queue on a 1,366-px screen: nothing scrolls
   // sideways and its last column ends before the queue begins.

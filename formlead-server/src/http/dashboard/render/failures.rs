@@ -18,11 +18,19 @@ pub fn failures_by_step(failures: &[StepFailures]) -> String {
             |s| format!("{}. {}", s.number(), s.as_str().replace('_', " ")),
         );
         let class = if f.dead_lettered > 0 { "bad" } else { "wait" };
+        // Dead letters lead to the failed workflows, each with its errors.
+        let dead = if f.dead_lettered > 0 {
+            format!(
+                "<a href=\"/dashboard?status=failed\" aria-label=\"{n} dead letter(s): show failed workflows\">{n}</a>",
+                n = f.dead_lettered
+            )
+        } else {
+            "0".to_owned()
+        };
         let _ = write!(
             rows,
-            "<tr class=\"{class}\"><th scope=\"row\">{step}</th><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr class=\"{class}\"><th scope=\"row\">{step}</th><td>{}</td><td>{dead}</td><td>{}</td></tr>",
             f.retried,
-            f.dead_lettered,
             // Today's: the time of day says it.
             format_args!(
                 "<time datetime=\"{}\">{}</time>",
@@ -67,7 +75,7 @@ mod tests {
         );
         assert!(
             html.contains(
-                "<tr class=\"bad\"><th scope=\"row\">outside a step</th><td>0</td><td>2</td>"
+                "<tr class=\"bad\"><th scope=\"row\">outside a step</th><td>0</td><td><a href=\"/dashboard?status=failed\""
             ),
             "{html}"
         );
