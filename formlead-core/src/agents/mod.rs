@@ -16,5 +16,5 @@ pub use long_memory::{LongMemory, MemoryRecall};
 pub use meeting_slot::{BusinessHours, MeetingSlot, MeetingSlotFinder};
 pub use next_step::{NextAction, NextStep, NextStepPlanner};
 pub use thread_reader::{ChosenThread, ThreadInsight, ThreadReader};
-pub use voice::{Tone, VoiceError, VoiceProfile};
-pub use voice_learner::{LearnedVoice, VoiceLearner, profile_changes};
+pub use voice::{Tone, VoiceError, VoiceProfile, profile_changes};
+pub use voice_learner::{LearnedVoice, VoiceLearner};

@@ -190,6 +190,52 @@ impl VoiceProfile {
     }
 }
 
+/// What changed from `current` to `learned`, one line per key.
+pub fn profile_changes(current: &VoiceProfile, learned: &VoiceProfile) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut diff = |key: &str, a: String, b: String| {
+        if a != b {
+            out.push(format!("{key}: {a:?} → {b:?}"));
+        }
+    };
+    diff(
+        "tone",
+        format!("{:?}", current.tone).to_lowercase(),
+        format!("{:?}", learned.tone).to_lowercase(),
+    );
+    diff(
+        "greeting",
+        current.greeting.clone(),
+        learned.greeting.clone(),
+    );
+    diff(
+        "sign_off",
+        current.sign_off.clone(),
+        learned.sign_off.clone(),
+    );
+    diff(
+        "signature",
+        current.signature.clone(),
+        learned.signature.clone(),
+    );
+    diff(
+        "max_words",
+        current.max_words.to_string(),
+        learned.max_words.to_string(),
+    );
+    diff(
+        "avoid_phrases",
+        current.avoid_phrases.join(", "),
+        learned.avoid_phrases.join(", "),
+    );
+    diff(
+        "examples",
+        format!("{} sentence(s)", current.examples.len()),
+        format!("{} sentence(s)", learned.examples.len()),
+    );
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
