@@ -192,53 +192,47 @@ impl VoiceProfile {
 
 /// What changed from `current` to `learned`, one line per key.
 pub fn profile_changes(current: &VoiceProfile, learned: &VoiceProfile) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut diff = |key: &str, a: String, b: String| {
-        if a != b {
-            out.push(format!("{key}: {a:?} → {b:?}"));
-        }
-    };
-    diff(
-        "tone",
-        format!("{:?}", current.tone).to_lowercase(),
-        format!("{:?}", learned.tone).to_lowercase(),
-    );
-    diff(
-        "greeting",
-        current.greeting.clone(),
-        learned.greeting.clone(),
-    );
-    diff(
-        "sign_off",
-        current.sign_off.clone(),
-        learned.sign_off.clone(),
-    );
-    diff(
-        "signature",
-        current.signature.clone(),
-        learned.signature.clone(),
-    );
-    diff(
-        "max_words",
-        current.max_words.to_string(),
-        learned.max_words.to_string(),
-    );
-    diff(
-        "avoid_phrases",
-        current.avoid_phrases.join(", "),
-        learned.avoid_phrases.join(", "),
-    );
-    diff(
-        "examples",
-        format!("{} sentence(s)", current.examples.len()),
-        format!("{} sentence(s)", learned.examples.len()),
-    );
-    out
+    /// Each key as the comparison shows it.
+    fn shown(p: &VoiceProfile) -> [(&'static str, String); 7] {
+        [
+            ("tone", format!("{:?}", p.tone).to_lowercase()),
+            ("greeting", p.greeting.clone()),
+            ("sign_off", p.sign_off.clone()),
+            ("signature", p.signature.clone()),
+            ("max_words", p.max_words.to_string()),
+            ("avoid_phrases", p.avoid_phrases.join(", ")),
+            ("examples", format!("{} sentence(s)", p.examples.len())),
+        ]
+    }
+    shown(current)
+        .into_iter()
+        .zip(shown(learned))
+        .filter(|((_, a), (_, b))| a != b)
+        .map(|((key, a), (_, b))| format!("{key}: {a:?} → {b:?}"))
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn changes_name_each_changed_key_only() {
+        let current = VoiceProfile::default();
+        assert!(profile_changes(&current, &current).is_empty());
+        let learned = VoiceProfile {
+            greeting: "Dear {first_name},".into(),
+            examples: vec!["Happy to help whenever suits you.".into()],
+            ..VoiceProfile::default()
+        };
+        assert_eq!(
+            profile_changes(&current, &learned),
+            vec![
+                r#"greeting: "Hi {first_name}," → "Dear {first_name},""#,
+                r#"examples: "0 sentence(s)" → "1 sentence(s)""#,
+            ]
+        );
+    }
 
     #[test]
     fn parses_a_full_profile() {
