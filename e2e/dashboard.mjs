@@ -194,10 +194,13 @@ try {
   const longEmail = "alexandra.montgomery-whitfield@enterprise-solutions-group.example";
   await postLead(base, { formSubmissionId: `e2e-long-${Date.now()}`, email: longEmail, firstname: "Alexandra",
     company: "Enterprise Solutions Group International", message: "Could we see pricing for 400 seats?" });
+  await postLead(base, { formSubmissionId: `e2e-third-${Date.now()}`, email: "sam.e2e@initech.example", firstname: "Sam",
+    company: "Initech", message: "Do you integrate with our CRM?" });
   await page.goto(`${base}/dashboard`);
   const retryAll = page.getByRole("button", { name: "Retry all failed" });
   await retryAll.waitFor({ timeout: 25000 });
   await page.locator("table.workflows tbody tr", { hasText: longEmail }).locator(".badge.ok").waitFor({ timeout: 25000 });
+  await page.locator("table.workflows tbody tr", { hasText: "sam.e2e@initech.example" }).locator(".badge.ok").waitFor({ timeout: 25000 });
   await page.reload();
 
   // The failure shows under its step.
@@ -233,6 +236,23 @@ try {
   await page.keyboard.press("Enter");
   await page.locator("#flash", { hasText: "Queued 1 for retry" }).waitFor({ timeout: 10000 });
   check(true, "retry all failed re-queued the failed lead, after a confirmation, from the keyboard");
+
+  // Working through the queue from the keyboard: after Enter on Approve,
+  // the focus is on the next draft's Approve; after the last, still in the
+  // refreshed part of the page.
+  const queueApprove = '.queue button[data-action="approve"]';
+  await page.locator(queueApprove).nth(1).waitFor({ timeout: 15000 });
+  await page.evaluate(() => document.activeElement?.blur());
+  await tabTo(page, queueApprove, "the queue's first Approve");
+  const first = await page.evaluate(() => document.activeElement.getAttribute("data-id"));
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(([sel, id]) => document.activeElement?.matches(sel) && document.activeElement.getAttribute("data-id") !== id,
+    [queueApprove, first], { timeout: 10000 });
+  check(true, "after approving from the keyboard, the focus is on the next draft's Approve");
+  await page.keyboard.press("Enter");
+  await page.locator(".queue .empty").waitFor({ timeout: 10000 });
+  await page.waitForFunction(() => document.getElementById("live").contains(document.activeElement), null, { timeout: 5000 });
+  check(true, "after the last one, the focus stays in the refreshed part of the page");
   console.log(`screenshots in ${artifacts}`);
 } catch (e) {
   failed = true;

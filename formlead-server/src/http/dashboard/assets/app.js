@@ -107,25 +107,47 @@
         if (!r.ok) { say((j && j.error) || ("Failed: HTTP " + r.status)); return; }
         say(action === "approve" ? "Approved" : action === "reject" ? "Rejected"
           : action === "retry-failed" ? "Queued " + j.retried + " for retry" : "Queued for retry");
-        if (live) refresh(); else location.reload();
+        if (live) return refresh();
+        location.reload();
       });
     }).catch(function () { say("Network error; try again."); });
+  }
+
+  // After an action from the keyboard, the focus goes to the same control
+  // of the next item (approving a queue is Enter, Enter, ...), or stays in
+  // the live part when none is left.
+  function keepPlace(selector, el) {
+    if (!live || !live.contains(el)) return function () {};
+    var at = Array.prototype.indexOf.call(live.querySelectorAll(selector), el);
+    return function () {
+      var active = document.activeElement;
+      if (active && active !== document.body && active !== live && live.contains(active)) return;
+      var now = live.querySelectorAll(selector);
+      var next = now[Math.min(at, now.length - 1)];
+      (next || live).focus({ preventScroll: true });
+    };
   }
 
   document.addEventListener("click", function (e) {
     var b = e.target.closest && e.target.closest("button[data-action]");
     if (!b) return;
     e.preventDefault();
+    var action = b.getAttribute("data-action");
+    var refocus = b === document.activeElement
+      ? keepPlace('button[data-action="' + action + '"]', b) : function () {};
     b.disabled = true;
-    act(b.getAttribute("data-action"), b.getAttribute("data-id")).then(function () { b.disabled = false; });
+    act(action, b.getAttribute("data-id")).then(function () { b.disabled = false; refocus(); });
   });
 
   document.addEventListener("submit", function (e) {
     var f = e.target;
     if (!f.matches || !f.matches("form[data-action]")) return;
     e.preventDefault();
+    var action = f.getAttribute("data-action");
     var reason = f.querySelector('input[name="reason"]');
-    act(f.getAttribute("data-action"), f.getAttribute("data-id"), { reason: reason ? reason.value : "" });
+    var refocus = f.contains(document.activeElement)
+      ? keepPlace('form[data-action="' + action + '"] input[name="reason"]', reason) : function () {};
+    act(action, f.getAttribute("data-id"), { reason: reason ? reason.value : "" }).then(refocus);
   });
 
   if (live) setInterval(refresh, 10000);
