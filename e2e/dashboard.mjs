@@ -206,7 +206,15 @@ try {
   // The failure shows under its step.
   const failure = page.locator("section.failures tbody tr", { hasText: "1. validate submission" });
   check((await failure.locator("td").nth(1).textContent()).trim() === "1", "failures by step: the invalid lead is a dead letter of step 1");
-  check((await failure.locator("td a").getAttribute("href")) === "/dashboard?status=failed", "its dead letters link to the failed workflows");
+  check((await failure.locator("td a").getAttribute("href")) === "/dashboard?status=failed&failed_step=validate_submission",
+    "its dead letters link to the workflows that failed there");
+  // The step leads to the workflows that failed there today: the invalid lead alone.
+  await failure.locator("th a").click();
+  await page.waitForURL(/failed_step=validate_submission/);
+  const listed = await page.locator("table.workflows tbody tr").allTextContents();
+  check(listed.length === 1 && listed[0].includes("not-an-email"), `a step's row lists the workflows that failed there (${listed.length})`);
+  check((await page.locator(".filters .chip").textContent()).includes("1. validate submission"), "and the filter says so");
+  await page.goto(`${base}/dashboard`);
 
   // The table fits beside the queue on a 1,366-px screen: nothing scrolls
   // sideways and its last column ends before the queue begins.

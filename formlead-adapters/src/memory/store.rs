@@ -340,6 +340,13 @@ impl Store for MemoryStore {
                     .as_deref()
                     .is_none_or(|n| w.prospect_email.contains(n))
             })
+            .filter(|w| {
+                filter.failed_at.is_none_or(|f| {
+                    s.errors.iter().any(|e| {
+                        e.workflow_id == w.id && e.step == Some(f.step) && e.created_at >= f.since
+                    })
+                })
+            })
             .collect();
         Ok(Page {
             total: matching.len() as u64,

@@ -12,7 +12,9 @@ use crate::send_mode;
 use formlead_core::domain::{DraftStatus, ErrorKind, StepName, StepStatus, WorkflowStatus};
 use formlead_core::orchestrator::*;
 use formlead_core::policy::Allowlist;
-use formlead_core::ports::{Classify, Clock, MailThread, Queue, Store, WorkflowJob};
+use formlead_core::ports::{
+    Classify, Clock, FailedAt, MailThread, Queue, Store, WorkflowFilter, WorkflowJob,
+};
 
 /// Exactly one draft, task and note exist, in the vendors and in the store.
 async fn assert_exactly_one_of_each(kit: &TestKit, wf: formlead_core::domain::WorkflowId) {
@@ -383,6 +385,33 @@ async fn an_invalid_email_fails_step_one_permanently() {
         errors[0].message
     );
     assert!(kit.crm.contacts().is_empty());
+    // The store counts it under step 1 and lists it there (what the
+    // dashboard's failures by step show and link to).
+    let since = kit.clock.now() - Span::hours(1);
+    let stats = kit.store.stats(since).await.unwrap();
+    assert_eq!(
+        (
+            stats.failures_by_step[0].step,
+            stats.failures_by_step[0].dead_lettered
+        ),
+        (Some(StepName::ValidateSubmission), 1)
+    );
+    let at = |step| WorkflowFilter {
+        failed_at: Some(FailedAt { step, since }),
+        ..WorkflowFilter::default()
+    };
+    let page = kit
+        .store
+        .list_workflows(&at(StepName::ValidateSubmission))
+        .await
+        .unwrap();
+    assert_eq!(page.items[0].id, ids.workflow_id);
+    let none = kit
+        .store
+        .list_workflows(&at(StepName::WriteDraft))
+        .await
+        .unwrap();
+    assert_eq!(none.total, 0);
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use formlead_core::domain::{
     WorkflowStatus,
 };
 use formlead_core::ports::{
-    Accepted, StartAttempt, StepFailures, StoreError, StoreWrite, WorkflowFilter,
+    Accepted, FailedAt, StartAttempt, StepFailures, StoreError, StoreWrite, WorkflowFilter,
 };
 
 use crate::helpers::Subject;
@@ -1024,6 +1024,40 @@ pub async fn retries_dead_letters_and_requeue(s: &impl Subject) {
         }]
     );
     assert!(by_step(t0() + Span::seconds(3)).await.is_empty());
+    // And a row of them lists the workflows that failed there.
+    let failed_at = |step, since, status, email: Option<&str>| WorkflowFilter {
+        status,
+        email: email.map(str::to_owned),
+        failed_at: Some(FailedAt { step, since }),
+        ..WorkflowFilter::default()
+    };
+    let list = |f: WorkflowFilter| async move {
+        let page = s.list_workflows(&f).await.unwrap();
+        (
+            page.total,
+            page.items.iter().map(|w| w.id).collect::<Vec<_>>(),
+        )
+    };
+    let task = StepName::CreateCrmTask;
+    assert_eq!(list(failed_at(task, t0(), None, None)).await, (1, vec![id]));
+    assert_eq!(
+        list(failed_at(
+            task,
+            t0(),
+            Some(WorkflowStatus::Failed),
+            Some("A@B")
+        ))
+        .await,
+        (1, vec![id])
+    );
+    for other in [
+        failed_at(StepName::UpsertContact, t0(), None, None),
+        failed_at(task, t0() + Span::seconds(3), None, None),
+        failed_at(task, t0(), Some(WorkflowStatus::Completed), None),
+        failed_at(task, t0(), None, Some("nobody")),
+    ] {
+        assert_eq!(list(other.clone()).await, (0, vec![]), "{other:?}");
+    }
 
     let now = t0() + Span::hours(1);
     let requeued = s

@@ -68,9 +68,9 @@ impl Engine {
                 .store
                 .list_workflows(&WorkflowFilter {
                     status: Some(WorkflowStatus::Failed),
-                    email: None,
                     limit: WorkflowFilter::MAX_LIMIT,
                     offset: u32::try_from(ids.len()).unwrap_or(u32::MAX),
+                    ..WorkflowFilter::default()
                 })
                 .await?;
             if page.items.is_empty() {

@@ -24,9 +24,9 @@ pub use mail::{
 pub use policy::{Approval, FlagPolicy, SendDecision, SendMode, SendRefusal};
 pub use queue::{Queue, QueueError, WorkflowJob};
 pub use store::{
-    Accepted, Conflict, DEFAULT_MERGE_WINDOW, LeadTimes, LinkedSubmission, Page, PastSubmission,
-    ProspectHistory, RunInputs, RunStart, StartAttempt, StepFailures, Store, StoreError,
-    StoreWrite, WorkflowFilter, WorkflowStats,
+    Accepted, Conflict, DEFAULT_MERGE_WINDOW, FailedAt, LeadTimes, LinkedSubmission, Page,
+    PastSubmission, ProspectHistory, RunInputs, RunStart, StartAttempt, StepFailures, Store,
+    StoreError, StoreWrite, WorkflowFilter, WorkflowStats,
 };
 pub use writer::{DraftContent, DraftInput, DraftWriter, WriterError};
 

@@ -4,8 +4,9 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use formlead_core::domain::{DraftId, DraftStatus, WorkflowId, WorkflowStatus};
-use formlead_core::ports::WorkflowFilter;
+use chrono::{DateTime, Utc};
+use formlead_core::domain::{DraftId, DraftStatus, StepName, WorkflowId, WorkflowStatus};
+use formlead_core::ports::{FailedAt, WorkflowFilter};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -18,6 +19,8 @@ use super::errors::ApiError;
 pub struct ListQuery {
     pub status: Option<String>,
     pub email: Option<String>,
+    /// Workflows with a failed attempt at this step today (UTC).
+    pub failed_step: Option<String>,
     pub limit: Option<String>,
     pub offset: Option<String>,
 }
@@ -73,12 +76,38 @@ pub fn workflow_filter(q: &ListQuery) -> Result<WorkflowFilter, ApiError> {
             Some("email"),
         ));
     }
+    let failed_at = match q
+        .failed_step
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        None => None,
+        Some(raw) => Some(FailedAt {
+            step: StepName::parse(raw).map_err(|_| {
+                let known: Vec<&str> = StepName::ALL.iter().map(|s| s.as_str()).collect();
+                ApiError::bad_request(
+                    format!("unknown step \"{raw}\" (one of {})", known.join(", ")),
+                    Some("failed_step"),
+                )
+            })?,
+            since: midnight_utc(Utc::now()),
+        }),
+    };
     Ok(WorkflowFilter {
         status,
         email,
         limit,
         offset,
+        failed_at,
     })
+}
+
+/// The start of `now`'s day in UTC: what "today" means on the dashboard.
+pub fn midnight_utc(now: DateTime<Utc>) -> DateTime<Utc> {
+    now.date_naive()
+        .and_hms_opt(0, 0, 0)
+        .map_or(now, |t| t.and_utc())
 }
 
 pub fn workflow_id(raw: &str) -> Result<WorkflowId, ApiError> {

@@ -92,6 +92,16 @@ async fn lists_filter_and_page() {
         ),
         (Some(6), 2)
     );
+    // The failures by step's drill-down: workflows that failed at a step today.
+    let (_, v) = get(
+        &app,
+        "/api/dashboard/workflows?failed_step=validate_submission",
+    )
+    .await;
+    assert_eq!(v["total"], 1, "{v}");
+    assert_eq!(v["workflows"][0]["prospect_email"], "not-an-email");
+    let (_, v) = get(&app, "/api/dashboard/workflows?failed_step=write_draft").await;
+    assert_eq!(v["total"], 0, "{v}");
     let (_, v) = get(&app, "/api/dashboard/workflows?limit=2&offset=100").await;
     assert_eq!(v["workflows"].as_array().unwrap().len(), 0);
     for bad in [
@@ -101,6 +111,7 @@ async fn lists_filter_and_page() {
         "offset=-1",
         "status=done",
         "email=a%00b",
+        "failed_step=step_99",
     ] {
         let (s, v) = get(&app, &format!("/api/dashboard/workflows?{bad}")).await;
         assert_eq!(s, 400, "{bad}: {v}");

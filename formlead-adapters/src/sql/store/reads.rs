@@ -11,7 +11,7 @@ use formlead_core::ports::{
 };
 
 use super::super::errors::db_err;
-use super::super::exec::{Sql, stmt};
+use super::super::exec::{Sql, Stmt, stmt};
 use super::SqlStore;
 use super::columns::{draft_cols, task_cols, workflow_cols};
 
@@ -66,6 +66,28 @@ pub(super) const WORKFLOWS_OF_STATUS: (&str, &str) = workflow_list_sql!("status 
 pub(super) const WORKFLOWS_OF_ANY_STATUS: (&str, &str) =
     workflow_list_sql!("CAST($1 AS TEXT) IS NULL");
 pub(super) const DRAFTS_OF_STATUS: (&str, &str) = draft_list_sql!("status = $1");
+
+/// The condition of [`WORKFLOWS_FAILED_AT`]: `$1` status or none, `$2`
+/// email pattern or none, a failed attempt at step `$3` since `$4`.
+macro_rules! failed_at_where {
+    () => {
+        " FROM workflows WHERE (CAST($1 AS TEXT) IS NULL OR status = $1) \
+         AND (CAST($2 AS TEXT) IS NULL OR prospect_email LIKE $2 ESCAPE '\\') \
+         AND id IN (SELECT workflow_id FROM workflow_errors WHERE step = $3 AND created_at >= $4)"
+    };
+}
+
+/// Workflows with a failed attempt at a step since a time (`$5` limit,
+/// `$6` offset), and their count: a row of the failures by step.
+pub(super) const WORKFLOWS_FAILED_AT: (&str, &str) = (
+    concat!(
+        "SELECT ",
+        workflow_cols!(),
+        failed_at_where!(),
+        " ORDER BY created_at DESC, id DESC LIMIT $5 OFFSET $6"
+    ),
+    concat!("SELECT COUNT(*) AS n", failed_at_where!()),
+);
 pub(super) const DRAFTS_OF_ANY_STATUS: (&str, &str) = draft_list_sql!("CAST($1 AS TEXT) IS NULL");
 
 fn like_pattern(needle: &str) -> String {
@@ -83,20 +105,26 @@ impl<B: Sql> SqlStore<B> {
     ) -> Result<Page<WorkflowSummary>, StoreError> {
         let status = filter.status.map(|s| s.as_str().to_owned());
         let email = filter.email_needle().map(|n| like_pattern(&n));
-        let (list, count) = if status.is_some() {
-            WORKFLOWS_OF_STATUS
-        } else {
-            WORKFLOWS_OF_ANY_STATUS
+        let (list, count) = match (filter.failed_at, &status) {
+            (Some(_), _) => WORKFLOWS_FAILED_AT,
+            (None, Some(_)) => WORKFLOWS_OF_STATUS,
+            (None, None) => WORKFLOWS_OF_ANY_STATUS,
         };
-        let q = stmt::<B>(list)
-            .arg(status.clone())
-            .arg(email.clone())
+        // The condition's arguments, the same for the page and its count.
+        let condition = |q: Stmt<'static, B>| {
+            let q = q.arg(status.clone()).arg(email.clone());
+            match filter.failed_at {
+                Some(f) => q.arg(f.step.as_str().to_owned()).arg(f.since),
+                None => q,
+            }
+        };
+        let q = condition(stmt::<B>(list))
             .arg(i64::from(filter.clamped_limit()))
             .arg(i64::from(filter.offset));
         let items = self
             .fetch_all(q, |r| r.workflow().map(|w| WorkflowSummary::from(&w)))
             .await?;
-        let total = self.count(stmt::<B>(count).arg(status).arg(email)).await?;
+        let total = self.count(condition(stmt::<B>(count))).await?;
         Ok(Page { items, total })
     }
     pub(super) async fn list_drafts(

@@ -11,7 +11,7 @@ mod records;
 
 pub use error::{Conflict, StoreError};
 pub use records::{
-    Accepted, DEFAULT_MERGE_WINDOW, LeadTimes, LinkedSubmission, Page, PastSubmission,
+    Accepted, DEFAULT_MERGE_WINDOW, FailedAt, LeadTimes, LinkedSubmission, Page, PastSubmission,
     ProspectHistory, RunInputs, RunStart, StartAttempt, StepFailures, StoreWrite, WorkflowFilter,
     WorkflowStats,
 };

@@ -57,6 +57,20 @@ pub struct WorkflowFilter {
     pub limit: u32,
     /// Rows skipped first.
     pub offset: u32,
+    /// Only workflows with a failed attempt at a step since a time (what
+    /// a row of the dashboard's failures by step lists).
+    #[serde(default)]
+    pub failed_at: Option<FailedAt>,
+}
+
+/// A step and the time since which a workflow failed there
+/// ([`WorkflowFilter::failed_at`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedAt {
+    /// The step that failed.
+    pub step: StepName,
+    /// Failures before this time do not count.
+    pub since: DateTime<Utc>,
 }
 
 impl WorkflowFilter {
@@ -87,6 +101,7 @@ impl Default for WorkflowFilter {
             email: None,
             limit: Self::DEFAULT_LIMIT,
             offset: 0,
+            failed_at: None,
         }
     }
 }

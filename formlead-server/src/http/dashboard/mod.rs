@@ -10,7 +10,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use chrono::{Datelike, TimeZone, Utc};
+use chrono::Utc;
 use formlead_core::domain::DraftStatus;
 
 use serde::Deserialize;
@@ -82,10 +82,7 @@ async fn live_html(state: &AppState, q: &ListQuery) -> Result<String, Response> 
     let filter = workflow_filter(q).map_err(IntoResponse::into_response)?;
     let store = &state.engine.ports().store;
     let now = Utc::now();
-    let midnight = Utc
-        .with_ymd_and_hms(now.year(), now.month(), now.day(), 0, 0, 0)
-        .single()
-        .unwrap_or(now);
+    let midnight = super::operator::midnight_utc(now);
     let internal =
         |e: formlead_core::ports::StoreError| super::errors::ApiError::from(e).into_response();
     let (stats, list, drafts) = futures_util::try_join!(

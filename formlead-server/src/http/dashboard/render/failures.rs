@@ -3,7 +3,13 @@
 
 use std::fmt::Write as _;
 
+use formlead_core::domain::StepName;
 use formlead_core::ports::StepFailures;
+
+/// "10. create mail draft".
+pub fn step_label(step: StepName) -> String {
+    format!("{}. {}", step.number(), step.as_str().replace('_', " "))
+}
 
 /// The table (or a line saying nothing failed).
 pub fn failures_by_step(failures: &[StepFailures]) -> String {
@@ -13,15 +19,25 @@ pub fn failures_by_step(failures: &[StepFailures]) -> String {
     }
     let mut rows = String::new();
     for f in failures {
+        // A step leads to the workflows that failed there today.
         let step = f.step.map_or_else(
             || "outside a step".to_owned(),
-            |s| format!("{}. {}", s.number(), s.as_str().replace('_', " ")),
+            |s| {
+                format!(
+                    "<a href=\"/dashboard?failed_step={}\">{}</a>",
+                    s.as_str(),
+                    step_label(s)
+                )
+            },
         );
         let class = if f.dead_lettered > 0 { "bad" } else { "wait" };
         // Dead letters lead to the failed workflows, each with its errors.
         let dead = if f.dead_lettered > 0 {
+            let at = f
+                .step
+                .map_or_else(String::new, |s| format!("&amp;failed_step={}", s.as_str()));
             format!(
-                "<a href=\"/dashboard?status=failed\" aria-label=\"{n} dead letter(s): show failed workflows\">{n}</a>",
+                "<a href=\"/dashboard?status=failed{at}\" aria-label=\"{n} dead letter(s): show them\">{n}</a>",
                 n = f.dead_lettered
             )
         } else {
@@ -50,7 +66,6 @@ pub fn failures_by_step(failures: &[StepFailures]) -> String {
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
-    use formlead_core::domain::StepName;
 
     #[test]
     fn each_failing_step_is_a_row_with_its_counts() {
@@ -70,7 +85,7 @@ mod tests {
             },
         ]);
         assert!(
-            html.contains("<tr class=\"wait\"><th scope=\"row\">10. create mail draft</th><td>4</td><td>0</td>"),
+            html.contains("<tr class=\"wait\"><th scope=\"row\"><a href=\"/dashboard?failed_step=create_mail_draft\">10. create mail draft</a></th><td>4</td><td>0</td>"),
             "{html}"
         );
         assert!(

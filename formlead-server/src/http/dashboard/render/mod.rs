@@ -182,11 +182,19 @@ pub fn filters(filter: &WorkflowFilter) -> String {
             s.as_str().replace('_', " ")
         );
     }
+    // From a row of the failures by step: kept while filtering further.
+    let failed_at = filter.failed_at.map_or_else(String::new, |f| {
+        format!(
+            "<input type=\"hidden\" name=\"failed_step\" value=\"{}\"><span class=\"chip\">Failed at step {} today</span>",
+            f.step.as_str(),
+            esc(&failures::step_label(f.step))
+        )
+    });
     format!(
         "<form class=\"filters\" method=\"get\" action=\"/dashboard\" role=\"search\">\
          <label>Status <select name=\"status\">{options}</select></label>\
          <label>Email <input type=\"search\" name=\"email\" value=\"{}\" placeholder=\"search email\"></label>\
-         <button type=\"submit\">Filter</button> <a href=\"/dashboard\">Clear</a></form>",
+         {failed_at}<button type=\"submit\">Filter</button> <a href=\"/dashboard\">Clear</a></form>",
         esc(filter.email.as_deref().unwrap_or(""))
     )
 }
@@ -194,7 +202,7 @@ pub fn filters(filter: &WorkflowFilter) -> String {
 /// The workflow table (or its empty state).
 pub fn workflow_table(page: &Page<WorkflowSummary>, filter: &WorkflowFilter) -> String {
     if page.items.is_empty() {
-        return if filter.status.is_some() || filter.email.is_some() {
+        return if filter.status.is_some() || filter.email.is_some() || filter.failed_at.is_some() {
             "<p class=\"empty\">No workflows match this filter.</p>".to_owned()
         } else {
             "<p class=\"empty\">No leads yet — run <code>formlead simulate --count 20</code> (or point a HubSpot form webhook at <code>/api/webhooks/hubspot/forms</code>).</p>".to_owned()
