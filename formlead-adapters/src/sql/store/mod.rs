@@ -326,7 +326,9 @@ mod tests {
     #[cfg(feature = "sqlite")]
     #[tokio::test]
     async fn a_status_list_reads_only_that_status_in_order() {
-        use super::reads::{DRAFTS_OF_STATUS, FAILURES_BY_STEP, WORKFLOWS_OF_STATUS};
+        use super::reads::{
+            DRAFTS_OF_STATUS, FAILURES_BY_STEP, WORKFLOWS_FAILED_AT, WORKFLOWS_OF_STATUS,
+        };
         use crate::sql::Backend as _;
         use crate::sql::SqliteDurability;
 
@@ -371,6 +373,23 @@ mod tests {
             failures.contains("USING INDEX idx_workflow_errors_created_at (created_at>?)")
                 && !failures.contains("SCAN workflow_errors"),
             "{failures}"
+        );
+        // A row of them lists its workflows from the period's errors, by id.
+        let binds = [
+            None,
+            None,
+            Some("write_draft"),
+            since,
+            Some("50"),
+            Some("0"),
+        ];
+        let failed_at = plan(&store, WORKFLOWS_FAILED_AT.0, &binds).await;
+        assert!(
+            failed_at.contains("USING INDEX idx_workflow_errors_created_at (created_at>?)")
+                && failed_at
+                    .contains("SEARCH workflows USING INDEX sqlite_autoindex_workflows_1 (id=?)")
+                && !failed_at.contains("SCAN"),
+            "{failed_at}"
         );
     }
 }
