@@ -74,6 +74,20 @@ impl<B: Sql> SqlStore<B> {
         self.fetch_optional(stmt::<B>(sql).arg(id), map).await
     }
 
+    /// Runs `query`, a write guarded by the lease on `id` (`... AND
+    /// lease_owner = $2 RETURNING ...`); matching nothing is the lease lost
+    /// or the workflow missing.
+    pub(super) async fn write_owned(
+        &self,
+        id: WorkflowId,
+        query: WriteQuery<B>,
+    ) -> Result<(), StoreError> {
+        match self.write_optional(query, |_| Ok(())).await? {
+            Some(()) => Ok(()),
+            None => Err(self.lease_lost_or_missing(id).await),
+        }
+    }
+
     /// Why an UPDATE guarded by the lease matched nothing.
     pub(super) async fn lease_lost_or_missing(&self, id: WorkflowId) -> StoreError {
         match self.get_workflow(id).await {

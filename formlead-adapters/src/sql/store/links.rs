@@ -232,10 +232,7 @@ impl<B: Sql> SqlStore<B> {
         .arg(id.0)
         .arg(owner.to_owned())
         .arg(now);
-        match self.write_optional(q, |_| Ok(())).await? {
-            Some(()) => Ok(()),
-            None => Err(self.lease_lost_or_missing(id).await),
-        }
+        self.write_owned(id, q).await
     }
 
     pub(super) async fn linked_submissions(

@@ -164,10 +164,7 @@ impl<B: Sql> SqlStore<B> {
         .arg(id.0)
         .arg(owner.to_owned())
         .arg(until);
-        match self.write_optional(q, |_| Ok(())).await? {
-            Some(()) => Ok(()),
-            None => Err(self.lease_lost_or_missing(id).await),
-        }
+        self.write_owned(id, q).await
     }
     /// (PostgreSQL repeats this update inside `Store::finish_attempt`'s
     /// statement, `FINISH` in `postgres/mod.rs`: change both together.)
@@ -186,10 +183,7 @@ impl<B: Sql> SqlStore<B> {
         .arg(owner.to_owned())
         .arg(status.as_str().to_owned())
         .arg(now);
-        match self.write_optional(q, |_| Ok(())).await? {
-            Some(()) => Ok(()),
-            None => Err(self.lease_lost_or_missing(id).await),
-        }
+        self.write_owned(id, q).await
     }
     pub(super) async fn schedule_retry(
         &self,

@@ -48,10 +48,7 @@ impl<B: Sql> SqlStore<B> {
         };
         let (sql, params) = call.map_err(StoreError::permanent)?;
         let query = params.into_iter().fold(stmt::<B>(sql), |q, p| q.arg(p));
-        match self.write_optional(query, |_| Ok(())).await? {
-            Some(()) => Ok(()),
-            None => Err(self.lease_lost_or_missing(id).await),
-        }
+        self.write_owned(id, query).await
     }
 
     /// The rows of `writes` by table (each step's last record only, in step
