@@ -9,6 +9,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::{Args, Subcommand};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -16,10 +18,7 @@ use tokio::net::TcpListener;
 
 use super::probe::{CALENDAR_SCOPE, DRIVE_SCOPE, GMAIL_SCOPE};
 use crate::config::Sources;
-
-/// Google's consent page.
-pub const DEFAULT_AUTH_URL: &str = "https://accounts.google.com/o/oauth2/v2/auth";
-const DEFAULT_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
+use crate::config::spec::spec;
 
 #[derive(Debug, Clone, Args)]
 pub struct GoogleArgs {
@@ -61,12 +60,15 @@ pub async fn run(sources: &Sources, args: GoogleArgs) -> anyhow::Result<ExitCode
             .filter(|v| !v.is_empty())
             .map(str::to_owned)
     };
+    // The settings' own defaults (Google's endpoints).
+    let or_default =
+        |k: &str| get(k).unwrap_or_else(|| spec(k).map_or("", |s| s.default).to_owned());
     let client_id = get("GOOGLE_CLIENT_ID").context(
         "set GOOGLE_CLIENT_ID (and GOOGLE_CLIENT_SECRET) of a \"Desktop app\" OAuth client first",
     )?;
     let client_secret = get("GOOGLE_CLIENT_SECRET").context("set GOOGLE_CLIENT_SECRET first")?;
-    let auth_url = get("GOOGLE_AUTH_URL").unwrap_or_else(|| DEFAULT_AUTH_URL.to_owned());
-    let token_url = get("GOOGLE_TOKEN_URL").unwrap_or_else(|| DEFAULT_TOKEN_URL.to_owned());
+    let auth_url = or_default("GOOGLE_AUTH_URL");
+    let token_url = or_default("GOOGLE_TOKEN_URL");
 
     let listener = TcpListener::bind(("127.0.0.1", port))
         .await
@@ -199,20 +201,7 @@ async fn receive_code(listener: &TcpListener, state: &str) -> anyhow::Result<Str
 
 /// Base64url without padding (RFC 7636's code challenge).
 fn base64url(bytes: &[u8]) -> String {
-    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..=chunk.len() {
-            out.push(char::from(ABC[((n >> (18 - 6 * i)) & 63) as usize]));
-        }
-    }
-    out
+    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 #[cfg(test)]
