@@ -25,20 +25,17 @@ pub fn hours(activity: &[(DateTime<Utc>, Option<DateTime<Utc>>)], now: DateTime<
         .map(|back| {
             let start = this_hour - TimeDelta::hours(back);
             let end = start + TimeDelta::hours(1);
-            let mut times: Vec<f64> = Vec::new();
+            let mut times_ms: Vec<i64> = Vec::new();
             let mut leads = 0;
             for (received, drafted) in activity {
                 if *received >= start && *received < end {
                     leads += 1;
                     if let Some(d) = drafted {
-                        times.push((*d - *received).num_milliseconds().max(0) as f64 / 1000.0);
+                        times_ms.push((*d - *received).num_milliseconds().max(0));
                     }
                 }
             }
-            times.sort_by(f64::total_cmp);
-            let pct = |p: f64| {
-                (!times.is_empty()).then(|| times[((times.len() - 1) as f64 * p).round() as usize])
-            };
+            let pct = |p: f64| super::percentile(&times_ms, p).map(|ms| ms as f64 / 1000.0);
             Hour {
                 start,
                 leads,
