@@ -85,11 +85,7 @@ pub fn page(d: &WorkflowDetail) -> String {
         let rec = d.steps.iter().find(|s| s.step == *name);
         let (class, status, took, text) = match rec {
             Some(r) => (
-                match r.status {
-                    StepStatus::Completed => "ok",
-                    StepStatus::Failed => "bad",
-                    StepStatus::Running | StepStatus::Degraded => "wait",
-                },
+                step_class(r.status),
                 r.status.as_str(),
                 r.duration_ms().map_or_else(|| "—".to_owned(), ms),
                 r.summary
@@ -191,10 +187,19 @@ pub fn page(d: &WorkflowDetail) -> String {
     out
 }
 
+/// The colour class of a step's status (timeline and duration bar).
+fn step_class(status: StepStatus) -> &'static str {
+    match status {
+        StepStatus::Completed => "ok",
+        StepStatus::Failed => "bad",
+        StepStatus::Running | StepStatus::Degraded => "wait",
+    }
+}
+
 /// Where the workflow's time went: one bar, a segment per finished step
 /// in proportion to its duration (server-rendered SVG).
 pub fn duration_bar(steps: &[formlead_core::domain::StepRecord]) -> String {
-    let timed: Vec<(&formlead_core::domain::StepRecord, i64)> = steps
+    let mut timed: Vec<(&formlead_core::domain::StepRecord, i64)> = steps
         .iter()
         .filter_map(|s| s.duration_ms().map(|took| (s, took.max(0))))
         .collect();
@@ -202,17 +207,12 @@ pub fn duration_bar(steps: &[formlead_core::domain::StepRecord]) -> String {
     if timed.is_empty() || total == 0 {
         return String::new();
     }
+    timed.sort_by_key(|(s, _)| s.step.number());
     let mut x = 0.0_f64;
     let mut segments = String::new();
-    let mut ordered = timed.clone();
-    ordered.sort_by_key(|(s, _)| s.step.number());
-    for (s, took) in &ordered {
+    for (s, took) in &timed {
         let w = *took as f64 / total as f64 * 1000.0;
-        let class = match s.status {
-            StepStatus::Completed => "ok",
-            StepStatus::Failed => "bad",
-            StepStatus::Running | StepStatus::Degraded => "wait",
-        };
+        let class = step_class(s.status);
         let _ = write!(
             segments,
             "<rect class=\"seg {class} s{}\" x=\"{x:.1}\" y=\"0\" width=\"{w:.1}\" height=\"18\"><title>{}. {}: {}</title></rect>",
@@ -223,7 +223,7 @@ pub fn duration_bar(steps: &[formlead_core::domain::StepRecord]) -> String {
         );
         x += w;
     }
-    let (slowest, slowest_ms) = ordered
+    let (slowest, slowest_ms) = timed
         .iter()
         .max_by_key(|(_, took)| *took)
         .map(|(s, took)| (s.step.as_str(), *took))
