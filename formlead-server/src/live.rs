@@ -36,8 +36,6 @@ pub fn hubspot_crm(settings: &Settings, budgets: &Budgets) -> anyhow::Result<Arc
 
 pub type GooglePorts = (Arc<dyn MailPort>, Arc<dyn CalendarPort>, Arc<dyn AssetPort>);
 
-/// Gmail and Calendar; Drive for assets when a folder is configured,
-/// otherwise `assets` (the catalogue).
 /// The Google API clients (OAuth refresh shared) for `google`.
 ///
 /// # Errors
@@ -62,6 +60,8 @@ pub fn google_clients(google: &GoogleSettings) -> anyhow::Result<GoogleClients> 
     .map_err(|f| anyhow::anyhow!(f.message))
 }
 
+/// Gmail and Calendar; Drive for assets when a folder is configured,
+/// otherwise `assets` (the catalogue).
 pub fn google(
     settings: &Settings,
     google: &GoogleSettings,

@@ -3,6 +3,7 @@
 //! going cold. Its CRM task is raised to high priority, once (the store
 //! records it), with an audit event; the dashboard shows it first.
 
+use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
 use super::engine::Engine;
@@ -13,6 +14,13 @@ use crate::ports::{StoreError, TaskUpdate};
 const SWEEP_LIMIT: u32 = 100;
 
 impl Engine {
+    /// A draft created before this, still waiting for approval at `now`,
+    /// is going cold (`None`: drafts never go cold).
+    pub fn cold_since(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let after = self.config.cold_after?;
+        Some(now - chrono::Duration::from_std(after).unwrap_or(chrono::Duration::MAX))
+    }
+
     /// Finds the drafts gone cold since the last sweep and raises their
     /// tasks: how many were newly found cold. A CRM failure leaves the
     /// draft for the next sweep.
@@ -20,12 +28,11 @@ impl Engine {
     /// # Errors
     /// [`StoreError`].
     pub async fn warm_cold_drafts(&self) -> Result<usize, StoreError> {
-        let Some(after) = self.config.cold_after else {
+        let now = self.ports.clock.now();
+        let Some(since) = self.cold_since(now) else {
             return Ok(0);
         };
         let store = &self.ports.store;
-        let now = self.ports.clock.now();
-        let since = now - chrono::Duration::from_std(after).unwrap_or(chrono::Duration::MAX);
         let mut found = 0;
         'drafts: for draft in store.cold_drafts(since, SWEEP_LIMIT, true).await? {
             let raise = TaskUpdate {

@@ -100,14 +100,13 @@ async fn live_html(state: &AppState, q: &ListQuery) -> Result<String, Response> 
         });
     }
     // Leads going cold come first.
-    let cold = match state.settings.cold_after {
-        Some(after) => {
-            let since = now - chrono::Duration::from_std(after).unwrap_or(chrono::Duration::MAX);
+    let cold = match state.engine.cold_since(now) {
+        Some(since) => {
             let cold = store
                 .cold_drafts(since, 10, false)
                 .await
                 .map_err(internal)?;
-            render::cold_banner(&cold, now, after)
+            render::cold_banner(&cold, now, (now - since).to_std().unwrap_or_default())
         }
         None => String::new(),
     };
