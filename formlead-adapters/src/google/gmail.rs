@@ -18,7 +18,7 @@ use super::mime;
 use super::oauth::GoogleApi;
 use crate::http::{Op, VendorFailure};
 
-fn mail_err(f: VendorFailure) -> MailError {
+pub(super) fn mail_err(f: VendorFailure) -> MailError {
     f.into_port()
 }
 
@@ -376,7 +376,8 @@ impl MailPort for GmailMailer {
 pub const GMAIL_UNITS_PER_SECOND: u32 = 250;
 
 // What each method costs in quota units (Google's table).
-const MESSAGES_LIST: Op = Op::new("messages.list", 5.0);
+pub(super) const MESSAGES_LIST: Op = Op::new("messages.list", 5.0);
+pub(super) const MESSAGES_GET: Op = Op::new("messages.get", 5.0);
 const THREADS_GET: Op = Op::new("threads.get", 10.0);
 const DRAFTS_CREATE: Op = Op::new("drafts.create", 10.0);
 const DRAFTS_UPDATE: Op = Op::new("drafts.update", 15.0);

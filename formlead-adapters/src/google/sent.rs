@@ -8,11 +8,8 @@ use formlead_core::ports::MailError;
 use reqwest::Method;
 use serde::Deserialize;
 
+use super::gmail::{MESSAGES_GET, MESSAGES_LIST, mail_err};
 use super::oauth::GoogleApi;
-use crate::http::{Op, VendorFailure};
-
-const SENT_LIST: Op = Op::new("messages.list", 5.0);
-const SENT_GET: Op = Op::new("messages.get", 5.0);
 
 /// Reads the mailbox's sent messages.
 #[derive(Debug, Clone)]
@@ -69,10 +66,6 @@ impl Part {
     }
 }
 
-fn mail_err(f: VendorFailure) -> MailError {
-    f.into_port()
-}
-
 impl SentMail {
     /// The sent mail of the mailbox behind `api`.
     pub fn new(api: GoogleApi) -> Self {
@@ -88,7 +81,7 @@ impl SentMail {
         let max = n.clamp(1, 500).to_string();
         let list: List = self
             .api
-            .read(SENT_LIST, |t| {
+            .read(MESSAGES_LIST, |t| {
                 self.api
                     .client
                     .request(Method::GET, "/gmail/v1/users/me/messages")
@@ -102,7 +95,7 @@ impl SentMail {
             let path = format!("/gmail/v1/users/me/messages/{}", super::path_segment(&m.id));
             let full: Full = self
                 .api
-                .read(SENT_GET, |t| {
+                .read(MESSAGES_GET, |t| {
                     self.api
                         .client
                         .request(Method::GET, &path)
