@@ -185,12 +185,7 @@ impl MemoryStore {
             .iter_mut()
             .find(|t| t.id == id)
             .ok_or_else(|| StoreError::not_found("task", id))?;
-        if let Some(body) = &update.body {
-            body.clone_into(&mut task.body);
-        }
-        if let Some(priority) = update.priority {
-            task.priority = priority;
-        }
+        update.apply_to(&mut task.body, &mut task.priority);
         Ok(())
     }
 }

@@ -132,12 +132,7 @@ impl CrmPort for SandboxCrm {
                     source: format!("no task {task_id}").into(),
                 });
             };
-            if let Some(body) = &update.body {
-                body.clone_into(&mut task.body);
-            }
-            if let Some(priority) = update.priority {
-                task.priority = priority;
-            }
+            update.apply_to(&mut task.body, &mut task.priority);
         }
         if after {
             return Err(Faults::after_effect("update_task"));

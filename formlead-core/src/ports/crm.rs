@@ -52,6 +52,18 @@ pub struct TaskUpdate {
     pub priority: Option<TaskPriority>,
 }
 
+impl TaskUpdate {
+    /// Applies the update to a task's `body` and `priority`.
+    pub fn apply_to(&self, body: &mut String, priority: &mut TaskPriority) {
+        if let Some(new) = &self.body {
+            new.clone_into(body);
+        }
+        if let Some(new) = self.priority {
+            *priority = new;
+        }
+    }
+}
+
 /// A timeline note to create, associated with a contact.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewNote {
