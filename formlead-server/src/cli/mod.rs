@@ -72,17 +72,7 @@ pub fn main() -> ExitCode {
         }
     };
     crate::telemetry::init(settings.log_format, &settings.log_filter);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("formlead: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(async move {
+    run_to_exit(tokio::runtime::Builder::new_multi_thread(), async move {
         match cli.command {
             Command::Serve => serve::run(settings).await,
             Command::Worker => worker::run(settings).await,
@@ -94,8 +84,23 @@ pub fn main() -> ExitCode {
             Command::Voice(args) => voice::run(settings, args).await,
             Command::Google(_) => unreachable!("handled before the settings load"),
         }
-    });
-    match result {
+    })
+}
+
+/// Runs `work` on a runtime from `builder`: its exit code, or 1 with the
+/// error's chain.
+fn run_to_exit(
+    mut builder: tokio::runtime::Builder,
+    work: impl std::future::Future<Output = anyhow::Result<ExitCode>>,
+) -> ExitCode {
+    let runtime = match builder.enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("formlead: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(work) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("formlead: {}", error_chain(&e));
@@ -112,23 +117,10 @@ fn run_google(config: Option<&std::path::Path>, args: google::GoogleArgs) -> Exi
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("formlead: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(google::run(&sources, args)) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("formlead: {}", error_chain(&e));
-            ExitCode::FAILURE
-        }
-    }
+    run_to_exit(
+        tokio::runtime::Builder::new_current_thread(),
+        google::run(&sources, args),
+    )
 }
 
 /// Prints why `role` must not start, if it must not; `true` then (the
