@@ -58,6 +58,12 @@ function check(cond, what) {
   console.log(`ok - ${what}`);
 }
 
+// Waits for the dashboard's next 10-second refresh.
+async function nextRefresh(page) {
+  const stamp = await page.locator("#updated").textContent();
+  await page.waitForFunction((s) => document.getElementById("updated").textContent !== s, stamp, { timeout: 15000 });
+}
+
 // Presses Tab until the focused element matches `selector`.
 async function tabTo(page, selector, what) {
   for (let i = 0; i < 200; i++) {
@@ -142,8 +148,7 @@ try {
   await reason.waitFor({ timeout: 25000 });
   await reason.click();
   await reason.fill("Wrong product line");
-  const stamp = await page.locator("#updated").textContent();
-  await page.waitForFunction((s) => document.getElementById("updated").textContent !== s, stamp, { timeout: 15000 });
+  await nextRefresh(page);
   check((await reason.inputValue()) === "Wrong product line", "a typed reject reason survives a refresh");
   check(await reason.evaluate((el) => el === document.activeElement), "and keeps the focus");
   await reason.fill("");
@@ -151,8 +156,7 @@ try {
   const approveInQueue = '.queue button[data-action="approve"]';
   await tabTo(page, approveInQueue, "the queue's Approve button");
   const focusedId = await page.evaluate(() => document.activeElement.getAttribute("data-id"));
-  const stamp2 = await page.locator("#updated").textContent();
-  await page.waitForFunction((s) => document.getElementById("updated").textContent !== s, stamp2, { timeout: 15000 });
+  await nextRefresh(page);
   check(await page.evaluate(([sel, id]) => document.activeElement?.matches(sel) && document.activeElement.getAttribute("data-id") === id,
     [approveInQueue, focusedId]), "a button focused from the keyboard keeps the focus across a refresh");
   await page.evaluate(() => document.activeElement?.blur());
