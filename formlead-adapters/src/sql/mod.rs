@@ -3,6 +3,7 @@
 //! the submission, its workflow and its job in one transaction.
 
 mod backend;
+mod drain;
 mod durability;
 mod errors;
 mod exec;

@@ -2,12 +2,15 @@
 //! backend-specific storage, and the engine's orphan sweep beside them.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use apalis::prelude::{AbortError, BoxDynError, Data, Monitor, WorkerBuilder, WorkerBuilderExt};
 use formlead_core::orchestrator::{Engine, ProcessOutcome};
 use formlead_core::ports::WorkflowJob;
 use tracing::{info, warn};
+
+use super::drain::{Admit, Drain};
 
 /// Worker settings.
 #[derive(Debug, Clone)]
@@ -72,9 +75,40 @@ impl ApalisWorkerConfig {
 #[error("the workers stopped on an error")]
 pub struct WorkerError(#[source] pub Box<dyn std::error::Error + Send + Sync + 'static>);
 
+/// A job handed over while the workers stop is put back to run this much
+/// later: past the stop, so the stopping workers do not fetch it again.
+const PUT_BACK_DELAY: Duration = Duration::from_secs(2);
+/// Longest a stopping worker tries to put one job back before handing it
+/// back to apalis instead.
+const PUT_BACK_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// The job handler: run the workflow; a dead-lettered workflow ends its job
-/// in apalis' dead state (`Killed`); a store failure makes apalis retry the job.
-async fn handle(job: WorkflowJob, engine: Data<Engine>) -> Result<(), BoxDynError> {
+/// in apalis' dead state (`Killed`); a store failure makes apalis retry the
+/// job. While the workers stop, no new run starts (see `drain.rs`).
+async fn handle(
+    job: WorkflowJob,
+    engine: Data<Engine>,
+    drain: Data<Arc<Drain>>,
+) -> Result<(), BoxDynError> {
+    let (admit, _busy) = drain.admit();
+    match admit {
+        Admit::Run => {}
+        Admit::PutBack => {
+            return match tokio::time::timeout(
+                PUT_BACK_TIMEOUT,
+                engine.put_back(job, PUT_BACK_DELAY),
+            )
+            .await
+            {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(Box::new(e)),
+                Err(_) => Err("the workers are stopping and the job could not be put back in time; it is retried".into()),
+            };
+        }
+        Admit::Refuse => {
+            return Err("the workers are stopping; the job is retried by the next worker".into());
+        }
+    }
     match engine.process(job).await {
         Ok(ProcessOutcome::DeadLettered { error, .. }) => Err(AbortError::new(error).into()),
         Ok(_) => Ok(()),
@@ -144,19 +178,36 @@ macro_rules! run_monitor {
             let started = std::time::Instant::now();
             let (storage, engine) = (storage.clone(), engine.clone());
             let stop = stopped(stop_rx.clone());
+            let timeout = config.shutdown_timeout;
+            let drain = Arc::new(Drain::default());
+            let (stopping, terminating) = (drain.clone(), drain.clone());
             let run = Monitor::new()
                 .register(move |_| {
                     WorkerBuilder::new(name.as_str())
                         .backend(storage.clone())
                         .data(engine.clone())
+                        .data(drain.clone())
                         .concurrency(concurrency)
                         .catch_panic()
                         .build(handle)
                 })
-                .shutdown_timeout(config.shutdown_timeout)
+                // apalis is told to stop once the runs have ended; whatever
+                // is left of the shutdown timeout bounds its own stop.
+                .with_terminator(async move {
+                    tokio::time::sleep(terminating.time_left(timeout)).await;
+                })
                 .run_with_signal(async move {
                     stop.await;
-                    info!("worker shutting down: no new jobs, finishing in-flight ones");
+                    info!(in_flight = stopping.in_progress(), "workers stopping: no new runs, finishing the ones in flight");
+                    if stopping.stop(timeout).await {
+                        info!("runs in flight finished; stopping the workers");
+                    } else {
+                        warn!(
+                            in_flight = stopping.in_progress(),
+                            ?timeout,
+                            "runs still in flight after the shutdown timeout are abandoned; each resumes when its lease expires"
+                        );
+                    }
                     Ok(())
                 })
                 .await;

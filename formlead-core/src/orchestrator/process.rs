@@ -11,7 +11,7 @@ use super::outcome::ProcessOutcome;
 use crate::domain::{
     DraftStatus, ErrorId, ErrorKind, StepName, WorkflowError, WorkflowId, WorkflowStatus,
 };
-use crate::ports::{RunStart, StartAttempt, StoreError, WorkflowJob};
+use crate::ports::{QueueError, RunStart, StartAttempt, StoreError, WorkflowJob};
 
 impl Engine {
     /// Runs (or resumes) the workflow of `job`, then records the outcome:
@@ -143,6 +143,22 @@ impl Engine {
                 })
             }
         }
+    }
+
+    /// Puts `job` back in the queue, unstarted, to run after `delay`: a
+    /// worker pool that is stopping starts no new runs, and the job must
+    /// outlive it.
+    ///
+    /// # Errors
+    /// [`QueueError`] when the job could not be queued (it is then still
+    /// the worker's to hand back).
+    pub async fn put_back(
+        &self,
+        job: WorkflowJob,
+        delay: std::time::Duration,
+    ) -> Result<(), QueueError> {
+        info!(workflow_id = %job.workflow_id, ?delay, "worker stopping: job put back in the queue");
+        self.ports.queue.enqueue(job, delay).await
     }
 
     /// A workflow that just became `awaiting_approval` whose draft an

@@ -249,22 +249,27 @@ fn a_missing_database_directory_is_named() {
 struct Server {
     child: Child,
     base: String,
+    /// The server's log (stderr), shown when a check on it fails.
+    log: std::path::PathBuf,
 }
 
 impl Server {
     fn start(dir: &Path, port: u16) -> Self {
         let bind = format!("127.0.0.1:{port}");
+        let n = std::fs::read_dir(dir).map_or(0, Iterator::count);
+        let log = dir.join(format!("serve-{n}.log"));
         let child = formlead(
             dir,
             &[
                 ("FORMLEAD_BIND", &bind),
                 ("FORMLEAD_RETRY_BASE_MS", "500"),
                 ("FORMLEAD_WORKERS", "8"),
+                ("FORMLEAD_LOG", "info"),
             ],
             &["serve"],
         )
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("create the server log"))
         .spawn()
         .expect("spawn serve");
         let base = format!("http://{bind}");
@@ -276,7 +281,14 @@ impl Server {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        Self { child, base }
+        Self { child, base, log }
+    }
+
+    /// The last lines of the server's log.
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(60)..].join("\n")
     }
 
     fn terminate(&mut self) {
@@ -291,7 +303,8 @@ impl Server {
             }
             assert!(
                 start.elapsed() < Duration::from_secs(30),
-                "serve did not stop after SIGTERM"
+                "serve did not stop after SIGTERM; its log ends:\n{}",
+                self.log_tail()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -466,6 +479,7 @@ async fn sigterm_during_a_burst_loses_nothing() {
         accepted.len()
     );
 
+    let stopped = server;
     let server = Server::start(dir.path(), port);
     let start = Instant::now();
     for id in &accepted {
@@ -485,8 +499,9 @@ async fn sigterm_during_a_burst_loses_nothing() {
             }
             assert!(
                 start.elapsed() < Duration::from_secs(120),
-                "workflow {id} not completed after restart: {}",
-                d["workflow"]["status"]
+                "workflow {id} not completed after restart: {}; the log of the stopped server ends:\n{}",
+                d["workflow"]["status"],
+                stopped.log_tail()
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
