@@ -330,6 +330,72 @@ async fn sqlite_workers_keep_the_planner_informed() {
     handle.await.unwrap();
 }
 
+/// A stop while a run waits on a vendor and a job fetch waits for SQLite's
+/// single writer connection. apalis stops a worker by no longer polling
+/// its backend, and the pool hands the connection to waiters in turn: told
+/// to stop now, apalis would leave the fetch holding the connection the run
+/// needs for its checkpoints, and the stop would hang for the whole
+/// shutdown timeout with the run half done. Instead the run finishes first,
+/// leads that arrive meanwhile are put back unstarted, and the next
+/// workers run them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_stop_lets_the_runs_finish_and_strands_no_fetch() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(&harness::sqlite_url(dir.path())).await;
+    let Db::Sqlite(store) = db.clone() else {
+        unreachable!("a SQLite URL")
+    };
+    let (crm, mail) = sandboxes();
+    mail.faults()
+        .set_latency("create_draft", Duration::from_millis(1500));
+    let engine = db.engine(
+        crm.clone(),
+        mail.clone(),
+        sandbox_calendar(),
+        fast_engine_config("w"),
+    );
+    let first = db.submit(1, "running").await[0];
+    let mut config = fast_worker_config("stop", 2);
+    config.shutdown_timeout = Duration::from_secs(20);
+    let (stop, handle) = db.spawn_workers(engine, config);
+    db.wait_for(Duration::from_secs(10), "the run at its draft", || async {
+        mail.faults().calls("create_draft") == 1
+    })
+    .await;
+
+    // The free worker's next fetches wait for the writer connection.
+    let held = store.writer().acquire().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stopping = Instant::now();
+    let _ = stop.send(());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(held);
+    // Leads that arrive while the run finishes are not started.
+    let later = db.submit(3, "later").await;
+    handle.await.unwrap();
+    let took = stopping.elapsed();
+    assert!(
+        took < Duration::from_secs(8),
+        "the stop took {took:?} (the shutdown timeout is 20 s)"
+    );
+    assert_eq!(db.status(first).await, WorkflowStatus::Completed);
+    for id in &later {
+        assert_eq!(db.status(*id).await, WorkflowStatus::Triggered, "{id}");
+    }
+
+    mail.faults().clear();
+    let engine = db.engine(crm, mail, sandbox_calendar(), fast_engine_config("w2"));
+    let (stop, handle) = db.spawn_workers(engine, fast_worker_config("next", 2));
+    db.wait_for(
+        Duration::from_secs(15),
+        "the later leads run by the next workers",
+        || async { db.count(WorkflowStatus::Completed).await == 4 },
+    )
+    .await;
+    let _ = stop.send(());
+    handle.await.unwrap();
+}
+
 /// Entry point of a child worker process (a no-op in a normal test run).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn child_worker() {
