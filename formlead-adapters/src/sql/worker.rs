@@ -176,6 +176,7 @@ macro_rules! run_monitor {
             let name = config.unique_name();
             info!(worker = %name, concurrency, "apalis worker starting");
             let started = std::time::Instant::now();
+            let releasing = engine.clone();
             let (storage, engine) = (storage.clone(), engine.clone());
             let stop = stopped(stop_rx.clone());
             let timeout = config.shutdown_timeout;
@@ -211,6 +212,12 @@ macro_rules! run_monitor {
                     Ok(())
                 })
                 .await;
+            // Runs apalis dropped part-way (past the shutdown timeout, or
+            // with workers that failed) give up their leases.
+            let released = releasing.release_abandoned().await;
+            if released > 0 {
+                warn!(released, "leases of runs cut off part-way given up; the next worker resumes them");
+            }
             if *stop_rx.borrow() {
                 break run.map_err(|e| WorkerError(Box::new(e)));
             }

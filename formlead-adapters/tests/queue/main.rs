@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use formlead_adapters::sandbox::{Fault, SandboxCrm, SandboxMail};
 use formlead_core::domain::{ErrorKind, StepName, WorkflowStatus};
+use formlead_core::orchestrator::EngineConfig;
 use formlead_core::policy::GatedPolicy;
 use formlead_core::ports::WorkflowJob;
 use harness::{Db, fast_engine_config, fast_worker_config, sandbox_calendar};
@@ -394,6 +395,66 @@ async fn sqlite_a_stop_lets_the_runs_finish_and_strands_no_fetch() {
     .await;
     let _ = stop.send(());
     handle.await.unwrap();
+}
+
+/// A run that outlasts the shutdown timeout is cut off; its lease is given
+/// up, so the next workers resume it at their first orphan sweep instead of
+/// when the lease (a minute here) would have run out.
+async fn a_run_cut_off_at_a_stop_gives_up_its_lease(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(url) = database(backend, dir.path()).await else {
+        return;
+    };
+    let db = Db::open(&url).await;
+    let (crm, mail) = sandboxes();
+    mail.faults()
+        .set_latency("create_draft", Duration::from_secs(60));
+    let engine_config = |worker: &str| EngineConfig {
+        lease: Duration::from_secs(60),
+        ..fast_engine_config(worker)
+    };
+    let engine = db.engine(
+        crm.clone(),
+        mail.clone(),
+        sandbox_calendar(),
+        engine_config("w"),
+    );
+    let id = db.submit(1, "cut").await[0];
+    let mut config = fast_worker_config("cut", 2);
+    config.shutdown_timeout = Duration::from_secs(1);
+    let (stop, handle) = db.spawn_workers(engine, config);
+    db.wait_for(Duration::from_secs(10), "the run at its draft", || async {
+        mail.faults().calls("create_draft") == 1
+    })
+    .await;
+    let stopping = Instant::now();
+    let _ = stop.send(());
+    handle.await.unwrap();
+    let took = stopping.elapsed();
+    assert!(took < Duration::from_secs(5), "the stop took {took:?}");
+    assert_eq!(db.status(id).await, WorkflowStatus::Processing);
+
+    mail.faults().clear();
+    let engine = db.engine(crm, mail, sandbox_calendar(), engine_config("w2"));
+    let (stop, handle) = db.spawn_workers(engine, fast_worker_config("next", 2));
+    db.wait_for(
+        Duration::from_secs(15),
+        "the cut-off run resumed",
+        || async { db.status(id).await == WorkflowStatus::Completed },
+    )
+    .await;
+    let _ = stop.send(());
+    handle.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_run_cut_off_at_a_stop_gives_up_its_lease() {
+    a_run_cut_off_at_a_stop_gives_up_its_lease(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_run_cut_off_at_a_stop_gives_up_its_lease() {
+    a_run_cut_off_at_a_stop_gives_up_its_lease(Backend::Postgres).await;
 }
 
 /// Entry point of a child worker process (a no-op in a normal test run).

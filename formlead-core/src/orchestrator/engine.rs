@@ -98,6 +98,8 @@ pub struct Engine {
     pub(crate) ports: Ports,
     pub(crate) config: EngineConfig,
     pub(crate) observer: Arc<dyn EngineObserver>,
+    /// Leases of runs dropped part-way, to give up (shared by clones).
+    pub(crate) abandoned: Arc<super::abandoned::Abandoned>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -115,6 +117,7 @@ impl Engine {
             ports,
             config,
             observer: Arc::new(NoopObserver),
+            abandoned: Arc::default(),
         }
     }
 

@@ -10,6 +10,7 @@
 //!   (retry), `detail` (everything about a workflow);
 //! - `outcome`, `action_error`, `observer`, `retry`: the types they share.
 
+mod abandoned;
 mod action_error;
 mod amend;
 mod checkpoint;

@@ -9,9 +9,9 @@ use super::failure::{FailureKind, store_failure};
 use super::lease::Lease;
 use super::outcome::ProcessOutcome;
 use crate::domain::{
-    DraftStatus, ErrorId, ErrorKind, StepName, WorkflowError, WorkflowId, WorkflowStatus,
+    DraftStatus, ErrorId, ErrorKind, StepName, Workflow, WorkflowError, WorkflowId, WorkflowStatus,
 };
-use crate::ports::{QueueError, RunStart, StartAttempt, StoreError, WorkflowJob};
+use crate::ports::{QueueError, RunInputs, RunStart, StartAttempt, StoreError, WorkflowJob};
 
 impl Engine {
     /// Runs (or resumes) the workflow of `job`, then records the outcome:
@@ -66,11 +66,28 @@ impl Engine {
             Err(StoreError::NotFound { .. }) => return Ok(ProcessOutcome::Missing),
             Err(e) => return Err(e),
         };
+        let holding = self.abandoned.hold(workflow.id, owner);
+        let outcome = self.run_attempt(job, &workflow, inputs, owner, now).await;
+        holding.ended();
+        outcome
+    }
+
+    /// Runs the steps of an attempt that holds the lease, and records how
+    /// it ended.
+    async fn run_attempt(
+        &self,
+        job: WorkflowJob,
+        workflow: &Workflow,
+        inputs: Option<RunInputs>,
+        owner: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<ProcessOutcome, StoreError> {
+        let store = &self.ports.store;
         let attempt = workflow.attempts;
         info!(attempt, "workflow attempt started");
 
         let lease = Lease::new(owner.to_owned(), now + self.lease_length());
-        let failure = match self.run_steps(&workflow, inputs, &lease).await {
+        let failure = match self.run_steps(workflow, inputs, &lease).await {
             Ok((status, writes)) => {
                 let now = self.ports.clock.now();
                 match store
