@@ -21,6 +21,9 @@ pub trait Sql: Backend {
     /// Binds `arg` to the next placeholder of `q`.
     fn bind<'q>(q: Query<'q, Self>, arg: Arg) -> Query<'q, Self>;
 
+    /// `q`, not kept prepared (see [`Stmt::planned_each_time`]).
+    fn unprepared<'q>(q: Query<'q, Self>) -> Query<'q, Self>;
+
     /// Runs `q` on `pool`: its first row, if any.
     fn fetch_optional<'a>(
         q: Query<'a, Self>,
@@ -79,7 +82,12 @@ where
     for<'e> Option<B::Time>: Encode<'e, B::Db>,
     for<'e> Option<B::Json>: Encode<'e, B::Db>,
     for<'a> &'a str: ColumnIndex<<B::Db as Database>::Row>,
+    B::Db: sqlx::database::HasStatementCache,
 {
+    fn unprepared<'q>(q: Query<'q, Self>) -> Query<'q, Self> {
+        q.persistent(false)
+    }
+
     fn bind<'q>(q: Query<'q, Self>, arg: Arg) -> Query<'q, Self> {
         match arg {
             Arg::Text(v) => q.bind(v),
@@ -166,6 +174,15 @@ impl<'q, B: Sql> Stmt<'q, B> {
     #[must_use]
     pub fn arg(self, a: impl Into<Arg>) -> Self {
         Self(B::bind(self.0, a.into()))
+    }
+
+    /// Not kept prepared: planned with its arguments every time it runs.
+    /// PostgreSQL switches a kept statement to a generic plan after a few
+    /// runs, and a generic plan cannot tell a bound that keeps a handful
+    /// of rows (today's errors) from one that keeps them all.
+    #[must_use]
+    pub fn planned_each_time(self) -> Self {
+        Self(B::unprepared(self.0))
     }
 
     pub async fn fetch_optional(self, pool: &Pool<B::Db>) -> Result<Option<DbRow<B>>, sqlx::Error> {

@@ -24,6 +24,8 @@ pub use queue::ApalisQueue;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteBackend, SqliteDurability, SqliteStore, sqlite_path};
 pub use store::SqlStore;
+#[cfg(feature = "test-util")]
+pub use store::plans;
 #[cfg(feature = "postgres")]
 pub use worker::run_postgres_workers;
 #[cfg(feature = "sqlite")]

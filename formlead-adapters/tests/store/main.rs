@@ -219,3 +219,126 @@ async fn postgres_open_reply_lookup_uses_the_email_index() {
         "{plan}"
     );
 }
+
+/// The dashboard's failures by step, and the workflows of one of its rows,
+/// read only the period's errors on PostgreSQL (by the `created_at` index)
+/// and the workflows those name (by id), however long the history of
+/// workflows and errors: the failures in their kept statement's generic
+/// plan too; the row's workflows in the plan made for their arguments,
+/// which is the one they run with (they are planned each time: a generic
+/// plan walks every workflow, newest first, looking for today's errors).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_failures_by_step_read_only_the_period() {
+    use formlead_adapters::sql::{PgStore, plans};
+    use sqlx::{Connection, Executor, Row};
+
+    let Some(url) = helpers::postgres_url().await else {
+        return;
+    };
+    drop(PgStore::connect_postgres(&url, 2).await.unwrap()); // migrates
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    // A year of history: 40,000 workflows, each with a failed attempt.
+    conn.execute(
+        "INSERT INTO form_submissions (id, form_submission_id, fields, raw_body, source, prospect_email, received_at) \
+         SELECT gen_random_uuid(), 'fs-' || g, '{}', '{}', 'webhook', 'p' || g || '@x.example', now() - g * interval '13 minutes' FROM generate_series(1, 40000) g; \
+         INSERT INTO workflows (id, submission_id, status, prospect_email, created_at, updated_at) \
+         SELECT gen_random_uuid(), id, 'failed', prospect_email, received_at, received_at FROM form_submissions; \
+         INSERT INTO workflow_errors (id, workflow_id, attempt, step, kind, message, created_at) \
+         SELECT gen_random_uuid(), id, 1, 'write_draft', 'permanent', 'x', created_at FROM workflows; ANALYZE",
+    )
+    .await
+    .unwrap();
+    let mut plan_of = async |mode: &str, name: &str, sql: &str, types: &str, args: &str| {
+        conn.execute(sqlx::AssertSqlSafe(format!(
+            "SET plan_cache_mode = {mode}; PREPARE {name}({types}) AS {sql}"
+        )))
+        .await
+        .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN EXECUTE {name}({args})"
+        )))
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<String, _>(0))
+        .collect::<Vec<_>>()
+        .join("\n")
+    };
+    let since = "date_trunc('day', now())";
+    let failures = plan_of(
+        "force_generic_plan",
+        "failures",
+        plans::FAILURES_BY_STEP,
+        "timestamptz",
+        since,
+    )
+    .await;
+    assert!(
+        failures.contains("Index Scan using idx_workflow_errors_created_at")
+            && !failures.contains("Seq Scan"),
+        "{failures}"
+    );
+    let failed_at = plan_of(
+        "force_custom_plan",
+        "failed_at",
+        plans::WORKFLOWS_FAILED_AT,
+        "text, text, text, timestamptz, bigint, bigint",
+        &format!("NULL, NULL, 'write_draft', {since}, 50, 0"),
+    )
+    .await;
+    assert!(
+        failed_at.contains("Index Scan using idx_workflow_errors_created_at")
+            && failed_at.contains("Index Scan using workflows_pkey")
+            && !failed_at.contains("idx_workflows_created_at")
+            && !failed_at.contains("Seq Scan"),
+        "{failed_at}"
+    );
+
+    // The store runs the row's list unprepared, so no generic plan is ever
+    // made for it, however often an operator opens it.
+    use formlead_core::ports::{FailedAt, Store, WorkflowFilter};
+    let store = PgStore::connect_postgres(&url, 2).await.unwrap();
+    let today = chrono::Utc::now()
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc();
+    let expected: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM workflow_errors WHERE created_at >= $1")
+            .bind(today)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    for _ in 0..8 {
+        let page = store
+            .list_workflows(&WorkflowFilter {
+                failed_at: Some(FailedAt {
+                    step: formlead_core::domain::StepName::WriteDraft,
+                    since: today,
+                }),
+                limit: 10,
+                ..WorkflowFilter::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(i64::try_from(page.total).unwrap(), expected);
+    }
+    // Every connection of the pool (both held at once, so both are seen).
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        held.push(store.pool().acquire().await.unwrap());
+    }
+    for c in &mut held {
+        let kept: Vec<String> = sqlx::query_scalar("SELECT statement FROM pg_prepared_statements")
+            .fetch_all(&mut **c)
+            .await
+            .unwrap();
+        assert!(
+            !kept
+                .iter()
+                .any(|s| s.contains("FROM workflow_errors WHERE step")),
+            "{kept:?}"
+        );
+    }
+}

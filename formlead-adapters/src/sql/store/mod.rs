@@ -20,6 +20,15 @@ mod io;
 mod links;
 mod port;
 mod reads;
+
+/// Query texts whose plans the PostgreSQL tests pin (`$n` placeholders).
+#[cfg(feature = "test-util")]
+pub mod plans {
+    /// The failures by step of a period (`$1` since).
+    pub const FAILURES_BY_STEP: &str = super::reads::FAILURES_BY_STEP;
+    /// The workflows with a failed attempt at a step (see `reads.rs`).
+    pub const WORKFLOWS_FAILED_AT: &str = super::reads::WORKFLOWS_FAILED_AT.0;
+}
 mod records;
 mod rows;
 mod workflows;

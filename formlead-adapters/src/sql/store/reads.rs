@@ -111,10 +111,15 @@ impl<B: Sql> SqlStore<B> {
             (None, None) => WORKFLOWS_OF_ANY_STATUS,
         };
         // The condition's arguments, the same for the page and its count.
+        // A step's failures are read from the period's errors only with a
+        // plan made for the period (see `planned_each_time`).
         let condition = |q: Stmt<'static, B>| {
             let q = q.arg(status.clone()).arg(email.clone());
             match filter.failed_at {
-                Some(f) => q.arg(f.step.as_str().to_owned()).arg(f.since),
+                Some(f) => q
+                    .arg(f.step.as_str().to_owned())
+                    .arg(f.since)
+                    .planned_each_time(),
                 None => q,
             }
         };
