@@ -331,6 +331,61 @@ async fn sqlite_workers_keep_the_planner_informed() {
     handle.await.unwrap();
 }
 
+/// One lead whose run is under way, held up by a slow draft (`draft_takes`),
+/// on workers that stop within `shutdown_timeout`; the engine's leases
+/// last `lease`.
+struct RunAtItsDraft {
+    crm: Arc<SandboxCrm>,
+    mail: Arc<SandboxMail>,
+    id: formlead_core::domain::WorkflowId,
+    stop: tokio::sync::oneshot::Sender<()>,
+    workers: tokio::task::JoinHandle<()>,
+}
+
+impl RunAtItsDraft {
+    async fn start(
+        db: &Db,
+        draft_takes: Duration,
+        lease: Duration,
+        shutdown_timeout: Duration,
+    ) -> Self {
+        let (crm, mail) = sandboxes();
+        mail.faults().set_latency("create_draft", draft_takes);
+        let engine = db.engine(
+            crm.clone(),
+            mail.clone(),
+            sandbox_calendar(),
+            EngineConfig {
+                lease,
+                ..fast_engine_config("w")
+            },
+        );
+        let id = db.submit(1, "running").await[0];
+        let mut config = fast_worker_config("stopping", 2);
+        config.shutdown_timeout = shutdown_timeout;
+        let (stop, workers) = db.spawn_workers(engine, config);
+        db.wait_for(Duration::from_secs(10), "the run at its draft", || async {
+            mail.faults().calls("create_draft") == 1
+        })
+        .await;
+        Self {
+            crm,
+            mail,
+            id,
+            stop,
+            workers,
+        }
+    }
+
+    /// Stops the workers; how long that took.
+    async fn stop(self) -> (Duration, Arc<SandboxCrm>, Arc<SandboxMail>) {
+        let stopping = Instant::now();
+        let _ = self.stop.send(());
+        self.workers.await.unwrap();
+        (stopping.elapsed(), self.crm, self.mail)
+    }
+}
+
 /// A stop while a run waits on a vendor and a job fetch waits for SQLite's
 /// single writer connection. apalis stops a worker by no longer polling
 /// its backend, and the pool hands the connection to waiters in turn: told
@@ -346,35 +401,24 @@ async fn sqlite_a_stop_lets_the_runs_finish_and_strands_no_fetch() {
     let Db::Sqlite(store) = db.clone() else {
         unreachable!("a SQLite URL")
     };
-    let (crm, mail) = sandboxes();
-    mail.faults()
-        .set_latency("create_draft", Duration::from_millis(1500));
-    let engine = db.engine(
-        crm.clone(),
-        mail.clone(),
-        sandbox_calendar(),
-        fast_engine_config("w"),
-    );
-    let first = db.submit(1, "running").await[0];
-    let mut config = fast_worker_config("stop", 2);
-    config.shutdown_timeout = Duration::from_secs(20);
-    let (stop, handle) = db.spawn_workers(engine, config);
-    db.wait_for(Duration::from_secs(10), "the run at its draft", || async {
-        mail.faults().calls("create_draft") == 1
-    })
+    let run = RunAtItsDraft::start(
+        &db,
+        Duration::from_millis(1500),
+        Duration::from_secs(2),
+        Duration::from_secs(20),
+    )
     .await;
+    let first = run.id;
 
     // The free worker's next fetches wait for the writer connection.
     let held = store.writer().acquire().await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let stopping = Instant::now();
-    let _ = stop.send(());
+    let stopping = tokio::spawn(run.stop());
     tokio::time::sleep(Duration::from_millis(200)).await;
     drop(held);
     // Leads that arrive while the run finishes are not started.
     let later = db.submit(3, "later").await;
-    handle.await.unwrap();
-    let took = stopping.elapsed();
+    let (took, crm, mail) = stopping.await.unwrap();
     assert!(
         took < Duration::from_secs(8),
         "the stop took {took:?} (the shutdown timeout is 20 s)"
@@ -406,36 +450,24 @@ async fn a_run_cut_off_at_a_stop_gives_up_its_lease(backend: Backend) {
         return;
     };
     let db = Db::open(&url).await;
-    let (crm, mail) = sandboxes();
-    mail.faults()
-        .set_latency("create_draft", Duration::from_secs(60));
-    let engine_config = |worker: &str| EngineConfig {
-        lease: Duration::from_secs(60),
-        ..fast_engine_config(worker)
-    };
-    let engine = db.engine(
-        crm.clone(),
-        mail.clone(),
-        sandbox_calendar(),
-        engine_config("w"),
-    );
-    let id = db.submit(1, "cut").await[0];
-    let mut config = fast_worker_config("cut", 2);
-    config.shutdown_timeout = Duration::from_secs(1);
-    let (stop, handle) = db.spawn_workers(engine, config);
-    db.wait_for(Duration::from_secs(10), "the run at its draft", || async {
-        mail.faults().calls("create_draft") == 1
-    })
-    .await;
-    let stopping = Instant::now();
-    let _ = stop.send(());
-    handle.await.unwrap();
-    let took = stopping.elapsed();
+    let lease = Duration::from_secs(60);
+    let run =
+        RunAtItsDraft::start(&db, Duration::from_secs(60), lease, Duration::from_secs(1)).await;
+    let id = run.id;
+    let (took, crm, mail) = run.stop().await;
     assert!(took < Duration::from_secs(5), "the stop took {took:?}");
     assert_eq!(db.status(id).await, WorkflowStatus::Processing);
 
     mail.faults().clear();
-    let engine = db.engine(crm, mail, sandbox_calendar(), engine_config("w2"));
+    let engine = db.engine(
+        crm,
+        mail,
+        sandbox_calendar(),
+        EngineConfig {
+            lease,
+            ..fast_engine_config("w2")
+        },
+    );
     let (stop, handle) = db.spawn_workers(engine, fast_worker_config("next", 2));
     db.wait_for(
         Duration::from_secs(15),

@@ -177,43 +177,74 @@ async fn postgres_two_processes_start_one_reply_per_prospect() {
     }
 }
 
+/// A migrated PostgreSQL test database filled by `fill` (then analysed),
+/// and a connection to it; `None` when PostgreSQL is not configured.
+async fn postgres_with(fill: &str) -> Option<(String, sqlx::PgConnection)> {
+    use sqlx::{Connection, Executor};
+    let url = helpers::postgres_url().await?;
+    drop(
+        formlead_adapters::sql::PgStore::connect_postgres(&url, 2)
+            .await
+            .unwrap(),
+    ); // migrates
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    conn.execute(sqlx::AssertSqlSafe(format!("{fill}; ANALYZE")))
+        .await
+        .unwrap();
+    Some((url, conn))
+}
+
+/// PostgreSQL's plan for `sql` (a statement with parameters of `types`)
+/// run with `args`, under `plan_cache_mode = mode` (`force_generic_plan`:
+/// what a kept statement runs with after a few runs), one line per node.
+async fn postgres_plan(
+    conn: &mut sqlx::PgConnection,
+    mode: &str,
+    (name, sql, types): (&str, &str, &str),
+    args: &str,
+) -> String {
+    use sqlx::{Executor, Row};
+    conn.execute(sqlx::AssertSqlSafe(format!(
+        "SET plan_cache_mode = {mode}; PREPARE {name}({types}) AS {sql}"
+    )))
+    .await
+    .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "EXPLAIN EXECUTE {name}({args})"
+    )))
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.get::<String, _>(0))
+    .collect::<Vec<_>>()
+    .join("\n")
+}
+
 /// An accept batch's open-reply lookup reads only its prospects' rows on
 /// PostgreSQL, in the prepared statement's generic plan too (which is what
 /// runs after a few executions), however many workflows the window holds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_open_reply_lookup_uses_the_email_index() {
-    use formlead_adapters::sql::{Backend, PgBackend, PgStore};
-    use sqlx::{Connection, Executor, Row};
+    use formlead_adapters::sql::{Backend, PgBackend};
 
-    let Some(url) = helpers::postgres_url().await else {
-        return;
-    };
-    drop(PgStore::connect_postgres(&url, 2).await.unwrap()); // migrates
-    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
-    conn.execute(
+    let Some((_, mut conn)) = postgres_with(
         "INSERT INTO form_submissions (id, form_submission_id, fields, raw_body, source, prospect_email, received_at) \
          SELECT gen_random_uuid(), 'fs-' || g, '{}', '{}', 'webhook', 'p' || g || '@x.example', now() FROM generate_series(1, 20000) g; \
          INSERT INTO workflows (id, submission_id, status, prospect_email, created_at, updated_at) \
-         SELECT gen_random_uuid(), id, 'completed', prospect_email, now(), now() FROM form_submissions; ANALYZE",
+         SELECT gen_random_uuid(), id, 'completed', prospect_email, now(), now() FROM form_submissions",
     )
     .await
-    .unwrap();
-    conn.execute(sqlx::AssertSqlSafe(format!(
-        "SET plan_cache_mode = force_generic_plan; PREPARE open_replies(text, timestamptz) AS {}",
-        PgBackend::OPEN_REPLIES
-    )))
-    .await
-    .unwrap();
-    let plan: Vec<String> = sqlx::query(
-        "EXPLAIN EXECUTE open_replies('[\"p1@x.example\", \"p2@x.example\"]', now() - interval '1 day')",
+    else {
+        return;
+    };
+    let plan = postgres_plan(
+        &mut conn,
+        "force_generic_plan",
+        ("open_replies", PgBackend::OPEN_REPLIES, "text, timestamptz"),
+        "'[\"p1@x.example\", \"p2@x.example\"]', now() - interval '1 day'",
     )
-    .fetch_all(&mut conn)
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| r.get::<String, _>(0))
-    .collect();
-    let plan = plan.join("\n");
+    .await;
     assert!(
         plan.contains("idx_workflows_prospect_email") && !plan.contains("idx_workflows_created_at"),
         "{plan}"
@@ -230,47 +261,25 @@ async fn postgres_open_reply_lookup_uses_the_email_index() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_failures_by_step_read_only_the_period() {
     use formlead_adapters::sql::{PgStore, plans};
-    use sqlx::{Connection, Executor, Row};
 
-    let Some(url) = helpers::postgres_url().await else {
-        return;
-    };
-    drop(PgStore::connect_postgres(&url, 2).await.unwrap()); // migrates
-    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
     // A year of history: 40,000 workflows, each with a failed attempt.
-    conn.execute(
+    let Some((url, mut conn)) = postgres_with(
         "INSERT INTO form_submissions (id, form_submission_id, fields, raw_body, source, prospect_email, received_at) \
          SELECT gen_random_uuid(), 'fs-' || g, '{}', '{}', 'webhook', 'p' || g || '@x.example', now() - g * interval '13 minutes' FROM generate_series(1, 40000) g; \
          INSERT INTO workflows (id, submission_id, status, prospect_email, created_at, updated_at) \
          SELECT gen_random_uuid(), id, 'failed', prospect_email, received_at, received_at FROM form_submissions; \
          INSERT INTO workflow_errors (id, workflow_id, attempt, step, kind, message, created_at) \
-         SELECT gen_random_uuid(), id, 1, 'write_draft', 'permanent', 'x', created_at FROM workflows; ANALYZE",
+         SELECT gen_random_uuid(), id, 1, 'write_draft', 'permanent', 'x', created_at FROM workflows",
     )
     .await
-    .unwrap();
-    let mut plan_of = async |mode: &str, name: &str, sql: &str, types: &str, args: &str| {
-        conn.execute(sqlx::AssertSqlSafe(format!(
-            "SET plan_cache_mode = {mode}; PREPARE {name}({types}) AS {sql}"
-        )))
-        .await
-        .unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "EXPLAIN EXECUTE {name}({args})"
-        )))
-        .fetch_all(&mut conn)
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get::<String, _>(0))
-        .collect::<Vec<_>>()
-        .join("\n")
+    else {
+        return;
     };
     let since = "date_trunc('day', now())";
-    let failures = plan_of(
+    let failures = postgres_plan(
+        &mut conn,
         "force_generic_plan",
-        "failures",
-        plans::FAILURES_BY_STEP,
-        "timestamptz",
+        ("failures", plans::FAILURES_BY_STEP, "timestamptz"),
         since,
     )
     .await;
@@ -279,11 +288,14 @@ async fn postgres_failures_by_step_read_only_the_period() {
             && !failures.contains("Seq Scan"),
         "{failures}"
     );
-    let failed_at = plan_of(
+    let failed_at = postgres_plan(
+        &mut conn,
         "force_custom_plan",
-        "failed_at",
-        plans::WORKFLOWS_FAILED_AT,
-        "text, text, text, timestamptz, bigint, bigint",
+        (
+            "failed_at",
+            plans::WORKFLOWS_FAILED_AT,
+            "text, text, text, timestamptz, bigint, bigint",
+        ),
         &format!("NULL, NULL, 'write_draft', {since}, 50, 0"),
     )
     .await;
