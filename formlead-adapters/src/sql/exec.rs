@@ -21,7 +21,9 @@ pub trait Sql: Backend {
     /// Binds `arg` to the next placeholder of `q`.
     fn bind<'q>(q: Query<'q, Self>, arg: Arg) -> Query<'q, Self>;
 
-    /// `q`, not kept prepared (see [`Stmt::planned_each_time`]).
+    /// `q`, not kept prepared: planned with its arguments each time it runs
+    /// (a kept PostgreSQL statement switches to a generic plan after a few
+    /// runs).
     fn unprepared<'q>(q: Query<'q, Self>) -> Query<'q, Self>;
 
     /// Runs `q` on `pool`: its first row, if any.
