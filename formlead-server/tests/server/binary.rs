@@ -301,9 +301,11 @@ impl Server {
                 assert!(status.success(), "serve exited with {status}");
                 return;
             }
+            // Well inside the 30-s shutdown timeout: the runs in flight
+            // take milliseconds, so a stop that needs the timeout is stuck.
             assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "serve did not stop after SIGTERM; its log ends:\n{}",
+                start.elapsed() < Duration::from_secs(15),
+                "serve did not stop within 15 s of SIGTERM; its log ends:\n{}",
                 self.log_tail()
             );
             std::thread::sleep(Duration::from_millis(50));
