@@ -206,7 +206,7 @@ macro_rules! run_monitor {
                         warn!(
                             in_flight = stopping.in_progress(),
                             ?timeout,
-                            "runs still in flight after the shutdown timeout are abandoned; each resumes when its lease expires"
+                            "runs still in flight after the shutdown timeout are cut off; their leases are given up, so the next worker resumes them"
                         );
                     }
                     Ok(())
