@@ -24,10 +24,12 @@ impl Abandoned {
 
     /// Holds `owner`'s lease on `id` for one run: noted as abandoned if the
     /// run is dropped before [`Holding::ended`].
-    pub(crate) fn hold(&self, id: WorkflowId, owner: &str) -> Holding<'_> {
+    pub(crate) fn hold<'a>(&'a self, id: WorkflowId, owner: &'a str) -> Holding<'a> {
         Holding {
             list: self,
-            run: Some((id, owner.to_owned())),
+            id,
+            owner,
+            ended: false,
         }
     }
 }
@@ -36,20 +38,22 @@ impl Abandoned {
 #[derive(Debug)]
 pub(crate) struct Holding<'a> {
     list: &'a Abandoned,
-    run: Option<(WorkflowId, String)>,
+    id: WorkflowId,
+    owner: &'a str,
+    ended: bool,
 }
 
 impl Holding<'_> {
     /// The run ended (however it ended): its lease is its own business.
     pub(crate) fn ended(mut self) {
-        self.run = None;
+        self.ended = true;
     }
 }
 
 impl Drop for Holding<'_> {
     fn drop(&mut self) {
-        if let Some(run) = self.run.take() {
-            self.list.lock().push(run);
+        if !self.ended {
+            self.list.lock().push((self.id, self.owner.to_owned()));
         }
     }
 }

@@ -20,6 +20,10 @@ mod io;
 mod links;
 mod port;
 mod reads;
+mod records;
+mod rows;
+mod workflows;
+mod writes;
 
 /// Query texts whose plans the PostgreSQL tests pin (`$n` placeholders).
 #[cfg(feature = "test-util")]
@@ -29,10 +33,6 @@ pub mod plans {
     /// The workflows with a failed attempt at a step (see `reads.rs`).
     pub const WORKFLOWS_FAILED_AT: &str = super::reads::WORKFLOWS_FAILED_AT.0;
 }
-mod records;
-mod rows;
-mod workflows;
-mod writes;
 
 use std::sync::Arc;
 
