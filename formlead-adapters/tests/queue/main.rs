@@ -338,6 +338,7 @@ struct RunAtItsDraft {
     crm: Arc<SandboxCrm>,
     mail: Arc<SandboxMail>,
     id: formlead_core::domain::WorkflowId,
+    lease: Duration,
     stop: tokio::sync::oneshot::Sender<()>,
     workers: tokio::task::JoinHandle<()>,
 }
@@ -372,17 +373,57 @@ impl RunAtItsDraft {
             crm,
             mail,
             id,
+            lease,
             stop,
             workers,
         }
     }
 
-    /// Stops the workers; how long that took.
-    async fn stop(self) -> (Duration, Arc<SandboxCrm>, Arc<SandboxMail>) {
+    /// Stops the workers.
+    async fn stop(self) -> Stopped {
         let stopping = Instant::now();
         let _ = self.stop.send(());
         self.workers.await.unwrap();
-        (stopping.elapsed(), self.crm, self.mail)
+        Stopped {
+            took: stopping.elapsed(),
+            crm: self.crm,
+            mail: self.mail,
+            lease: self.lease,
+        }
+    }
+}
+
+/// Workers stopped by [`RunAtItsDraft::stop`].
+struct Stopped {
+    /// How long the stop took.
+    took: Duration,
+    crm: Arc<SandboxCrm>,
+    mail: Arc<SandboxMail>,
+    lease: Duration,
+}
+
+impl Stopped {
+    /// Starts the next workers (the draft no longer slow), waits until
+    /// `done` holds, and stops them.
+    async fn next_workers_until<F, Fut>(self, db: &Db, what: &str, done: F)
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        self.mail.faults().clear();
+        let engine = db.engine(
+            self.crm,
+            self.mail,
+            sandbox_calendar(),
+            EngineConfig {
+                lease: self.lease,
+                ..fast_engine_config("w2")
+            },
+        );
+        let (stop, handle) = db.spawn_workers(engine, fast_worker_config("next", 2));
+        db.wait_for(Duration::from_secs(15), what, done).await;
+        let _ = stop.send(());
+        handle.await.unwrap();
     }
 }
 
@@ -418,7 +459,8 @@ async fn sqlite_a_stop_lets_the_runs_finish_and_strands_no_fetch() {
     drop(held);
     // Leads that arrive while the run finishes are not started.
     let later = db.submit(3, "later").await;
-    let (took, crm, mail) = stopping.await.unwrap();
+    let stopped = stopping.await.unwrap();
+    let took = stopped.took;
     assert!(
         took < Duration::from_secs(8),
         "the stop took {took:?} (the shutdown timeout is 20 s)"
@@ -427,18 +469,11 @@ async fn sqlite_a_stop_lets_the_runs_finish_and_strands_no_fetch() {
     for id in &later {
         assert_eq!(db.status(*id).await, WorkflowStatus::Triggered, "{id}");
     }
-
-    mail.faults().clear();
-    let engine = db.engine(crm, mail, sandbox_calendar(), fast_engine_config("w2"));
-    let (stop, handle) = db.spawn_workers(engine, fast_worker_config("next", 2));
-    db.wait_for(
-        Duration::from_secs(15),
-        "the later leads run by the next workers",
-        || async { db.count(WorkflowStatus::Completed).await == 4 },
-    )
-    .await;
-    let _ = stop.send(());
-    handle.await.unwrap();
+    stopped
+        .next_workers_until(&db, "the later leads run by the next workers", || async {
+            db.count(WorkflowStatus::Completed).await == 4
+        })
+        .await;
 }
 
 /// A run that outlasts the shutdown timeout is cut off; its lease is given
@@ -454,29 +489,15 @@ async fn a_run_cut_off_at_a_stop_gives_up_its_lease(backend: Backend) {
     let run =
         RunAtItsDraft::start(&db, Duration::from_secs(60), lease, Duration::from_secs(1)).await;
     let id = run.id;
-    let (took, crm, mail) = run.stop().await;
+    let stopped = run.stop().await;
+    let took = stopped.took;
     assert!(took < Duration::from_secs(5), "the stop took {took:?}");
     assert_eq!(db.status(id).await, WorkflowStatus::Processing);
-
-    mail.faults().clear();
-    let engine = db.engine(
-        crm,
-        mail,
-        sandbox_calendar(),
-        EngineConfig {
-            lease,
-            ..fast_engine_config("w2")
-        },
-    );
-    let (stop, handle) = db.spawn_workers(engine, fast_worker_config("next", 2));
-    db.wait_for(
-        Duration::from_secs(15),
-        "the cut-off run resumed",
-        || async { db.status(id).await == WorkflowStatus::Completed },
-    )
-    .await;
-    let _ = stop.send(());
-    handle.await.unwrap();
+    stopped
+        .next_workers_until(&db, "the cut-off run resumed", || async {
+            db.status(id).await == WorkflowStatus::Completed
+        })
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
